@@ -1,0 +1,221 @@
+//! The typed client of `/api/v1`. In the browser it speaks over `fetch`; during server-side
+//! rendering it calls the same axum `Router` in process (DESIGN.md "One API"), so the console
+//! never has a private path to the data.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    NewTenant, NewUser, Problem, Tenant, TenantList, TenantPatch, TenantQuery, User, UserList,
+    UserPatch, UserQuery,
+};
+
+/// HTTP methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A handle on `/api/v1`. Cheap to clone; put one in the Leptos context.
+#[derive(Clone, Default)]
+pub struct ApiClient {
+    #[cfg(feature = "ssr")]
+    router: Option<axum::Router>,
+}
+
+impl ApiClient {
+    /// A client that calls `router` in process (used while rendering on the server).
+    #[cfg(feature = "ssr")]
+    pub fn in_process(router: axum::Router) -> Self {
+        Self { router: Some(router) }
+    }
+
+    pub async fn list_tenants(&self, query: &TenantQuery) -> Result<TenantList, Problem> {
+        let path = format!("/api/v1/tenants{}", query_string(query)?);
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_tenant(&self, body: &NewTenant) -> Result<Tenant, Problem> {
+        self.send(Method::Post, "/api/v1/tenants", Some(body)).await
+    }
+
+    pub async fn update_tenant(&self, id: uuid::Uuid, body: &TenantPatch) -> Result<Tenant, Problem> {
+        self.send(Method::Patch, &format!("/api/v1/tenants/{id}"), Some(body)).await
+    }
+
+    pub async fn list_users(&self, tenant: uuid::Uuid, query: &UserQuery) -> Result<UserList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users{}", query_string(query)?);
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_user(&self, tenant: uuid::Uuid, body: &NewUser) -> Result<User, Problem> {
+        self.send(Method::Post, &format!("/api/v1/tenants/{tenant}/users"), Some(body)).await
+    }
+
+    pub async fn update_user(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+        body: &UserPatch,
+    ) -> Result<User, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users/{id}");
+        self.send(Method::Patch, &path, Some(body)).await
+    }
+
+    /// Sends one request and decodes either the success body or the problem document.
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, Problem> {
+        let body = match body {
+            Some(body) => Some(serde_json::to_string(body).map_err(|e| Problem::client(e.to_string()))?),
+            None => None,
+        };
+        let (status, bytes) = self.transport(method, path, body).await?;
+        if (200..300).contains(&status) {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Problem::client(format!("unexpected response from {path}: {e}")))
+        } else {
+            Err(serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| {
+                Problem::client(format!("{} {path} answered {status}", method.as_str()))
+            }))
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    async fn transport(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, Vec<u8>), Problem> {
+        use tower::ServiceExt;
+        let Some(router) = self.router.clone() else {
+            return Err(Problem::client("no in-process API router in this render"));
+        };
+        let mut request = http::Request::builder().method(method.as_str()).uri(path);
+        // Forward the visitor's cookies so the API sees the same identity as the page.
+        if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
+            if let Some(cookie) = parts.headers.get(http::header::COOKIE) {
+                request = request.header(http::header::COOKIE, cookie.clone());
+            }
+        }
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(axum::body::Body::from(body.unwrap_or_default()))
+            .map_err(|e| Problem::client(e.to_string()))?;
+        let response = router.oneshot(request).await.map_err(|e| Problem::client(e.to_string()))?;
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+            .await
+            .map_err(|e| Problem::client(e.to_string()))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    async fn transport(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, Vec<u8>), Problem> {
+        use gloo_net::http::RequestBuilder;
+        let builder = RequestBuilder::new(path).method(match method {
+            Method::Get => gloo_net::http::Method::GET,
+            Method::Post => gloo_net::http::Method::POST,
+            Method::Patch => gloo_net::http::Method::PATCH,
+            Method::Delete => gloo_net::http::Method::DELETE,
+        });
+        let request = match body {
+            Some(body) => builder.header("content-type", "application/json").body(body),
+            None => builder.build(),
+        }
+        .map_err(|e| Problem::client(e.to_string()))?;
+        let response = request.send().await.map_err(|e| Problem::client(e.to_string()))?;
+        let bytes = response.binary().await.map_err(|e| Problem::client(e.to_string()))?;
+        Ok((response.status(), bytes))
+    }
+
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    async fn transport(
+        &self,
+        _method: Method,
+        _path: &str,
+        _body: Option<String>,
+    ) -> Result<(u16, Vec<u8>), Problem> {
+        Err(Problem::client("the API client needs the `ssr` or `hydrate` feature"))
+    }
+}
+
+/// `?a=1&b=2` for a query struct, or the empty string when every field is absent.
+fn query_string<Q: Serialize>(query: &Q) -> Result<String, Problem> {
+    let value = serde_json::to_value(query).map_err(|e| Problem::client(e.to_string()))?;
+    let mut pairs = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            pairs.push(format!("{key}={}", percent_encode(&text)));
+        }
+    }
+    Ok(if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) })
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_skip_absent_fields_and_encode_values() {
+        assert_eq!(query_string(&TenantQuery::default()).unwrap(), "");
+        let query = TenantQuery { limit: Some(5), cursor: None, q: Some("a b&c".into()) };
+        assert_eq!(query_string(&query).unwrap(), "?limit=5&q=a%20b%26c");
+    }
+}
+
+/// Makes an API future acceptable to Leptos resources, which require `Send`. Browser futures
+/// are not `Send`, but wasm32 has one thread, so the wrapper's same-thread check always holds.
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+pub fn sendable<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> + Send {
+    send_wrapper::SendWrapper::new(future)
+}
+
+/// On the server the API futures are already `Send`.
+#[cfg(any(feature = "ssr", not(feature = "hydrate")))]
+pub fn sendable<F: std::future::Future + Send>(future: F) -> impl std::future::Future<Output = F::Output> + Send {
+    future
+}

@@ -1,0 +1,68 @@
+//! Switchyard's web UI: the admin console (and, later, the end-user chat), rendered on the
+//! server and hydrated in the browser, plus the shared API types in [`api`].
+
+pub mod api;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+use api::ApiClient;
+
+/// The HTML document around the app; the server renders it for every console route.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The console: a layout with navigation around the routed pages.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // The server puts an in-process client in the context; the browser uses fetch.
+    if use_context::<ApiClient>().is_none() {
+        provide_context(ApiClient::default());
+    }
+    // Effects run only in the browser, after hydration: tests wait for this marker.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/switchyard.css"/>
+        <Title text="Switchyard console"/>
+        <Router>
+            <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+                <header class="topbar">
+                    <a class="brand" href="/">"Switchyard"</a>
+                    <nav class="nav" aria-label="Main">
+                        <A href="/tenants">"Tenants"</A>
+                        <A href="/users">"Users"</A>
+                        <a href="/api/docs/" rel="external">"API"</a>
+                    </nav>
+                </header>
+                <main class="content">
+                    <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                        <Route path=path!("/") view=pages::TenantsPage/>
+                        <Route path=path!("/tenants") view=pages::TenantsPage/>
+                        <Route path=path!("/users") view=pages::UsersPage/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,26 @@
+//! Console pages. Each reads and writes only through [`crate::api::ApiClient`].
+
+mod tenants;
+mod users;
+
+pub use tenants::TenantsPage;
+pub use users::UsersPage;
+
+use leptos::prelude::*;
+
+use crate::api::Problem;
+
+/// An error banner for a failed request; renders nothing when there is no error.
+#[component]
+pub fn ProblemBanner(#[prop(into)] problem: Signal<Option<Problem>>) -> impl IntoView {
+    move || {
+        problem.get().map(|p| {
+            view! { <div class="problem" role="alert">{p.message()}</div> }
+        })
+    }
+}
+
+/// Formats a timestamp for tables, in UTC so server and browser render the same text.
+pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

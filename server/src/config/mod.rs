@@ -1,0 +1,317 @@
+//! Typed, layered settings: defaults → TOML file → `SWITCHYARD_*` environment variables
+//! (`__` separates nesting levels: `SWITCHYARD_DATABASE__URL`). Unknown keys are errors that
+//! name the key. Every key is documented in `deploy/switchyard.example.toml`.
+
+mod secret;
+
+pub use secret::Secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {source}")]
+    Syntax { path: PathBuf, source: Box<toml::de::Error> },
+    /// A key is unknown or a value has the wrong type; `key` is the dotted path.
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// All of Switchyard's settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Directory for the embedded database and other local state.
+    pub data_dir: PathBuf,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub log: LogSettings,
+    pub bootstrap: BootstrapSettings,
+    pub site: SiteSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Requests running longer than this are answered 408.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+    /// Until sign-in exists the console and API are open to loopback clients only; set this to
+    /// serve other addresses anyway (e.g. behind an authenticating proxy).
+    pub allow_remote_unauthenticated: bool,
+    /// API requests per second per client address (a full second's worth may come at once);
+    /// 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`; empty means `sqlite://<data_dir>/switchyard.db`.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://…`; empty means in-process shared state (one replica only).
+    pub url: Secret,
+    /// Prefix of every key and channel this server uses.
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `json` (one object per line) or `pretty`.
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive such as `info` or `switchyard=debug,info`.
+    pub filter: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// What the first start on an empty database creates.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapSettings {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub admin_email: String,
+    /// Empty means: generate one and print it once to the log.
+    pub admin_password: Secret,
+}
+
+/// Where the built console assets live (cargo-leptos output).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteSettings {
+    pub root: PathBuf,
+    pub pkg_dir: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            http: HttpSettings::default(),
+            database: DatabaseSettings { url: Secret::default(), max_connections: 10 },
+            redis: RedisSettings { url: Secret::default(), prefix: "switchyard:".into() },
+            log: LogSettings { format: LogFormat::Json, filter: "info".into() },
+            bootstrap: BootstrapSettings::default(),
+            site: SiteSettings::default(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            allow_remote_unauthenticated: false,
+            rate_limit_per_second: 100,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Settings::default().database
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Settings::default().redis
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Settings::default().log
+    }
+}
+
+impl Default for BootstrapSettings {
+    fn default() -> Self {
+        Self {
+            tenant_slug: "default".into(),
+            tenant_name: "Default".into(),
+            admin_email: "admin@localhost".into(),
+            admin_password: Secret::default(),
+        }
+    }
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self { root: PathBuf::from("target/site"), pkg_dir: "pkg".into() }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then the `SWITCHYARD_*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read(path)
+                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text = String::from_utf8_lossy(&text);
+                toml::from_str::<toml::Table>(&text).map_err(|source| ConfigError::Syntax {
+                    path: path.into(),
+                    source: Box::new(source),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("SWITCHYARD_") else { continue };
+            if rest == "CONFIG" {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            overlay(&mut table, &path, env_value(&value), &name)?;
+        }
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        Ok(settings)
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> Secret {
+        if self.database.url.is_empty() {
+            let path = self.data_dir.join("switchyard.db");
+            Secret::new(format!("sqlite://{}", path.display()))
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+/// An environment value as TOML: booleans and integers keep their type, the rest is text.
+fn env_value(value: &str) -> toml::Value {
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => match value.parse::<i64>() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(value.to_string()),
+        },
+    }
+}
+
+fn overlay(
+    table: &mut toml::Table,
+    path: &[String],
+    value: toml::Value,
+    var: &str,
+) -> Result<(), ConfigError> {
+    let (last, parents) = path.split_last().expect("split yields at least one segment");
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: path.join("."),
+                    message: format!("{var} nests under `{key}`, which is not a table"),
+                });
+            }
+        };
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "data_dir = \"/srv\"\n[http]\nbind = \"0.0.0.0:8080\"\nbody_limit_bytes = 10\n").unwrap();
+        let s = Settings::load(
+            Some(&file),
+            env(&[("SWITCHYARD_HTTP__BODY_LIMIT_BYTES", "20"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv"));
+        assert_eq!(s.http.bind.port(), 8080);
+        assert_eq!(s.http.body_limit_bytes, 20);
+        assert_eq!(s.http.request_timeout_secs, 30);
+        assert_eq!(s.database_url().expose(), "sqlite:///srv/switchyard.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Settings::load(None, env(&[("SWITCHYARD_HTTP__BIDN", "x")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("http") && text.contains("bidn"), "{text}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "[database]\nurll = \"x\"\n").unwrap();
+        let text = Settings::load(Some(&file), []).unwrap_err().to_string();
+        assert!(text.contains("urll"), "{text}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let text = Settings::load(None, env(&[("SWITCHYARD_HTTP__BODY_LIMIT_BYTES", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("http.body_limit_bytes"), "{text}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_numeric_env_secrets_stay_text() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("SWITCHYARD_DATABASE__URL", "postgres://u:hunter2@db/x"),
+                ("SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD", "123456789012"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("123456789012"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(s.bootstrap.admin_password.expose(), "123456789012");
+    }
+}

@@ -1,0 +1,90 @@
+//! `/api/v1/tenants`: list, create, read, update, delete.
+
+use app::api::{NewTenant, Problem, Tenant, TenantList, TenantPatch, TenantQuery, validate_name, validate_slug};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::{check_fields, page_limit, search_text};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tenants", get(list).post(create))
+        .route("/api/v1/tenants/{id}", get(read).patch(update).delete(remove))
+}
+
+/// List tenants in creation order, optionally filtered.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(TenantQuery),
+    responses(
+        (status = 200, description = "One page of tenants", body = TenantList),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(State(state): State<AppState>, Query(query): Query<TenantQuery>) -> Result<Json<TenantList>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let q = search_text(query.q.as_deref())?;
+    let (items, next_cursor) = state.store.list_tenants(query.cursor, q, limit).await?;
+    Ok(Json(TenantList { items, next_cursor }))
+}
+
+/// Create a tenant.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = NewTenant,
+    responses(
+        (status = 201, description = "Created", body = Tenant),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create(State(state): State<AppState>, Json(new): Json<NewTenant>) -> Result<impl IntoResponse, ApiError> {
+    check_fields([validate_slug("slug", &new.slug), validate_name("name", &new.name)])?;
+    let tenant = state.store.create_tenant(&new).await?;
+    let location = format!("/api/v1/tenants/{}", tenant.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(tenant)))
+}
+
+/// Read one tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Tenant),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn read(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(state.store.get_tenant(id).await?))
+}
+
+/// Change a tenant's slug or name.
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    request_body = TenantPatch,
+    responses(
+        (status = 200, body = Tenant),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<TenantPatch>,
+) -> Result<Json<Tenant>, ApiError> {
+    check_fields([
+        patch.slug.as_deref().map_or(Ok(()), |s| validate_slug("slug", s)),
+        patch.name.as_deref().map_or(Ok(()), |n| validate_name("name", n)),
+    ])?;
+    Ok(Json(state.store.update_tenant(id, &patch).await?))
+}
+
+/// Delete a tenant and everything it owns.
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn remove(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+    state.store.delete_tenant(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,106 @@
+//! Switchyard: a self-hosted, multi-tenant MCP platform. The binary is thin; [`serve`] is the
+//! whole server, and the integration tests call it on port 0.
+//!
+//! Dependency direction (DESIGN.md): `http` → capabilities (`identity`, …) → foundations
+//! (`store`, `kv`, `tenancy`, `telemetry`) → `config`.
+
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod kv;
+pub mod store;
+pub mod telemetry;
+pub mod tenancy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+
+use config::Settings;
+use kv::{Kv, KvError};
+use store::{Store, StoreError};
+use telemetry::{Metrics, TelemetryError};
+
+/// What every handler can reach. Built once at start-up and passed in; nothing is global.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub kv: Kv,
+    pub metrics: Metrics,
+    pub settings: Arc<Settings>,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("shared state: {0}")]
+    Kv(#[from] KvError),
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    #[error("first-run setup failed: {0}")]
+    Bootstrap(#[from] identity::BootstrapError),
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the database (applying migrations) and shared state, runs first-run setup, and
+/// serves HTTP on `listener` until `shutdown` resolves. In-flight requests then get
+/// `http.shutdown_grace_secs` to finish.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let started = std::time::Instant::now();
+    let settings = Arc::new(settings);
+    let store = Store::open(&settings.database_url(), settings.database.max_connections).await?;
+    identity::bootstrap(&store, &settings.bootstrap).await?;
+    let kv = Kv::open(&settings.redis.url, &settings.redis.prefix).await?;
+    let state = AppState { store: store.clone(), kv, metrics: Metrics::new()?, settings: settings.clone() };
+
+    let address = listener.local_addr()?;
+    let app = http::router(state, leptos_options(&settings, address));
+    tracing::info!(
+        %address,
+        database = ?store.backend(),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "switchyard is ready"
+    );
+
+    let shutdown = shutdown.shared();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone())
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown => {
+            tracing::info!("shutting down; finishing in-flight requests");
+            let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+            match tokio::time::timeout(grace, server).await {
+                Ok(result) => result?,
+                Err(_) => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping open connections"),
+            }
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Leptos settings from ours (cargo-leptos' `LEPTOS_*` variables are not needed).
+fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root(settings.site.root.to_string_lossy().to_string())
+        .site_pkg_dir(settings.site.pkg_dir.clone())
+        .site_addr(address)
+        .build()
+}

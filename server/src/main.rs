@@ -1,0 +1,86 @@
+//! The `switchyard` binary: parse arguments and settings, start logging, serve.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use switchyard::config::Settings;
+
+const USAGE: &str = "usage: switchyard [--config FILE]      run the server
+       switchyard openapi              print the OpenAPI document
+
+Settings: defaults, then FILE (or $SWITCHYARD_CONFIG), then SWITCHYARD_* variables.
+See deploy/switchyard.example.toml for every key.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Both ring and aws-lc-rs may be linked; pick one before any TLS use (STACK.md).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let mut args = std::env::args().skip(1);
+    let mut config = std::env::var_os("SWITCHYARD_CONFIG").map(PathBuf::from);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "-c" => config = args.next().map(PathBuf::from),
+            "openapi" => {
+                print!("{}", switchyard::http::openapi_document());
+                return ExitCode::SUCCESS;
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("unknown argument `{other}`\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+
+    let settings = match Settings::load(config.as_deref(), std::env::vars()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = switchyard::telemetry::init_logging(&settings.log) {
+        eprintln!("switchyard: {e}");
+        return ExitCode::from(2);
+    }
+    let listener = match tokio::net::TcpListener::bind(settings.http.bind).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(bind = %settings.http.bind, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match switchyard::serve(settings, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "switchyard stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what orchestrators send) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,176 @@
+//! Persistence over sqlx with two backends picked by URL scheme: SQLite (embedded default, WAL)
+//! and PostgreSQL (production). Queries are written once with `$n` placeholders, which both
+//! dialects accept, and run on either pool through [`on_pool!`].
+
+mod error;
+mod first_run;
+mod tenants;
+mod users;
+
+pub use error::StoreError;
+pub use users::NewUserRecord;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::config::Secret;
+use crate::tenancy::TenantScope;
+
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has; the body is type-checked
+/// against both backends, so one query text serves both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+use on_pool;
+
+/// The database handle; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn connect(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
+        let raw = url.expose();
+        let db = if raw.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(raw)
+                .map_err(StoreError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            if let Some(dir) = options.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    tokio::fs::create_dir_all(dir).await.map_err(StoreError::DataDir)?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .connect_with(options)
+                .await
+                .map_err(StoreError::Connect)?;
+            Db::Sqlite(pool)
+        } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(raw).map_err(StoreError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(StoreError::Connect)?;
+            Db::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(Self { db })
+    }
+
+    #[instrument(skip_all)]
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A round trip to the database, for readiness checks.
+    #[instrument(skip_all)]
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    /// Scopes later calls to tenant `id`, or says it does not exist.
+    #[instrument(skip_all)]
+    pub async fn scope(&self, id: Uuid) -> Result<TenantScope, StoreError> {
+        let found: Option<(Uuid,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM tenants WHERE id = $1").bind(id).fetch_optional(pool).await?
+        });
+        found.map(|_| TenantScope::verified(id)).ok_or(StoreError::NotFound("tenant"))
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// Turns a user's search text into a `LIKE` pattern matching it as a literal substring.
+fn like_pattern(q: Option<&str>) -> Option<String> {
+    q.map(|q| {
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+/// Splits `limit + 1` fetched rows into a page and the cursor of the next page.
+fn paginate<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> Uuid) -> (Vec<T>, Option<Uuid>) {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern(Some("A_b%c\\")).unwrap(), "%a\\_b\\%c\\\\%");
+        assert_eq!(like_pattern(None), None);
+    }
+
+    #[test]
+    fn pages_carry_a_cursor_only_when_more_rows_exist() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let (page, next) = paginate(ids.clone(), 2, |u| *u);
+        assert_eq!(page.len(), 2);
+        assert_eq!(next, Some(ids[1]));
+        let (page, next) = paginate(ids, 3, |u| *u);
+        assert_eq!((page.len(), next), (3, None));
+    }
+}

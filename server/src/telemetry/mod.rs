@@ -1,0 +1,82 @@
+//! Logs and metrics. Logs are one JSON object per line (or pretty text in development);
+//! metrics are kept in a Prometheus recorder owned by the server, not a process global, so
+//! several servers in one test process keep separate counts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogFormat, LogSettings};
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid log filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+    #[error("invalid histogram buckets: {0}")]
+    Buckets(#[from] metrics_exporter_prometheus::BuildError),
+}
+
+/// Installs the process's log subscriber. Called once, from `main`.
+pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
+    let filter = EnvFilter::builder().parse(&settings.filter)?;
+    let registry = tracing_subscriber::registry().with(filter);
+    match settings.format {
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
+            .try_init()?,
+        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init()?,
+    }
+    Ok(())
+}
+
+/// Latency buckets from 1 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The server's metric registry, rendered at `/metrics`.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, TelemetryError> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
+            .build_recorder();
+        let handle = recorder.handle();
+        Ok(Self { recorder: Arc::new(recorder), handle })
+    }
+
+    /// Runs `f` with this registry as the recorder for the `metrics` macros.
+    pub fn record(&self, f: impl FnOnce()) {
+        metrics::with_local_recorder(self.recorder.as_ref(), f);
+    }
+
+    /// One finished HTTP request, labelled by route template (never the raw path, whose ids
+    /// would make the label set unbounded).
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = [
+            ("method", method.to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
+        self.record(|| {
+            metrics::counter!("http_requests_total", &labels).increment(1);
+            metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
