@@ -233,7 +233,7 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
         None => {}
     });
     let status = if user.disabled { "disabled" } else { "active" };
-    let admin = user.platform_admin.then(|| view! { <span class="badge">"platform admin"</span> });
+    let admin = user.platform_admin;
     let created = short_time(&user.created_at);
 
     view! {
@@ -257,7 +257,7 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
                         "disabled"
                     </label>
                 </Show>
-                {admin.clone()}
+                {admin.then(|| view! { <span class="badge">"platform admin"</span> })}
             </td>
             <td class="hide-narrow">{created.clone()}</td>
             <td class="actions">

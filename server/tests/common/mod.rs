@@ -1,0 +1,169 @@
+//! Test harness: starts the real server on port 0 against a temporary SQLite file, or a fresh
+//! PostgreSQL database when `DATABASE_URL` is set, with Redis when `REDIS_URL` is set.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+use switchyard::config::{Secret, Settings};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The databases a story runs on: SQLite always, PostgreSQL when `DATABASE_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        if !url.is_empty() {
+            all.push(Backend::Postgres(url));
+        }
+    }
+    all
+}
+
+/// Redis for shared state when `REDIS_URL` is set.
+pub fn redis_url() -> Option<String> {
+    std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// A database made for one test, removed by [`TestDb::drop_db`].
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn create(backend: &Backend) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.path().join("test.db").display()),
+                admin_url: None,
+                name: None,
+                _dir: dir,
+            },
+            Backend::Postgres(admin_url) => {
+                let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to DATABASE_URL");
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                sweep_stale(&mut conn, now).await;
+                let name = format!("switchyard_t_{now}_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                let url = replace_database(admin_url, &name);
+                TestDb { url, admin_url: Some(admin_url.clone()), name: Some(name), _dir: dir }
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {
+            let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Drops test databases left behind by runs that panicked more than an hour ago.
+async fn sweep_stale(conn: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_t_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+    for (name,) in names {
+        let born = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok()).unwrap_or(now);
+        if now.saturating_sub(born) > 3600 {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await;
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Settings for a test server on `db`.
+pub fn settings(db: &TestDb) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = Secret::new(db.url.clone());
+    settings.database.max_connections = 5;
+    settings.bootstrap.admin_password = Secret::new("bootstrap-password-for-tests");
+    if let Some(url) = redis_url() {
+        settings.redis.url = Secret::new(url);
+        settings.redis.prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
+    }
+    settings
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), switchyard::ServeError>>>,
+}
+
+impl TestServer {
+    pub async fn start(settings: Settings) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(switchyard::serve(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        // Ready once /readyz answers (migrations and first run happen before serving).
+        for _ in 0..200 {
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if task.is_finished() {
+                panic!("server exited during start: {:?}", task.await);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        TestServer { base, client, stop: Some(stop), task: Some(task) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Signals shutdown and waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn wait(mut self) -> Result<(), switchyard::ServeError> {
+        self.task.take().unwrap().await.unwrap()
+    }
+}
