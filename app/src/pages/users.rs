@@ -82,10 +82,16 @@ pub fn UsersPage() -> impl IntoView {
                     }
                 </Transition>
             </div>
-            {move || match tenant.get() {
-                Some(id) => view! { <TenantUsers tenant=id/> }.into_any(),
-                None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
-            }}
+            <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+                {move || {
+                    tenants
+                        .get()
+                        .map(|_| match tenant.get() {
+                            Some(id) => view! { <TenantUsers tenant=id/> }.into_any(),
+                            None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
+                        })
+                }}
+            </Transition>
         </section>
     }
 }

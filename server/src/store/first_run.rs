@@ -57,8 +57,13 @@ impl Store {
         });
         match result {
             Ok(true) => Ok(Some((tenant_id, user_id))),
-            Ok(false) | Err(StoreError::Conflict { .. }) => Ok(None),
-            Err(e) => Err(e),
+            Ok(false) => Ok(None),
+            // Losing the race shows up as a unique-slug conflict (PostgreSQL) or a busy
+            // snapshot (SQLite); either way, if a tenant now exists another replica won.
+            Err(e) => match self.has_tenants().await {
+                Ok(true) => Ok(None),
+                _ => Err(e),
+            },
         }
     }
 }
