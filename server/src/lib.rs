@@ -63,7 +63,12 @@ pub async fn serve(
     let store = Store::open(&settings.database_url(), settings.database.max_connections).await?;
     identity::bootstrap(&store, &settings.bootstrap).await?;
     let kv = Kv::open(&settings.redis.url, &settings.redis.prefix).await?;
-    let state = AppState { store: store.clone(), kv, metrics: Metrics::new()?, settings: settings.clone() };
+    let state = AppState {
+        store: store.clone(),
+        kv,
+        metrics: Metrics::new()?,
+        settings: settings.clone(),
+    };
 
     let address = listener.local_addr()?;
     let app = http::router(state, leptos_options(&settings, address));
@@ -75,9 +80,12 @@ pub async fn serve(
     );
 
     let shutdown = shutdown.shared();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone())
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone())
+    .into_future();
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result?,

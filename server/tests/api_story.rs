@@ -26,11 +26,26 @@ async fn api_story_on_every_backend() {
         // A restart keeps everything and seeds nothing new.
         let server = TestServer::start(s).await;
         let list = get_json(&server, "/api/v1/tenants?limit=200").await;
-        assert!(list["items"].as_array().unwrap().iter().any(|t| t["slug"] == "acme"), "{backend:?}");
+        assert!(
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["slug"] == "acme"),
+            "{backend:?}"
+        );
         let default = &list["items"][0];
         assert_eq!(default["slug"], "default");
-        let admins = get_json(&server, &format!("/api/v1/tenants/{}/users", default["id"].as_str().unwrap())).await;
-        assert_eq!(admins["items"].as_array().unwrap().len(), 1, "bootstrap ran twice on {backend:?}");
+        let admins = get_json(
+            &server,
+            &format!("/api/v1/tenants/{}/users", default["id"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(
+            admins["items"].as_array().unwrap().len(),
+            1,
+            "bootstrap ran twice on {backend:?}"
+        );
         server.stop().await;
         db.drop_db().await;
     }
@@ -42,8 +57,19 @@ async fn get_json(server: &TestServer, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn send(server: &TestServer, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
-    let response = server.client.request(method, server.url(path)).json(&body).send().await.unwrap();
+async fn send(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = server
+        .client
+        .request(method, server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -52,9 +78,21 @@ async fn send(server: &TestServer, method: reqwest::Method, path: &str, body: Va
 /// Asserts a problem document with `status` and returns it.
 async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(content_type, PROBLEM);
-    let request_id = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());
     assert_eq!(body["request_id"], request_id.as_str());
@@ -63,7 +101,10 @@ async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
 }
 
 async fn count(server: &TestServer, path: &str) -> usize {
-    get_json(server, &format!("{path}?limit=200")).await["items"].as_array().unwrap().len()
+    get_json(server, &format!("{path}?limit=200")).await["items"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 async fn tenants_story(server: &TestServer) -> Value {
@@ -78,7 +119,13 @@ async fn tenants_story(server: &TestServer) -> Value {
     assert_eq!(admins["items"][0]["platform_admin"], true);
 
     // Create, then read back through the Location header.
-    let response = server.client.post(server.url("/api/v1/tenants")).json(&json!({"slug": "acme", "name": "Acme Corp"})).send().await.unwrap();
+    let response = server
+        .client
+        .post(server.url("/api/v1/tenants"))
+        .json(&json!({"slug": "acme", "name": "Acme Corp"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let acme: Value = response.json().await.unwrap();
@@ -99,36 +146,75 @@ async fn tenants_story(server: &TestServer) -> Value {
         let page = get_json(server, &path).await;
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|t| t["slug"].as_str().unwrap().to_string()));
+        seen.extend(
+            items
+                .iter()
+                .map(|t| t["slug"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
         }
     }
-    assert_eq!(seen, ["default", "acme", "team-0", "team-1", "team-2", "team-3", "team-4"]);
+    assert_eq!(
+        seen,
+        [
+            "default", "acme", "team-0", "team-1", "team-2", "team-3", "team-4"
+        ]
+    );
 
     // Filtering is a case-insensitive literal substring: `%` is not a wildcard.
     let found = get_json(server, "/api/v1/tenants?q=ACM").await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
     assert_eq!(count(server, "/api/v1/tenants").await, 7);
     let found = get_json(server, "/api/v1/tenants?q=50%25").await;
-    assert_eq!(found["items"].as_array().unwrap().len(), 1, "q=50% matches 'Sale 50% off'");
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        1,
+        "q=50% matches 'Sale 50% off'"
+    );
     let found = get_json(server, "/api/v1/tenants?q=m%252").await;
-    assert_eq!(found["items"].as_array().unwrap().len(), 0, "as a wildcard, m%2 would match 'Team 2'");
+    assert_eq!(
+        found["items"].as_array().unwrap().len(),
+        0,
+        "as a wildcard, m%2 would match 'Team 2'"
+    );
     let found = get_json(server, "/api/v1/tenants?q=_").await;
     assert_eq!(found["items"].as_array().unwrap().len(), 0);
 
     // Update.
     let id = acme["id"].as_str().unwrap();
-    let (status, updated) = send(server, reqwest::Method::PATCH, &format!("/api/v1/tenants/{id}"), json!({"name": "Acme Inc"})).await;
+    let (status, updated) = send(
+        server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/tenants/{id}"),
+        json!({"name": "Acme Inc"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((updated["name"].as_str(), updated["slug"].as_str()), (Some("Acme Inc"), Some("acme")));
+    assert_eq!(
+        (updated["name"].as_str(), updated["slug"].as_str()),
+        (Some("Acme Inc"), Some("acme"))
+    );
 
     // Delete one of the teams; it is gone.
-    let team = get_json(server, "/api/v1/tenants?q=team-4").await["items"][0]["id"].as_str().unwrap().to_string();
-    let response = server.client.delete(server.url(&format!("/api/v1/tenants/{team}"))).send().await.unwrap();
+    let team = get_json(server, "/api/v1/tenants?q=team-4").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = server
+        .client
+        .delete(server.url(&format!("/api/v1/tenants/{team}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = server.client.get(server.url(&format!("/api/v1/tenants/{team}"))).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url(&format!("/api/v1/tenants/{team}")))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::NOT_FOUND).await;
     updated
 }
@@ -136,38 +222,96 @@ async fn tenants_story(server: &TestServer) -> Value {
 async fn users_story(server: &TestServer, acme: &Value) {
     let acme_id = acme["id"].as_str().unwrap();
     let users = format!("/api/v1/tenants/{acme_id}/users");
-    let (status, ada) = send(server, reqwest::Method::POST, &users, json!({"email": "ada@example.com", "display_name": "Ada"})).await;
+    let (status, ada) = send(
+        server,
+        reqwest::Method::POST,
+        &users,
+        json!({"email": "ada@example.com", "display_name": "Ada"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!((ada["disabled"].as_bool(), ada["platform_admin"].as_bool()), (Some(false), Some(false)));
-    let (status, _) = send(server, reqwest::Method::POST, &users, json!({"email": "bob@example.com", "display_name": "Bob"})).await;
+    assert_eq!(
+        (ada["disabled"].as_bool(), ada["platform_admin"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let (status, _) = send(
+        server,
+        reqwest::Method::POST,
+        &users,
+        json!({"email": "bob@example.com", "display_name": "Bob"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 
     // The same email in another tenant is a different person.
-    let team = get_json(server, "/api/v1/tenants?q=team-0").await["items"][0]["id"].as_str().unwrap().to_string();
-    let (status, _) = send(server, reqwest::Method::POST, &format!("/api/v1/tenants/{team}/users"), json!({"email": "ada@example.com", "display_name": "Other Ada"})).await;
+    let team = get_json(server, "/api/v1/tenants?q=team-0").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = send(
+        server,
+        reqwest::Method::POST,
+        &format!("/api/v1/tenants/{team}/users"),
+        json!({"email": "ada@example.com", "display_name": "Other Ada"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 
     // A user is reachable only under its own tenant.
     let ada_id = ada["id"].as_str().unwrap();
-    let response = server.client.get(server.url(&format!("/api/v1/tenants/{team}/users/{ada_id}"))).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url(&format!("/api/v1/tenants/{team}/users/{ada_id}")))
+        .send()
+        .await
+        .unwrap();
     let body = problem(response, StatusCode::NOT_FOUND).await;
     assert_eq!(body["detail"], "user not found");
-    let (status, _) = send(server, reqwest::Method::PATCH, &format!("/api/v1/tenants/{team}/users/{ada_id}"), json!({"disabled": true})).await;
+    let (status, _) = send(
+        server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/tenants/{team}/users/{ada_id}"),
+        json!({"disabled": true}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Disable, then filter.
-    let (status, patched) = send(server, reqwest::Method::PATCH, &format!("{users}/{ada_id}"), json!({"disabled": true, "display_name": "Ada L."})).await;
+    let (status, patched) = send(
+        server,
+        reqwest::Method::PATCH,
+        &format!("{users}/{ada_id}"),
+        json!({"disabled": true, "display_name": "Ada L."}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((patched["disabled"].as_bool(), patched["display_name"].as_str(), patched["email"].as_str()), (Some(true), Some("Ada L."), Some("ada@example.com")));
+    assert_eq!(
+        (
+            patched["disabled"].as_bool(),
+            patched["display_name"].as_str(),
+            patched["email"].as_str()
+        ),
+        (Some(true), Some("Ada L."), Some("ada@example.com"))
+    );
     let disabled = get_json(server, &format!("{users}?disabled=true")).await;
     assert_eq!(disabled["items"].as_array().unwrap().len(), 1);
     let by_text = get_json(server, &format!("{users}?q=BOB")).await;
     assert_eq!(by_text["items"][0]["email"], "bob@example.com");
 
     // Delete.
-    let response = server.client.delete(server.url(&format!("{users}/{ada_id}"))).send().await.unwrap();
+    let response = server
+        .client
+        .delete(server.url(&format!("{users}/{ada_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = server.client.get(server.url(&format!("{users}/{ada_id}"))).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url(&format!("{users}/{ada_id}")))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::NOT_FOUND).await;
 }
 
@@ -179,56 +323,235 @@ async fn bad_input_story(server: &TestServer, acme: &Value) {
     let post = |path: &str| server.client.post(server.url(path));
 
     // Duplicate names: 409 naming the field.
-    let body = problem(post("/api/v1/tenants").json(&json!({"slug": "acme", "name": "Again"})).send().await.unwrap(), StatusCode::CONFLICT).await;
+    let body = problem(
+        post("/api/v1/tenants")
+            .json(&json!({"slug": "acme", "name": "Again"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "slug");
-    let body = problem(post(&users).json(&json!({"email": "BOB@example.com", "display_name": "Bob 2"})).send().await.unwrap(), StatusCode::CONFLICT).await;
+    let body = problem(
+        post(&users)
+            .json(&json!({"email": "BOB@example.com", "display_name": "Bob 2"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "email");
-    let team0 = get_json(server, "/api/v1/tenants?q=team-0").await["items"][0]["id"].as_str().unwrap().to_string();
-    let response = server.client.patch(server.url(&format!("/api/v1/tenants/{team0}"))).json(&json!({"slug": "acme"})).send().await.unwrap();
-    assert_eq!(problem(response, StatusCode::CONFLICT).await["errors"][0]["field"], "slug");
+    let team0 = get_json(server, "/api/v1/tenants?q=team-0").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = server
+        .client
+        .patch(server.url(&format!("/api/v1/tenants/{team0}")))
+        .json(&json!({"slug": "acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(response, StatusCode::CONFLICT).await["errors"][0]["field"],
+        "slug"
+    );
 
     // Invalid fields: 422 listing every one.
-    let body = problem(post("/api/v1/tenants").json(&json!({"slug": "Not A Slug", "name": "  "})).send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let body = problem(
+        post("/api/v1/tenants")
+            .json(&json!({"slug": "Not A Slug", "name": "  "}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["slug", "name"]);
-    let body = problem(post(&users).json(&json!({"email": "not-an-email", "display_name": "X"})).send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let body = problem(
+        post(&users)
+            .json(&json!({"email": "not-an-email", "display_name": "X"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "email");
 
     // Malformed JSON, wrong types, unknown and missing fields.
-    let malformed = post("/api/v1/tenants").header("content-type", "application/json").body("{\"slug\": \"x\",").send().await.unwrap();
+    let malformed = post("/api/v1/tenants")
+        .header("content-type", "application/json")
+        .body("{\"slug\": \"x\",")
+        .send()
+        .await
+        .unwrap();
     let body = problem(malformed, StatusCode::BAD_REQUEST).await;
     assert!(body["detail"].as_str().unwrap().contains("EOF"), "{body}");
-    let body = problem(post("/api/v1/tenants").json(&json!({"slug": 5, "name": "x"})).send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().unwrap().contains("slug: invalid type"), "{body}");
-    let body = problem(post("/api/v1/tenants").json(&json!({"slug": "fine", "name": "x", "owner": "me"})).send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().unwrap().contains("unknown field `owner`"), "{body}");
-    let body = problem(post("/api/v1/tenants").json(&json!({"slug": "fine"})).send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().unwrap().contains("missing field `name`"), "{body}");
-    let body = problem(post("/api/v1/tenants").body("{}").send().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    assert!(body["detail"].as_str().unwrap().contains("Content-Type"), "{body}");
+    let body = problem(
+        post("/api/v1/tenants")
+            .json(&json!({"slug": 5, "name": "x"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("slug: invalid type"),
+        "{body}"
+    );
+    let body = problem(
+        post("/api/v1/tenants")
+            .json(&json!({"slug": "fine", "name": "x", "owner": "me"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `owner`"),
+        "{body}"
+    );
+    let body = problem(
+        post("/api/v1/tenants")
+            .json(&json!({"slug": "fine"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `name`"),
+        "{body}"
+    );
+    let body = problem(
+        post("/api/v1/tenants").body("{}").send().await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("Content-Type"),
+        "{body}"
+    );
 
     // Oversized body (the limit is 4 KiB in this test).
     let huge = json!({"slug": "huge", "name": "x".repeat(10_000)});
-    problem(post("/api/v1/tenants").json(&huge).send().await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE).await;
+    problem(
+        post("/api/v1/tenants").json(&huge).send().await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
 
     // Bad paging and query parameters.
-    for query in ["limit=0", "limit=201", "limit=-1", "limit=ten", "cursor=nope", "sort=name", &format!("q={}", "x".repeat(201))] {
-        let response = server.client.get(server.url(&format!("/api/v1/tenants?{query}"))).send().await.unwrap();
+    for query in [
+        "limit=0",
+        "limit=201",
+        "limit=-1",
+        "limit=ten",
+        "cursor=nope",
+        "sort=name",
+        &format!("q={}", "x".repeat(201)),
+    ] {
+        let response = server
+            .client
+            .get(server.url(&format!("/api/v1/tenants?{query}")))
+            .send()
+            .await
+            .unwrap();
         let body = problem(response, StatusCode::BAD_REQUEST).await;
         assert!(!body["detail"].as_str().unwrap().is_empty(), "{query}");
     }
-    let response = server.client.get(server.url(&format!("{users}?disabled=maybe"))).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url(&format!("{users}?disabled=maybe")))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::BAD_REQUEST).await;
 
     // Missing tenant, malformed ids, unknown routes and methods.
     let missing = uuid::Uuid::now_v7();
-    let body = problem(post(&format!("/api/v1/tenants/{missing}/users")).json(&json!({"email": "a@b.c", "display_name": "A"})).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    let body = problem(
+        post(&format!("/api/v1/tenants/{missing}/users"))
+            .json(&json!({"email": "a@b.c", "display_name": "A"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     assert_eq!(body["detail"], "tenant not found");
-    problem(server.client.get(server.url(&format!("/api/v1/tenants/{missing}/users"))).send().await.unwrap(), StatusCode::NOT_FOUND).await;
-    problem(server.client.get(server.url("/api/v1/tenants/not-a-uuid")).send().await.unwrap(), StatusCode::BAD_REQUEST).await;
-    problem(server.client.patch(server.url(&format!("/api/v1/tenants/{missing}"))).json(&json!({"name": "x"})).send().await.unwrap(), StatusCode::NOT_FOUND).await;
-    problem(server.client.get(server.url("/api/v1/nothing-here")).send().await.unwrap(), StatusCode::NOT_FOUND).await;
-    problem(server.client.put(server.url("/api/v1/tenants")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED).await;
+    problem(
+        server
+            .client
+            .get(server.url(&format!("/api/v1/tenants/{missing}/users")))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        server
+            .client
+            .get(server.url("/api/v1/tenants/not-a-uuid"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        server
+            .client
+            .patch(server.url(&format!("/api/v1/tenants/{missing}")))
+            .json(&json!({"name": "x"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        server
+            .client
+            .get(server.url("/api/v1/nothing-here"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        server
+            .client
+            .put(server.url("/api/v1/tenants"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
 
     // None of that wrote anything.
     assert_eq!(count(server, "/api/v1/tenants").await, tenants_before);

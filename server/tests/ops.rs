@@ -14,26 +14,84 @@ async fn health_readiness_metrics_and_request_ids() {
     for backend in backends() {
         let db = TestDb::create(&backend).await;
         let server = TestServer::start(settings(&db)).await;
-        let health: serde_json::Value = server.client.get(server.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        let health: serde_json::Value = server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(health["status"], "ok");
-        let ready: serde_json::Value = server.client.get(server.url("/readyz")).send().await.unwrap().json().await.unwrap();
-        let expected_db = match backend { common::Backend::Sqlite => "sqlite", common::Backend::Postgres(_) => "postgres" };
+        let ready: serde_json::Value = server
+            .client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let expected_db = match backend {
+            common::Backend::Sqlite => "sqlite",
+            common::Backend::Postgres(_) => "postgres",
+        };
         assert_eq!(ready["database"], expected_db);
-        assert_eq!(ready["kv"], if common::redis_url().is_some() { "redis" } else { "memory" });
+        assert_eq!(
+            ready["kv"],
+            if common::redis_url().is_some() {
+                "redis"
+            } else {
+                "memory"
+            }
+        );
 
         // A request id is made when absent and kept when the client sends one.
-        let response = server.client.get(server.url("/api/v1/tenants")).send().await.unwrap();
+        let response = server
+            .client
+            .get(server.url("/api/v1/tenants"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.headers()["x-request-id"].len(), 36);
-        let response = server.client.get(server.url("/api/v1/tenants?limit=0")).header("x-request-id", "trace-me-42").send().await.unwrap();
+        let response = server
+            .client
+            .get(server.url("/api/v1/tenants?limit=0"))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.headers()["x-request-id"], "trace-me-42");
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["request_id"], "trace-me-42");
 
         // Metrics count by route template and status, with latency histograms.
-        let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains(r#"http_requests_total{method="GET",route="/api/v1/tenants",status="200"} 1"#), "{metrics}");
-        assert!(metrics.contains(r#"http_requests_total{method="GET",route="/api/v1/tenants",status="400"} 1"#), "{metrics}");
-        assert!(metrics.contains("http_request_duration_seconds_bucket{"), "{metrics}");
+        let metrics = server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(
+                r#"http_requests_total{method="GET",route="/api/v1/tenants",status="200"} 1"#
+            ),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                r#"http_requests_total{method="GET",route="/api/v1/tenants",status="400"} 1"#
+            ),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("http_request_duration_seconds_bucket{"),
+            "{metrics}"
+        );
         server.stop().await;
         db.drop_db().await;
     }
@@ -48,7 +106,12 @@ async fn rate_limit_answers_429_with_headers() {
     let mut statuses = Vec::new();
     let mut last = None;
     for _ in 0..4 {
-        let response = server.client.get(server.url("/api/v1/tenants")).send().await.unwrap();
+        let response = server
+            .client
+            .get(server.url("/api/v1/tenants"))
+            .send()
+            .await
+            .unwrap();
         statuses.push(response.status());
         assert_eq!(response.headers()["ratelimit-limit"], "3");
         last = Some(response);
@@ -60,7 +123,16 @@ async fn rate_limit_answers_429_with_headers() {
     assert_eq!(denied.headers()["ratelimit-remaining"], "0");
     assert_eq!(denied.headers()["content-type"], "application/problem+json");
     // Operations endpoints are not limited.
-    assert_eq!(server.client.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     server.stop().await;
 }
 
@@ -90,7 +162,15 @@ async fn shutdown_finishes_in_flight_requests() {
     // The write is durable, and new connections are refused once stopped.
     assert!(tokio::net::TcpStream::connect(&address).await.is_err());
     let server = TestServer::start(settings(&db)).await;
-    let found: serde_json::Value = server.client.get(server.url("/api/v1/tenants?q=late")).send().await.unwrap().json().await.unwrap();
+    let found: serde_json::Value = server
+        .client
+        .get(server.url("/api/v1/tenants?q=late"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(found["items"][0]["name"], "Arrived during shutdown");
     server.stop().await;
 }
@@ -104,21 +184,36 @@ async fn first_run_uses_the_configured_password_and_happens_once() {
     let server = TestServer::start(s.clone()).await;
     server.stop().await;
 
-    let store = switchyard::store::Store::open(&s.database_url(), 1).await.unwrap();
+    let store = switchyard::store::Store::open(&s.database_url(), 1)
+        .await
+        .unwrap();
     let (tenants, _) = store.list_tenants(None, None, 10).await.unwrap();
     assert_eq!(tenants.len(), 1);
     assert_eq!(tenants[0].slug, "home");
-    let hash: (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE email = 'root@example.com'")
-        .fetch_one(&sqlx::SqlitePool::connect(&db.url).await.unwrap())
-        .await
-        .unwrap();
+    let hash: (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE email = 'root@example.com'")
+            .fetch_one(&sqlx::SqlitePool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
     let config_password = s.bootstrap.admin_password.clone();
-    assert!(switchyard::identity::verify_password(config_password, hash.0.clone()).await.unwrap());
+    assert!(
+        switchyard::identity::verify_password(config_password, hash.0.clone())
+            .await
+            .unwrap()
+    );
 
     // A second start with another slug seeds nothing.
     s.bootstrap.tenant_slug = "second".into();
     let server = TestServer::start(s).await;
-    let list: serde_json::Value = server.client.get(server.url("/api/v1/tenants")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = server
+        .client
+        .get(server.url("/api/v1/tenants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
@@ -132,12 +227,31 @@ async fn console_pages_render_on_the_server_with_api_data() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains("Switchyard"), "{path}");
-        assert!(html.contains("/pkg/switchyard.js"), "{path}: no hydration script");
+        assert!(
+            html.contains("/pkg/switchyard.js"),
+            "{path}: no hydration script"
+        );
     }
     // The tenants page was rendered with data read through the API in process.
-    let html = server.client.get(server.url("/tenants")).send().await.unwrap().text().await.unwrap();
+    let html = server
+        .client
+        .get(server.url("/tenants"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(">default<"), "{html}");
-    let html = server.client.get(server.url("/users")).send().await.unwrap().text().await.unwrap();
+    let html = server
+        .client
+        .get(server.url("/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("admin@localhost"), "{html}");
     server.stop().await;
 }
@@ -148,13 +262,20 @@ async fn console_pages_render_on_the_server_with_api_data() {
 fn committed_openapi_document_matches_the_code() {
     let generated = switchyard::http::openapi_document();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
-    let committed = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).to_string()).unwrap_or_default();
+    let committed = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).to_string())
+        .unwrap_or_default();
     assert!(
         committed == generated,
         "server/openapi.json is stale; run `cargo run -p server -- openapi > server/openapi.json`"
     );
     let doc: serde_json::Value = serde_json::from_str(&generated).unwrap();
-    for path in ["/api/v1/tenants", "/api/v1/tenants/{id}", "/api/v1/tenants/{tenant_id}/users", "/api/v1/tenants/{tenant_id}/users/{id}"] {
+    for path in [
+        "/api/v1/tenants",
+        "/api/v1/tenants/{id}",
+        "/api/v1/tenants/{tenant_id}/users",
+        "/api/v1/tenants/{tenant_id}/users/{id}",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());

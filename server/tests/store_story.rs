@@ -10,7 +10,12 @@ use switchyard::config::Secret;
 use switchyard::store::{NewUserRecord, Store, StoreError};
 
 fn user<'a>(email: &'a str) -> NewUserRecord<'a> {
-    NewUserRecord { email, display_name: "Someone", password_hash: None, platform_admin: false }
+    NewUserRecord {
+        email,
+        display_name: "Someone",
+        password_hash: None,
+        platform_admin: false,
+    }
 }
 
 #[tokio::test]
@@ -23,9 +28,20 @@ async fn store_story_on_every_backend() {
         let store_again = Store::open(&url, 4).await.unwrap();
 
         // First run, raced by two replicas: exactly one tenant and one admin.
-        let tenant = NewTenant { slug: "default".into(), name: "Default".into() };
-        let admin = NewUserRecord { email: "admin@localhost", display_name: "Admin", password_hash: Some("x"), platform_admin: true };
-        let (a, b) = tokio::join!(store.first_run(&tenant, &admin), store_again.first_run(&tenant, &admin));
+        let tenant = NewTenant {
+            slug: "default".into(),
+            name: "Default".into(),
+        };
+        let admin = NewUserRecord {
+            email: "admin@localhost",
+            display_name: "Admin",
+            password_hash: Some("x"),
+            platform_admin: true,
+        };
+        let (a, b) = tokio::join!(
+            store.first_run(&tenant, &admin),
+            store_again.first_run(&tenant, &admin)
+        );
         let winners = [a.unwrap(), b.unwrap()].into_iter().flatten().count();
         assert_eq!(winners, 1, "{backend:?}");
         assert!(store.first_run(&tenant, &admin).await.unwrap().is_none());
@@ -33,32 +49,79 @@ async fn store_story_on_every_backend() {
         assert_eq!(tenants.len(), 1);
 
         // Scopes exist only for real tenants.
-        assert!(matches!(store.scope(uuid::Uuid::now_v7()).await, Err(StoreError::NotFound("tenant"))));
-        let red = store.create_tenant(&NewTenant { slug: "red".into(), name: "Red".into() }).await.unwrap();
-        let blue = store.create_tenant(&NewTenant { slug: "blue".into(), name: "Blue".into() }).await.unwrap();
+        assert!(matches!(
+            store.scope(uuid::Uuid::now_v7()).await,
+            Err(StoreError::NotFound("tenant"))
+        ));
+        let red = store
+            .create_tenant(&NewTenant {
+                slug: "red".into(),
+                name: "Red".into(),
+            })
+            .await
+            .unwrap();
+        let blue = store
+            .create_tenant(&NewTenant {
+                slug: "blue".into(),
+                name: "Blue".into(),
+            })
+            .await
+            .unwrap();
         let red = store.scope(red.id).await.unwrap();
         let blue = store.scope(blue.id).await.unwrap();
 
         // A user of one tenant cannot be read, listed, changed or deleted through another.
-        let ann = store.create_user(&red, &user("ann@example.com")).await.unwrap();
+        let ann = store
+            .create_user(&red, &user("ann@example.com"))
+            .await
+            .unwrap();
         assert_eq!(ann.tenant_id, red.tenant_id());
-        assert!(matches!(store.get_user(&blue, ann.id).await, Err(StoreError::NotFound("user"))));
+        assert!(matches!(
+            store.get_user(&blue, ann.id).await,
+            Err(StoreError::NotFound("user"))
+        ));
         let (blue_users, _) = store.list_users(&blue, None, None, None, 10).await.unwrap();
         assert!(blue_users.is_empty());
-        let patch = UserPatch { disabled: Some(true), ..Default::default() };
-        assert!(matches!(store.update_user(&blue, ann.id, &patch).await, Err(StoreError::NotFound("user"))));
-        assert!(matches!(store.delete_user(&blue, ann.id).await, Err(StoreError::NotFound("user"))));
+        let patch = UserPatch {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.update_user(&blue, ann.id, &patch).await,
+            Err(StoreError::NotFound("user"))
+        ));
+        assert!(matches!(
+            store.delete_user(&blue, ann.id).await,
+            Err(StoreError::NotFound("user"))
+        ));
         assert!(!store.get_user(&red, ann.id).await.unwrap().disabled);
 
         // Unique constraints come back as conflicts naming the API field.
-        assert!(matches!(store.create_user(&red, &user("ANN@example.com")).await, Err(StoreError::Conflict { field: "email" })));
-        assert!(store.create_user(&blue, &user("ann@example.com")).await.is_ok());
-        let dup = NewTenant { slug: "red".into(), name: "Again".into() };
-        assert!(matches!(store.create_tenant(&dup).await, Err(StoreError::Conflict { field: "slug" })));
+        assert!(matches!(
+            store.create_user(&red, &user("ANN@example.com")).await,
+            Err(StoreError::Conflict { field: "email" })
+        ));
+        assert!(
+            store
+                .create_user(&blue, &user("ann@example.com"))
+                .await
+                .is_ok()
+        );
+        let dup = NewTenant {
+            slug: "red".into(),
+            name: "Again".into(),
+        };
+        assert!(matches!(
+            store.create_tenant(&dup).await,
+            Err(StoreError::Conflict { field: "slug" })
+        ));
 
         // Deleting a tenant removes what it owns.
         store.delete_tenant(red.tenant_id()).await.unwrap();
-        assert!(matches!(store.scope(red.tenant_id()).await, Err(StoreError::NotFound("tenant"))));
+        assert!(matches!(
+            store.scope(red.tenant_id()).await,
+            Err(StoreError::NotFound("tenant"))
+        ));
         store.close().await;
         store_again.close().await;
         db.drop_db().await;

@@ -2,6 +2,10 @@
 //! rendering it calls the same axum `Router` in process (DESIGN.md "One API"), so the console
 //! never has a private path to the data.
 
+// `Problem` is the API's error document, returned whole so the console can show every field
+// error; requests are not a hot path, so its size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -41,7 +45,9 @@ impl ApiClient {
     /// A client that calls `router` in process (used while rendering on the server).
     #[cfg(feature = "ssr")]
     pub fn in_process(router: axum::Router) -> Self {
-        Self { router: Some(router) }
+        Self {
+            router: Some(router),
+        }
     }
 
     pub async fn list_tenants(&self, query: &TenantQuery) -> Result<TenantList, Problem> {
@@ -53,17 +59,31 @@ impl ApiClient {
         self.send(Method::Post, "/api/v1/tenants", Some(body)).await
     }
 
-    pub async fn update_tenant(&self, id: uuid::Uuid, body: &TenantPatch) -> Result<Tenant, Problem> {
-        self.send(Method::Patch, &format!("/api/v1/tenants/{id}"), Some(body)).await
+    pub async fn update_tenant(
+        &self,
+        id: uuid::Uuid,
+        body: &TenantPatch,
+    ) -> Result<Tenant, Problem> {
+        self.send(Method::Patch, &format!("/api/v1/tenants/{id}"), Some(body))
+            .await
     }
 
-    pub async fn list_users(&self, tenant: uuid::Uuid, query: &UserQuery) -> Result<UserList, Problem> {
+    pub async fn list_users(
+        &self,
+        tenant: uuid::Uuid,
+        query: &UserQuery,
+    ) -> Result<UserList, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/users{}", query_string(query)?);
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
     pub async fn create_user(&self, tenant: uuid::Uuid, body: &NewUser) -> Result<User, Problem> {
-        self.send(Method::Post, &format!("/api/v1/tenants/{tenant}/users"), Some(body)).await
+        self.send(
+            Method::Post,
+            &format!("/api/v1/tenants/{tenant}/users"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn update_user(
@@ -84,7 +104,9 @@ impl ApiClient {
         body: Option<&B>,
     ) -> Result<T, Problem> {
         let body = match body {
-            Some(body) => Some(serde_json::to_string(body).map_err(|e| Problem::client(e.to_string()))?),
+            Some(body) => {
+                Some(serde_json::to_string(body).map_err(|e| Problem::client(e.to_string()))?)
+            }
             None => None,
         };
         let (status, bytes) = self.transport(method, path, body).await?;
@@ -92,9 +114,11 @@ impl ApiClient {
             serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::client(format!("unexpected response from {path}: {e}")))
         } else {
-            Err(serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| {
-                Problem::client(format!("{} {path} answered {status}", method.as_str()))
-            }))
+            Err(
+                serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| {
+                    Problem::client(format!("{} {path} answered {status}", method.as_str()))
+                }),
+            )
         }
     }
 
@@ -111,10 +135,10 @@ impl ApiClient {
         };
         let mut request = http::Request::builder().method(method.as_str()).uri(path);
         // Forward the visitor's cookies so the API sees the same identity as the page.
-        if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
-            if let Some(cookie) = parts.headers.get(http::header::COOKIE) {
-                request = request.header(http::header::COOKIE, cookie.clone());
-            }
+        if let Some(cookie) = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get(http::header::COOKIE).cloned())
+        {
+            request = request.header(http::header::COOKIE, cookie);
         }
         if body.is_some() {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
@@ -122,7 +146,10 @@ impl ApiClient {
         let request = request
             .body(axum::body::Body::from(body.unwrap_or_default()))
             .map_err(|e| Problem::client(e.to_string()))?;
-        let response = router.oneshot(request).await.map_err(|e| Problem::client(e.to_string()))?;
+        let response = router
+            .oneshot(request)
+            .await
+            .map_err(|e| Problem::client(e.to_string()))?;
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
             .await
@@ -145,12 +172,20 @@ impl ApiClient {
             Method::Delete => gloo_net::http::Method::DELETE,
         });
         let request = match body {
-            Some(body) => builder.header("content-type", "application/json").body(body),
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(body),
             None => builder.build(),
         }
         .map_err(|e| Problem::client(e.to_string()))?;
-        let response = request.send().await.map_err(|e| Problem::client(e.to_string()))?;
-        let bytes = response.binary().await.map_err(|e| Problem::client(e.to_string()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Problem::client(e.to_string()))?;
+        let bytes = response
+            .binary()
+            .await
+            .map_err(|e| Problem::client(e.to_string()))?;
         Ok((response.status(), bytes))
     }
 
@@ -161,7 +196,9 @@ impl ApiClient {
         _path: &str,
         _body: Option<String>,
     ) -> Result<(u16, Vec<u8>), Problem> {
-        Err(Problem::client("the API client needs the `ssr` or `hydrate` feature"))
+        Err(Problem::client(
+            "the API client needs the `ssr` or `hydrate` feature",
+        ))
     }
 }
 
@@ -179,7 +216,11 @@ fn query_string<Q: Serialize>(query: &Q) -> Result<String, Problem> {
             pairs.push(format!("{key}={}", percent_encode(&text)));
         }
     }
-    Ok(if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) })
+    Ok(if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    })
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -202,7 +243,11 @@ mod tests {
     #[test]
     fn query_strings_skip_absent_fields_and_encode_values() {
         assert_eq!(query_string(&TenantQuery::default()).unwrap(), "");
-        let query = TenantQuery { limit: Some(5), cursor: None, q: Some("a b&c".into()) };
+        let query = TenantQuery {
+            limit: Some(5),
+            cursor: None,
+            q: Some("a b&c".into()),
+        };
         assert_eq!(query_string(&query).unwrap(), "?limit=5&q=a%20b%26c");
     }
 }
@@ -210,12 +255,16 @@ mod tests {
 /// Makes an API future acceptable to Leptos resources, which require `Send`. Browser futures
 /// are not `Send`, but wasm32 has one thread, so the wrapper's same-thread check always holds.
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-pub fn sendable<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> + Send {
+pub fn sendable<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> + Send {
     send_wrapper::SendWrapper::new(future)
 }
 
 /// On the server the API futures are already `Send`.
 #[cfg(any(feature = "ssr", not(feature = "hydrate")))]
-pub fn sendable<F: std::future::Future + Send>(future: F) -> impl std::future::Future<Output = F::Output> + Send {
+pub fn sendable<F: std::future::Future + Send>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> + Send {
     future
 }

@@ -14,13 +14,18 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 /// A slug: 2–63 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
 pub fn validate_slug(field: &str, slug: &str) -> Result<(), FieldError> {
-    let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !(2..=63).contains(&slug.len()) {
         return Err(FieldError::new(field, "must be 2 to 63 characters long"));
     }
@@ -40,10 +45,16 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), FieldError> {
         return Err(FieldError::new(field, "must not be empty"));
     }
     if length > 200 {
-        return Err(FieldError::new(field, "must be at most 200 characters long"));
+        return Err(FieldError::new(
+            field,
+            "must be at most 200 characters long",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -52,7 +63,10 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), FieldError> {
 /// Deliverability is proven by a sign-in, not by a pattern, so the check is deliberately plain.
 pub fn validate_email(field: &str, email: &str) -> Result<(), FieldError> {
     if email.len() > 254 {
-        return Err(FieldError::new(field, "must be at most 254 characters long"));
+        return Err(FieldError::new(
+            field,
+            "must be at most 254 characters long",
+        ));
     }
     let shape_ok = match email.split_once('@') {
         Some((local, domain)) => {
@@ -65,7 +79,10 @@ pub fn validate_email(field: &str, email: &str) -> Result<(), FieldError> {
         None => false,
     };
     if !shape_ok || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(FieldError::new(field, "must be an email address like name@example.com"));
+        return Err(FieldError::new(
+            field,
+            "must be an email address like name@example.com",
+        ));
     }
     Ok(())
 }
@@ -78,7 +95,15 @@ mod tests {
     fn slugs() {
         assert!(validate_slug("slug", "acme").is_ok());
         assert!(validate_slug("slug", "team-7").is_ok());
-        for bad in ["a", "-acme", "acme-", "Acme", "ac me", "ac_me", &"a".repeat(64)] {
+        for bad in [
+            "a",
+            "-acme",
+            "acme-",
+            "Acme",
+            "ac me",
+            "ac_me",
+            &"a".repeat(64),
+        ] {
             assert!(validate_slug("slug", bad).is_err(), "{bad} accepted");
         }
     }
@@ -96,7 +121,14 @@ mod tests {
     fn emails() {
         assert!(validate_email("email", "ada@example.com").is_ok());
         assert!(validate_email("email", "admin@localhost").is_ok());
-        for bad in ["ada", "@example.com", "ada@", "a@b@c", "ada @example.com", "ada@.com"] {
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@",
+            "a@b@c",
+            "ada @example.com",
+            "ada@.com",
+        ] {
             assert!(validate_email("email", bad).is_err(), "{bad} accepted");
         }
     }

@@ -15,21 +15,18 @@ pub fn TenantsPage() -> impl IntoView {
     let pager = Pager::new();
     let reload = RwSignal::new(0u32);
 
-    let tenants = Resource::new(
-        move || (search.get(), pager.cursor.get(), reload.get()),
-        {
+    let tenants = Resource::new(move || (search.get(), pager.cursor.get(), reload.get()), {
+        let api = api.clone();
+        move |(q, cursor, _): (String, Option<Uuid>, u32)| {
             let api = api.clone();
-            move |(q, cursor, _): (String, Option<Uuid>, u32)| {
-                let api = api.clone();
-                let query = TenantQuery {
-                    limit: Some(PAGE_SIZE),
-                    cursor,
-                    q: (!q.trim().is_empty()).then(|| q.trim().to_string()),
-                };
-                sendable(async move { api.list_tenants(&query).await })
-            }
-        },
-    );
+            let query = TenantQuery {
+                limit: Some(PAGE_SIZE),
+                cursor,
+                q: (!q.trim().is_empty()).then(|| q.trim().to_string()),
+            };
+            sendable(async move { api.list_tenants(&query).await })
+        }
+    });
 
     view! {
         <section class="page">
@@ -77,10 +74,10 @@ fn CreateTenant(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl I
     let slug = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<Problem>);
-    let create = Action::new_local(move |input: &NewTenant| {
+    let create = Action::new(move |input: &NewTenant| {
         let api = api.clone();
         let input = input.clone();
-        async move { api.create_tenant(&input).await }
+        sendable(async move { api.create_tenant(&input).await })
     });
     Effect::new(move |_| match create.value().get() {
         Some(Ok(_)) => {
@@ -150,10 +147,10 @@ fn TenantRow(tenant: Tenant, reload: RwSignal<u32>) -> impl IntoView {
     let slug = RwSignal::new(tenant.slug.clone());
     let problem = RwSignal::new(None::<Problem>);
     let id: Uuid = tenant.id;
-    let save = Action::new_local(move |patch: &TenantPatch| {
+    let save = Action::new(move |patch: &TenantPatch| {
         let api = api.clone();
         let patch = patch.clone();
-        async move { api.update_tenant(id, &patch).await }
+        sendable(async move { api.update_tenant(id, &patch).await })
     });
     Effect::new(move |_| match save.value().get() {
         Some(Ok(_)) => {
@@ -181,7 +178,8 @@ fn TenantRow(tenant: Tenant, reload: RwSignal<u32>) -> impl IntoView {
                 <td><input aria-label="Tenant slug" bind:value=slug/></td>
             </Show>
             <td class="hide-narrow">{created.clone()}</td>
-            <td class="actions">
+            <td class="actions-cell">
+                <div class="actions">
                 <Show
                     when=move || editing.get()
                     fallback=move || {
@@ -202,6 +200,7 @@ fn TenantRow(tenant: Tenant, reload: RwSignal<u32>) -> impl IntoView {
                     <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
                 </Show>
                 <ProblemBanner problem=problem/>
+            </div>
             </td>
         </tr>
     }
@@ -216,7 +215,10 @@ pub(super) struct Pager {
 
 impl Pager {
     pub fn new() -> Self {
-        Self { cursor: RwSignal::new(None), history: RwSignal::new(Vec::new()) }
+        Self {
+            cursor: RwSignal::new(None),
+            history: RwSignal::new(Vec::new()),
+        }
     }
 
     pub fn reset(&self) {

@@ -17,20 +17,29 @@ pub fn UsersPage() -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let query = use_query_map();
     let chosen = Memo::new(move |_| {
-        query.read().get("tenant").and_then(|t| Uuid::parse_str(&t).ok())
+        query
+            .read()
+            .get("tenant")
+            .and_then(|t| Uuid::parse_str(&t).ok())
     });
     let tenants = Resource::new(|| (), {
         let api = api.clone();
         move |_| {
             let api = api.clone();
-            let query = TenantQuery { limit: Some(MAX_PAGE_SIZE), ..Default::default() };
+            let query = TenantQuery {
+                limit: Some(MAX_PAGE_SIZE),
+                ..Default::default()
+            };
             sendable(async move { api.list_tenants(&query).await })
         }
     });
     // The tenant shown: the one in the URL, else the first one.
     let tenant = Memo::new(move |_| {
         chosen.get().or_else(|| {
-            tenants.get().and_then(|r| r.ok()).and_then(|page| page.items.first().map(|t| t.id))
+            tenants
+                .get()
+                .and_then(|r| r.ok())
+                .and_then(|page| page.items.first().map(|t| t.id))
         })
     });
     let navigate = use_navigate();
@@ -150,15 +159,18 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn CreateUser(tenant: Uuid, on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn CreateUser(
+    tenant: Uuid,
+    on_created: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<Problem>);
-    let create = Action::new_local(move |input: &NewUser| {
+    let create = Action::new(move |input: &NewUser| {
         let api = api.clone();
         let input = input.clone();
-        async move { api.create_user(tenant, &input).await }
+        sendable(async move { api.create_user(tenant, &input).await })
     });
     Effect::new(move |_| match create.value().get() {
         Some(Ok(_)) => {
@@ -225,10 +237,10 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
     let disabled = RwSignal::new(user.disabled);
     let problem = RwSignal::new(None::<Problem>);
     let (tenant, id) = (user.tenant_id, user.id);
-    let save = Action::new_local(move |patch: &UserPatch| {
+    let save = Action::new(move |patch: &UserPatch| {
         let api = api.clone();
         let patch = patch.clone();
-        async move { api.update_user(tenant, id, &patch).await }
+        sendable(async move { api.update_user(tenant, id, &patch).await })
     });
     Effect::new(move |_| match save.value().get() {
         Some(Ok(_)) => {
@@ -266,7 +278,8 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
                 {admin.then(|| view! { <span class="badge">"platform admin"</span> })}
             </td>
             <td class="hide-narrow">{created.clone()}</td>
-            <td class="actions">
+            <td class="actions-cell">
+                <div class="actions">
                 <Show
                     when=move || editing.get()
                     fallback=move || {
@@ -288,6 +301,7 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
                     <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
                 </Show>
                 <ProblemBanner problem=problem/>
+            </div>
             </td>
         </tr>
     }

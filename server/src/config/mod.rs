@@ -16,10 +16,16 @@ use serde::Deserialize;
 pub enum ConfigError {
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The config file is not valid TOML.
     #[error("config file {path} is not valid TOML: {source}")]
-    Syntax { path: PathBuf, source: Box<toml::de::Error> },
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
     /// A key is unknown or a value has the wrong type; `key` is the dotted path.
     #[error("invalid setting `{key}`: {message}")]
     Invalid { key: String, message: String },
@@ -115,9 +121,18 @@ impl Default for Settings {
         Self {
             data_dir: PathBuf::from("data"),
             http: HttpSettings::default(),
-            database: DatabaseSettings { url: Secret::default(), max_connections: 10 },
-            redis: RedisSettings { url: Secret::default(), prefix: "switchyard:".into() },
-            log: LogSettings { format: LogFormat::Json, filter: "info".into() },
+            database: DatabaseSettings {
+                url: Secret::default(),
+                max_connections: 10,
+            },
+            redis: RedisSettings {
+                url: Secret::default(),
+                prefix: "switchyard:".into(),
+            },
+            log: LogSettings {
+                format: LogFormat::Json,
+                filter: "info".into(),
+            },
             bootstrap: BootstrapSettings::default(),
             site: SiteSettings::default(),
         }
@@ -168,7 +183,10 @@ impl Default for BootstrapSettings {
 
 impl Default for SiteSettings {
     fn default() -> Self {
-        Self { root: PathBuf::from("target/site"), pkg_dir: "pkg".into() }
+        Self {
+            root: PathBuf::from("target/site"),
+            pkg_dir: "pkg".into(),
+        }
     }
 }
 
@@ -180,8 +198,10 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text = std::fs::read(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
                 let text = String::from_utf8_lossy(&text);
                 toml::from_str::<toml::Table>(&text).map_err(|source| ConfigError::Syntax {
                     path: path.into(),
@@ -191,7 +211,9 @@ impl Settings {
             None => toml::Table::new(),
         };
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix("SWITCHYARD_") else { continue };
+            let Some(rest) = name.strip_prefix("SWITCHYARD_") else {
+                continue;
+            };
             if rest == "CONFIG" {
                 continue;
             }
@@ -235,10 +257,14 @@ fn overlay(
     value: toml::Value,
     var: &str,
 ) -> Result<(), ConfigError> {
-    let (last, parents) = path.split_last().expect("split yields at least one segment");
+    let (last, parents) = path
+        .split_last()
+        .expect("split yields at least one segment");
     let mut current = table;
     for key in parents {
-        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
         current = match entry {
             toml::Value::Table(t) => t,
             _ => {
@@ -258,14 +284,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_then_file_then_env() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
-        std::fs::write(&file, "data_dir = \"/srv\"\n[http]\nbind = \"0.0.0.0:8080\"\nbody_limit_bytes = 10\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv\"\n[http]\nbind = \"0.0.0.0:8080\"\nbody_limit_bytes = 10\n",
+        )
+        .unwrap();
         let s = Settings::load(
             Some(&file),
             env(&[("SWITCHYARD_HTTP__BODY_LIMIT_BYTES", "20"), ("OTHER", "x")]),
@@ -310,7 +343,10 @@ mod tests {
         )
         .unwrap();
         let printed = format!("{s:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains("123456789012"), "{printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("123456789012"),
+            "{printed}"
+        );
         assert!(printed.contains("[redacted]"));
         assert_eq!(s.bootstrap.admin_password.expose(), "123456789012");
     }

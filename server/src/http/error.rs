@@ -104,7 +104,9 @@ impl IntoResponse for ApiError {
         };
         let errors = match &self {
             ApiError::Validation(errors) => errors.clone(),
-            ApiError::Conflict { field } => vec![FieldError::new(field, format!("{field} is already taken"))],
+            ApiError::Conflict { field } => {
+                vec![FieldError::new(field, format!("{field} is already taken"))]
+            }
             _ => Vec::new(),
         };
         let problem = Problem {
@@ -118,7 +120,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = problem_response(&problem);
         if let ApiError::RateLimited(seconds) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(problem);
         response
@@ -129,7 +133,9 @@ fn problem_response(problem: &Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(problem).unwrap_or_default();
     let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
 }
 
@@ -152,7 +158,10 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     let mut problem = match parts.extensions.remove::<Problem>() {
         Some(problem) => problem,
         None => {
-            let is_problem = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v == PROBLEM_JSON);
+            let is_problem = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v == PROBLEM_JSON);
             if is_problem {
                 return Response::from_parts(parts, body);
             }
@@ -177,7 +186,9 @@ pub async fn finish_problems(request: Request, next: Next) -> Response {
     problem.instance = Some(path);
     problem.request_id = request_id;
     let rebuilt = problem_response(&problem);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     let (_, body) = rebuilt.into_parts();
     Response::from_parts(parts, Body::new(body))

@@ -23,7 +23,10 @@ pub struct Path<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::Rejected { status: rejection.status(), detail: rejection.body_text() }
+        ApiError::Rejected {
+            status: rejection.status(),
+            detail: rejection.body_text(),
+        }
     }
 }
 

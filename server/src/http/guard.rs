@@ -13,12 +13,19 @@ use crate::AppState;
 use crate::kv::RateLimit;
 
 fn peer(request: &Request) -> Option<SocketAddr> {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
 }
 
 /// Refuses non-loopback clients unless `http.allow_remote_unauthenticated` is set: there is no
 /// sign-in yet (identity issue #3), so the console and API must not be open to a network.
-pub async fn loopback_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn loopback_only(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let remote = peer(&request).is_some_and(|addr| !addr.ip().is_loopback());
     if remote && !state.settings.http.allow_remote_unauthenticated {
         return ApiError::Forbidden(
@@ -38,18 +45,26 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     }
     let client = peer(&request).map_or_else(|| "in-process".to_string(), |a| a.ip().to_string());
     let rate = RateLimit::per_second(per_second);
-    let decision = match state.kv.rate_limit(&format!("api:ip:{client}"), &rate).await {
+    let decision = match state
+        .kv
+        .rate_limit(&format!("api:ip:{client}"), &rate)
+        .await
+    {
         Ok(decision) => decision,
         Err(e) => return ApiError::from(e).into_response(),
     };
     let mut response = if decision.allowed {
         next.run(request).await
     } else {
-        ApiError::RateLimited(decision.retry_after.as_secs_f64().ceil().max(1.0) as u64).into_response()
+        ApiError::RateLimited(decision.retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            .into_response()
     };
     let headers = response.headers_mut();
     headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
-    headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_after.as_secs_f64().ceil() as u64));
+    headers.insert(
+        "ratelimit-reset",
+        HeaderValue::from(decision.reset_after.as_secs_f64().ceil() as u64),
+    );
     response
 }

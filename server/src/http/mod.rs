@@ -24,6 +24,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::any;
 use leptos::prelude::LeptosOptions;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -49,6 +50,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(api.clone())
         .merge(ops::router().with_state(state.clone()))
         .merge(console::router(options, api))
+        // A panicking handler answers 500 instead of dropping the connection.
+        .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), record_metrics))
         .layer(from_fn_with_state(state.clone(), guard::loopback_only))
         .layer(TimeoutLayer::with_status_code(
@@ -76,7 +79,12 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
-    state.metrics.http_request(&method, &route, response.status().as_u16(), started.elapsed());
+    state.metrics.http_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -85,7 +93,9 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE_SIZE}, got {n}"))),
+        Some(n) => Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE_SIZE}, got {n}"
+        ))),
     }
 }
 
@@ -93,7 +103,9 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 fn search_text(q: Option<&str>) -> Result<Option<&str>, ApiError> {
     match q.map(str::trim) {
         Some("") | None => Ok(None),
-        Some(q) if q.chars().count() > 200 => Err(ApiError::BadRequest("q must be at most 200 characters".into())),
+        Some(q) if q.chars().count() > 200 => Err(ApiError::BadRequest(
+            "q must be at most 200 characters".into(),
+        )),
         Some(q) => Ok(Some(q)),
     }
 }
@@ -101,5 +113,9 @@ fn search_text(q: Option<&str>) -> Result<Option<&str>, ApiError> {
 /// Collects every field error of a request, so a client sees all of them at once.
 fn check_fields<const N: usize>(checks: [Result<(), FieldError>; N]) -> Result<(), ApiError> {
     let errors: Vec<FieldError> = checks.into_iter().filter_map(Result::err).collect();
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }

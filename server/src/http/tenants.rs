@@ -1,6 +1,8 @@
 //! `/api/v1/tenants`: list, create, read, update, delete.
 
-use app::api::{NewTenant, Problem, Tenant, TenantList, TenantPatch, TenantQuery, validate_name, validate_slug};
+use app::api::{
+    NewTenant, Problem, Tenant, TenantList, TenantPatch, TenantQuery, validate_name, validate_slug,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,7 +18,10 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tenants", get(list).post(create))
-        .route("/api/v1/tenants/{id}", get(read).patch(update).delete(remove))
+        .route(
+            "/api/v1/tenants/{id}",
+            get(read).patch(update).delete(remove),
+        )
 }
 
 /// List tenants in creation order, optionally filtered.
@@ -25,7 +30,10 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "One page of tenants", body = TenantList),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn list(State(state): State<AppState>, Query(query): Query<TenantQuery>) -> Result<Json<TenantList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<TenantQuery>,
+) -> Result<Json<TenantList>, ApiError> {
     let limit = page_limit(query.limit)?;
     let q = search_text(query.q.as_deref())?;
     let (items, next_cursor) = state.store.list_tenants(query.cursor, q, limit).await?;
@@ -40,11 +48,21 @@ async fn list(State(state): State<AppState>, Query(query): Query<TenantQuery>) -
         (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn create(State(state): State<AppState>, Json(new): Json<NewTenant>) -> Result<impl IntoResponse, ApiError> {
-    check_fields([validate_slug("slug", &new.slug), validate_name("name", &new.name)])?;
+async fn create(
+    State(state): State<AppState>,
+    Json(new): Json<NewTenant>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_fields([
+        validate_slug("slug", &new.slug),
+        validate_name("name", &new.name),
+    ])?;
     let tenant = state.store.create_tenant(&new).await?;
     let location = format!("/api/v1/tenants/{}", tenant.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(tenant)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(tenant),
+    ))
 }
 
 /// Read one tenant.
@@ -53,7 +71,10 @@ async fn create(State(state): State<AppState>, Json(new): Json<NewTenant>) -> Re
         (status = 200, body = Tenant),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn read(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Tenant>, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Tenant>, ApiError> {
     Ok(Json(state.store.get_tenant(id).await?))
 }
 
@@ -72,8 +93,14 @@ async fn update(
     Json(patch): Json<TenantPatch>,
 ) -> Result<Json<Tenant>, ApiError> {
     check_fields([
-        patch.slug.as_deref().map_or(Ok(()), |s| validate_slug("slug", s)),
-        patch.name.as_deref().map_or(Ok(()), |n| validate_name("name", n)),
+        patch
+            .slug
+            .as_deref()
+            .map_or(Ok(()), |s| validate_slug("slug", s)),
+        patch
+            .name
+            .as_deref()
+            .map_or(Ok(()), |n| validate_name("name", n)),
     ])?;
     Ok(Json(state.store.update_tenant(id, &patch).await?))
 }
@@ -84,7 +111,10 @@ async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn remove(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     state.store.delete_tenant(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

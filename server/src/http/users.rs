@@ -1,6 +1,8 @@
 //! `/api/v1/tenants/{tenant_id}/users`: users within one tenant.
 
-use app::api::{NewUser, Problem, User, UserList, UserPatch, UserQuery, validate_email, validate_name};
+use app::api::{
+    NewUser, Problem, User, UserList, UserPatch, UserQuery, validate_email, validate_name,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,7 +19,10 @@ use crate::store::NewUserRecord;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tenants/{tenant_id}/users", get(list).post(create))
-        .route("/api/v1/tenants/{tenant_id}/users/{id}", get(read).patch(update).delete(remove))
+        .route(
+            "/api/v1/tenants/{tenant_id}/users/{id}",
+            get(read).patch(update).delete(remove),
+        )
 }
 
 /// List a tenant's users in creation order, optionally filtered.
@@ -36,7 +41,10 @@ async fn list(
     let limit = page_limit(query.limit)?;
     let q = search_text(query.q.as_deref())?;
     let scope = state.store.scope(tenant_id).await?;
-    let (items, next_cursor) = state.store.list_users(&scope, query.cursor, q, query.disabled, limit).await?;
+    let (items, next_cursor) = state
+        .store
+        .list_users(&scope, query.cursor, q, query.disabled, limit)
+        .await?;
     Ok(Json(UserList { items, next_cursor }))
 }
 
@@ -55,7 +63,10 @@ async fn create(
     Path(tenant_id): Path<Uuid>,
     Json(new): Json<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    check_fields([validate_email("email", &new.email), validate_name("display_name", &new.display_name)])?;
+    check_fields([
+        validate_email("email", &new.email),
+        validate_name("display_name", &new.display_name),
+    ])?;
     let scope = state.store.scope(tenant_id).await?;
     let record = NewUserRecord {
         email: &new.email,
@@ -65,7 +76,11 @@ async fn create(
     };
     let user = state.store.create_user(&scope, &record).await?;
     let location = format!("/api/v1/tenants/{tenant_id}/users/{}", user.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(user)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user),
+    ))
 }
 
 /// Read one user.
@@ -75,7 +90,10 @@ async fn create(
         (status = 200, body = User),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn read(State(state): State<AppState>, Path((tenant_id, id)): Path<(Uuid, Uuid)>) -> Result<Json<User>, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<User>, ApiError> {
     let scope = state.store.scope(tenant_id).await?;
     Ok(Json(state.store.get_user(&scope, id).await?))
 }
@@ -95,8 +113,14 @@ async fn update(
     Json(patch): Json<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
     check_fields([
-        patch.email.as_deref().map_or(Ok(()), |e| validate_email("email", e)),
-        patch.display_name.as_deref().map_or(Ok(()), |n| validate_name("display_name", n)),
+        patch
+            .email
+            .as_deref()
+            .map_or(Ok(()), |e| validate_email("email", e)),
+        patch
+            .display_name
+            .as_deref()
+            .map_or(Ok(()), |n| validate_name("display_name", n)),
     ])?;
     let scope = state.store.scope(tenant_id).await?;
     Ok(Json(state.store.update_user(&scope, id, &patch).await?))
@@ -109,7 +133,10 @@ async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn remove(State(state): State<AppState>, Path((tenant_id, id)): Path<(Uuid, Uuid)>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
     let scope = state.store.scope(tenant_id).await?;
     state.store.delete_user(&scope, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -31,7 +31,10 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
     if store.has_tenants().await? {
         return Ok(());
     }
-    let invalid = |e: app::api::FieldError| BootstrapError::Invalid { field: e.field, message: e.message };
+    let invalid = |e: app::api::FieldError| BootstrapError::Invalid {
+        field: e.field,
+        message: e.message,
+    };
     app::api::validate_slug("bootstrap.tenant_slug", &settings.tenant_slug).map_err(invalid)?;
     app::api::validate_name("bootstrap.tenant_name", &settings.tenant_name).map_err(invalid)?;
     app::api::validate_email("bootstrap.admin_email", &settings.admin_email).map_err(invalid)?;
@@ -42,7 +45,10 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
         (settings.admin_password.clone(), false)
     };
     let hash = hash_password(password.clone()).await?;
-    let tenant = NewTenant { slug: settings.tenant_slug.clone(), name: settings.tenant_name.clone() };
+    let tenant = NewTenant {
+        slug: settings.tenant_slug.clone(),
+        name: settings.tenant_name.clone(),
+    };
     let admin = NewUserRecord {
         email: &settings.admin_email,
         display_name: "Platform administrator",
@@ -67,5 +73,9 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
 
 /// 24 alphanumeric characters from the OS-seeded generator: about 142 bits.
 fn generate_password() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }

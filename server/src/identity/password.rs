@@ -28,7 +28,9 @@ pub async fn hash_password(password: Secret) -> Result<String, PasswordError> {
 /// Whether `password` matches the stored PHC string (in constant time).
 pub async fn verify_password(password: Secret, phc: String) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
-        Ok(Argon2::default().verify_password(password.expose().as_bytes(), phc.as_str()).is_ok())
+        Ok(Argon2::default()
+            .verify_password(password.expose().as_bytes(), phc.as_str())
+            .is_ok())
     })
     .await?
 }
@@ -43,7 +45,11 @@ mod tests {
         let b = hash_password(Secret::new("correct horse")).await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b);
-        assert!(verify_password(Secret::new("correct horse"), a.clone()).await.unwrap());
+        assert!(
+            verify_password(Secret::new("correct horse"), a.clone())
+                .await
+                .unwrap()
+        );
         assert!(!verify_password(Secret::new("wrong"), a).await.unwrap());
     }
 }

@@ -13,11 +13,17 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn per_second(limit: u32) -> Self {
-        Self { limit, period: Duration::from_secs(1) }
+        Self {
+            limit,
+            period: Duration::from_secs(1),
+        }
     }
 
     pub fn per_minute(limit: u32) -> Self {
-        Self { limit, period: Duration::from_secs(60) }
+        Self {
+            limit,
+            period: Duration::from_secs(60),
+        }
     }
 
     pub(crate) fn period_us(&self) -> u64 {
@@ -43,7 +49,11 @@ pub struct RateDecision {
 }
 
 /// One GCRA step at time `now_us`: the decision and, when allowed, the TAT to store.
-pub(crate) fn step(tat_us: Option<u64>, now_us: u64, rate: &RateLimit) -> (RateDecision, Option<u64>) {
+pub(crate) fn step(
+    tat_us: Option<u64>,
+    now_us: u64,
+    rate: &RateLimit,
+) -> (RateDecision, Option<u64>) {
     let (period, interval) = (rate.period_us(), rate.interval_us());
     let tat = tat_us.unwrap_or(now_us).max(now_us);
     let new_tat = tat + interval;

@@ -40,28 +40,43 @@ pub struct MemoryKv {
 
 impl Default for MemoryKv {
     fn default() -> Self {
-        Self { epoch: Instant::now(), values: Mutex::default(), channels: Mutex::default() }
+        Self {
+            epoch: Instant::now(),
+            values: Mutex::default(),
+            channels: Mutex::default(),
+        }
     }
 }
 
 impl MemoryKv {
     fn with_values<T>(&self, f: impl FnOnce(&mut Values, Instant) -> T) -> T {
-        let mut values = self.values.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         values.writes += 1;
-        if values.writes % SWEEP_EVERY == 0 {
+        if values.writes.is_multiple_of(SWEEP_EVERY) {
             values.map.retain(|_, entry| entry.live(now));
         }
         f(&mut values, now)
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.with_values(|v, now| v.map.get(key).filter(|e| e.live(now)).map(|e| e.value.clone()))
+        self.with_values(|v, now| {
+            v.map
+                .get(key)
+                .filter(|e| e.live(now))
+                .map(|e| e.value.clone())
+        })
     }
 
     pub fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) {
         self.with_values(|v, now| {
-            let entry = Entry { value: value.to_vec(), expires: ttl.map(|t| now + t) };
+            let entry = Entry {
+                value: value.to_vec(),
+                expires: ttl.map(|t| now + t),
+            };
             v.map.insert(key.to_string(), entry);
         });
     }
@@ -82,7 +97,13 @@ impl MemoryKv {
             let (decision, new_tat) = gcra::step(tat, now_us, rate);
             if let Some(new_tat) = new_tat {
                 let expires = Some(now + Duration::from_micros(new_tat - now_us));
-                v.map.insert(key.to_string(), Entry { value: new_tat.to_be_bytes().to_vec(), expires });
+                v.map.insert(
+                    key.to_string(),
+                    Entry {
+                        value: new_tat.to_be_bytes().to_vec(),
+                        expires,
+                    },
+                );
             }
             decision
         })
@@ -96,7 +117,10 @@ impl MemoryKv {
                 _ => true,
             };
             if free {
-                let entry = Entry { value: holder.as_bytes().to_vec(), expires: Some(now + ttl) };
+                let entry = Entry {
+                    value: holder.as_bytes().to_vec(),
+                    expires: Some(now + ttl),
+                };
                 v.map.insert(key.to_string(), entry);
             }
             free
@@ -124,7 +148,10 @@ impl MemoryKv {
     }
 
     fn sender(&self, channel: &str) -> broadcast::Sender<Vec<u8>> {
-        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         channels.retain(|_, sender| sender.receiver_count() > 0);
         channels
             .entry(channel.to_string())

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
+use self::redis::RedisKv;
 use crate::config::Secret;
 use memory::MemoryKv;
-use self::redis::RedisKv;
 
 /// Why a shared-state call failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,10 @@ pub struct Kv {
 
 impl std::fmt::Debug for Kv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kv").field("backend", &self.backend()).field("prefix", &self.prefix).finish()
+        f.debug_struct("Kv")
+            .field("backend", &self.backend())
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -72,12 +75,18 @@ impl Kv {
         } else {
             Inner::Redis(Arc::new(RedisKv::connect(url.expose()).await?))
         };
-        Ok(Self { inner, prefix: prefix.into() })
+        Ok(Self {
+            inner,
+            prefix: prefix.into(),
+        })
     }
 
     /// An in-process store (tests, single-replica deployments).
     pub fn memory(prefix: &str) -> Self {
-        Self { inner: Inner::Memory(Arc::new(MemoryKv::default())), prefix: prefix.into() }
+        Self {
+            inner: Inner::Memory(Arc::new(MemoryKv::default())),
+            prefix: prefix.into(),
+        }
     }
 
     pub fn backend(&self) -> KvBackend {
@@ -111,7 +120,10 @@ impl Kv {
     pub async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
         let key = self.key(key);
         match &self.inner {
-            Inner::Memory(m) => Ok(m.set(&key, value, ttl)),
+            Inner::Memory(m) => {
+                m.set(&key, value, ttl);
+                Ok(())
+            }
             Inner::Redis(r) => r.set(&key, value, ttl).await,
         }
     }
@@ -136,7 +148,12 @@ impl Kv {
 
     /// Takes lease `name` for `holder` for `ttl` if nobody else holds it (re-acquiring our own
     /// lease extends it).
-    pub async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, KvError> {
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
         let key = self.key(&format!("lease:{name}"));
         match &self.inner {
             Inner::Memory(m) => Ok(m.acquire_lease(&key, holder, ttl)),
@@ -145,7 +162,12 @@ impl Kv {
     }
 
     /// Extends a lease we still hold; `false` means it was lost.
-    pub async fn renew_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, KvError> {
+    pub async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
         let key = self.key(&format!("lease:{name}"));
         match &self.inner {
             Inner::Memory(m) => Ok(m.renew_lease(&key, holder, ttl)),
@@ -166,7 +188,10 @@ impl Kv {
     pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), KvError> {
         let channel = self.key(&format!("ch:{channel}"));
         match &self.inner {
-            Inner::Memory(m) => Ok(m.publish(&channel, payload)),
+            Inner::Memory(m) => {
+                m.publish(&channel, payload);
+                Ok(())
+            }
             Inner::Redis(r) => r.publish(&channel, payload).await,
         }
     }
@@ -177,20 +202,31 @@ impl Kv {
         let stream: Pin<Box<dyn Stream<Item = Vec<u8>> + Send>> = match &self.inner {
             Inner::Memory(m) => {
                 let receiver = m.subscribe(&channel);
-                Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
-                    loop {
-                        match receiver.recv().await {
-                            Ok(message) => return Some((message, receiver)),
-                            // A subscriber that fell behind skips ahead, as Redis would drop it.
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                Box::pin(futures::stream::unfold(
+                    receiver,
+                    |mut receiver| async move {
+                        loop {
+                            match receiver.recv().await {
+                                Ok(message) => return Some((message, receiver)),
+                                // A subscriber that fell behind skips ahead, as Redis would drop it.
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                    continue;
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                    return None;
+                                }
+                            }
                         }
-                    }
-                }))
+                    },
+                ))
             }
             Inner::Redis(r) => {
                 let pubsub = r.subscribe(&channel).await?;
-                Box::pin(pubsub.into_on_message().map(|msg| msg.get_payload_bytes().to_vec()))
+                Box::pin(
+                    pubsub
+                        .into_on_message()
+                        .map(|msg| msg.get_payload_bytes().to_vec()),
+                )
             }
         };
         Ok(Subscription { stream })

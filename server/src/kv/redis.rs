@@ -129,20 +129,47 @@ impl RedisKv {
         })
     }
 
-    pub async fn acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, KvError> {
+    pub async fn acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
         let ms = ttl.as_millis().max(1) as u64;
-        let got: i64 = self.acquire.key(key).arg(holder).arg(ms).invoke_async(&mut self.conn()).await?;
+        let got: i64 = self
+            .acquire
+            .key(key)
+            .arg(holder)
+            .arg(ms)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(got == 1)
     }
 
-    pub async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, KvError> {
+    pub async fn renew_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
         let ms = ttl.as_millis().max(1) as u64;
-        let got: i64 = self.renew.key(key).arg(holder).arg(ms).invoke_async(&mut self.conn()).await?;
+        let got: i64 = self
+            .renew
+            .key(key)
+            .arg(holder)
+            .arg(ms)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(got == 1)
     }
 
     pub async fn release_lease(&self, key: &str, holder: &str) -> Result<bool, KvError> {
-        let got: i64 = self.release.key(key).arg(holder).invoke_async(&mut self.conn()).await?;
+        let got: i64 = self
+            .release
+            .key(key)
+            .arg(holder)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(got == 1)
     }
 

@@ -34,19 +34,23 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("users_tenant_email_key", "users.email_lower", "email"),
     ("roles_tenant_name_key", "roles.name", "name"),
     ("upstreams_tenant_name_key", "upstreams.name", "name"),
-    ("tool_policies_tenant_name_key", "tool_policies.name", "name"),
+    (
+        "tool_policies_tenant_name_key",
+        "tool_policies.name",
+        "name",
+    ),
 ];
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error {
-            if db.is_unique_violation() {
-                let message = db.message();
-                let constraint = db.constraint().unwrap_or_default();
-                for (name, columns, field) in UNIQUE_FIELDS {
-                    if constraint == *name || message.contains(columns) {
-                        return StoreError::Conflict { field };
-                    }
+        if let sqlx::Error::Database(db) = &error
+            && db.is_unique_violation()
+        {
+            let message = db.message();
+            let constraint = db.constraint().unwrap_or_default();
+            for (name, columns, field) in UNIQUE_FIELDS {
+                if constraint == *name || message.contains(columns) {
+                    return StoreError::Conflict { field };
                 }
             }
         }

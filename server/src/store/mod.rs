@@ -14,7 +14,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -70,10 +72,12 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            if let Some(dir) = options.get_filename().parent() {
-                if !dir.as_os_str().is_empty() {
-                    tokio::fs::create_dir_all(dir).await.map_err(StoreError::DataDir)?;
-                }
+            if let Some(dir) = options.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(StoreError::DataDir)?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -126,7 +130,9 @@ impl Store {
         let found: Option<(Uuid,)> = on_pool!(self, pool => {
             sqlx::query_as("SELECT id FROM tenants WHERE id = $1").bind(id).fetch_optional(pool).await?
         });
-        found.map(|_| TenantScope::verified(id)).ok_or(StoreError::NotFound("tenant"))
+        found
+            .map(|_| TenantScope::verified(id))
+            .ok_or(StoreError::NotFound("tenant"))
     }
 
     /// Closes every connection (graceful shutdown).
@@ -138,7 +144,11 @@ impl Store {
 /// Turns a user's search text into a `LIKE` pattern matching it as a literal substring.
 fn like_pattern(q: Option<&str>) -> Option<String> {
     q.map(|q| {
-        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     })
 }

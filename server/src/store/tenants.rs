@@ -18,7 +18,13 @@ struct TenantRow {
 
 impl From<TenantRow> for Tenant {
     fn from(r: TenantRow) -> Self {
-        Tenant { id: r.id, slug: r.slug, name: r.name, created_at: r.created_at, updated_at: r.updated_at }
+        Tenant {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
 }
 
@@ -35,7 +41,10 @@ impl Store {
     pub async fn create_tenant(&self, new: &NewTenant) -> Result<Tenant, StoreError> {
         let now = Utc::now();
         let sql = concat!(
-            "INSERT INTO tenants (", columns!(), ") VALUES ($1, $2, $3, $4, $4) RETURNING ", columns!()
+            "INSERT INTO tenants (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $4) RETURNING ",
+            columns!()
         );
         let row: TenantRow = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -67,7 +76,9 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<Tenant>, Option<Uuid>), StoreError> {
         let sql = concat!(
-            "SELECT ", columns!(), " FROM tenants \
+            "SELECT ",
+            columns!(),
+            " FROM tenants \
              WHERE ($1 IS NULL OR id > $1) \
                AND ($2 IS NULL OR lower(slug) LIKE $2 ESCAPE '\\' OR lower(name) LIKE $2 ESCAPE '\\') \
              ORDER BY id LIMIT $3"
@@ -89,7 +100,8 @@ impl Store {
     pub async fn update_tenant(&self, id: Uuid, patch: &TenantPatch) -> Result<Tenant, StoreError> {
         let sql = concat!(
             "UPDATE tenants SET slug = COALESCE($2, slug), name = COALESCE($3, name), updated_at = $4 \
-             WHERE id = $1 RETURNING ", columns!()
+             WHERE id = $1 RETURNING ",
+            columns!()
         );
         let row: Option<TenantRow> = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -109,7 +121,11 @@ impl Store {
         let done = on_pool!(self, pool => {
             sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
         });
-        if done == 0 { Err(StoreError::NotFound("tenant")) } else { Ok(()) }
+        if done == 0 {
+            Err(StoreError::NotFound("tenant"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Whether any tenant exists (the first-run check).

@@ -55,12 +55,17 @@ pub struct NewUserRecord<'a> {
 impl Store {
     /// Creates a user; an email already used in the tenant (ignoring case) is a conflict.
     #[instrument(skip_all)]
-    pub async fn create_user(&self, scope: &TenantScope, new: &NewUserRecord<'_>) -> Result<User, StoreError> {
+    pub async fn create_user(
+        &self,
+        scope: &TenantScope,
+        new: &NewUserRecord<'_>,
+    ) -> Result<User, StoreError> {
         let now = Utc::now();
         let sql = concat!(
             "INSERT INTO users (id, tenant_id, email, email_lower, display_name, password_hash, \
              disabled, platform_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8) RETURNING ", columns!()
+             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8) RETURNING ",
+            columns!()
         );
         let row: UserRow = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -80,7 +85,11 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn get_user(&self, scope: &TenantScope, id: Uuid) -> Result<User, StoreError> {
-        let sql = concat!("SELECT ", columns!(), " FROM users WHERE tenant_id = $1 AND id = $2");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE tenant_id = $1 AND id = $2"
+        );
         let row: Option<UserRow> = on_pool!(self, pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(id).fetch_optional(pool).await?
         });
@@ -98,7 +107,9 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
         let sql = concat!(
-            "SELECT ", columns!(), " FROM users WHERE tenant_id = $1 \
+            "SELECT ",
+            columns!(),
+            " FROM users WHERE tenant_id = $1 \
                AND ($2 IS NULL OR id > $2) \
                AND ($3 IS NULL OR email_lower LIKE $3 ESCAPE '\\' OR lower(display_name) LIKE $3 ESCAPE '\\') \
                AND ($4 IS NULL OR disabled = $4) \
@@ -120,11 +131,17 @@ impl Store {
 
     /// Applies the fields present in `patch` in one statement.
     #[instrument(skip_all)]
-    pub async fn update_user(&self, scope: &TenantScope, id: Uuid, patch: &UserPatch) -> Result<User, StoreError> {
+    pub async fn update_user(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        patch: &UserPatch,
+    ) -> Result<User, StoreError> {
         let sql = concat!(
             "UPDATE users SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
              display_name = COALESCE($5, display_name), disabled = COALESCE($6, disabled), updated_at = $7 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING ", columns!()
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            columns!()
         );
         let row: Option<UserRow> = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -151,6 +168,10 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if done == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
+        if done == 0 {
+            Err(StoreError::NotFound("user"))
+        } else {
+            Ok(())
+        }
     }
 }

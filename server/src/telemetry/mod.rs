@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -29,7 +31,13 @@ pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
     let registry = tracing_subscriber::registry().with(filter);
     match settings.format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init()?,
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init()?,
     }
@@ -37,7 +45,9 @@ pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
 }
 
 /// Latency buckets from 1 ms to 10 s.
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The server's metric registry, rendered at `/metrics`.
 #[derive(Clone)]
@@ -52,7 +62,10 @@ impl Metrics {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
             .build_recorder();
         let handle = recorder.handle();
-        Ok(Self { recorder: Arc::new(recorder), handle })
+        Ok(Self {
+            recorder: Arc::new(recorder),
+            handle,
+        })
     }
 
     /// Runs `f` with this registry as the recorder for the `metrics` macros.
@@ -70,7 +83,8 @@ impl Metrics {
         ];
         self.record(|| {
             metrics::counter!("http_requests_total", &labels).increment(1);
-            metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+            metrics::histogram!("http_request_duration_seconds", &labels)
+                .record(elapsed.as_secs_f64());
         });
     }
 

@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 /// The databases a story runs on: SQLite always, PostgreSQL when `DATABASE_URL` is set.
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if !url.is_empty() {
-            all.push(Backend::Postgres(url));
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && !url.is_empty()
+    {
+        all.push(Backend::Postgres(url));
     }
     all
 }
@@ -50,13 +50,26 @@ impl TestDb {
                 _dir: dir,
             },
             Backend::Postgres(admin_url) => {
-                let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to DATABASE_URL");
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                let mut conn = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to DATABASE_URL");
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
                 sweep_stale(&mut conn, now).await;
                 let name = format!("switchyard_t_{now}_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let url = replace_database(admin_url, &name);
-                TestDb { url, admin_url: Some(admin_url.clone()), name: Some(name), _dir: dir }
+                TestDb {
+                    url,
+                    admin_url: Some(admin_url.clone()),
+                    name: Some(name),
+                    _dir: dir,
+                }
             }
         }
     }
@@ -65,28 +78,40 @@ impl TestDb {
         if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name) {
             let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 }
 
 /// Drops test databases left behind by runs that panicked more than an hour ago.
 async fn sweep_stale(conn: &mut sqlx::PgConnection, now: u64) {
-    let names: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_t_%'")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap_or_default();
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'switchyard_t_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
     for (name,) in names {
-        let born = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok()).unwrap_or(now);
+        let born = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(now);
         if now.saturating_sub(born) > 3600 {
             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await;
         }
     }
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[scheme_end..].find('/') {
         Some(slash) => &base[..scheme_end + slash],
@@ -130,17 +155,22 @@ impl TestServer {
         let client = reqwest::Client::new();
         // Ready once /readyz answers (migrations and first run happen before serving).
         for _ in 0..200 {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
+            {
+                break;
             }
             if task.is_finished() {
                 panic!("server exited during start: {:?}", task.await);
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        TestServer { base, client, stop: Some(stop), task: Some(task) }
+        TestServer {
+            base,
+            client,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

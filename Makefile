@@ -1,0 +1,19 @@
+# One entry point for people and CI. Every target sets up what it needs first (idempotent).
+.PHONY: run test bench openapi
+
+## Set up everything and run the platform on http://127.0.0.1:3000 (SQLite, in-process state).
+run:
+	.ci/setup
+	cargo leptos serve
+
+## Set up everything and run every test (set DATABASE_URL / REDIS_URL to include PostgreSQL / Redis).
+test:
+	.ci/test
+
+## Requests/s and latency of GET /api/v1/users over loopback, on SQLite (and PostgreSQL when DATABASE_URL is set).
+bench:
+	cargo run --release --locked -p server --bin switchyard-bench
+
+## Regenerate the committed OpenAPI document.
+openapi:
+	cargo run --locked -p server -- openapi > server/openapi.json
