@@ -236,22 +236,6 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_skip_absent_fields_and_encode_values() {
-        assert_eq!(query_string(&TenantQuery::default()).unwrap(), "");
-        let query = TenantQuery {
-            limit: Some(5),
-            cursor: None,
-            q: Some("a b&c".into()),
-        };
-        assert_eq!(query_string(&query).unwrap(), "?limit=5&q=a%20b%26c");
-    }
-}
-
 /// Makes an API future acceptable to Leptos resources, which require `Send`. Browser futures
 /// are not `Send`, but wasm32 has one thread, so the wrapper's same-thread check always holds.
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
@@ -267,4 +251,20 @@ pub fn sendable<F: std::future::Future + Send>(
     future: F,
 ) -> impl std::future::Future<Output = F::Output> + Send {
     future
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_skip_absent_fields_and_encode_values() {
+        assert_eq!(query_string(&TenantQuery::default()).unwrap(), "");
+        let query = TenantQuery {
+            limit: Some(5),
+            cursor: None,
+            q: Some("a b&c".into()),
+        };
+        assert_eq!(query_string(&query).unwrap(), "?limit=5&q=a%20b%26c");
+    }
 }
