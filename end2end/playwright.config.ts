@@ -4,8 +4,8 @@ import * as path from "node:path";
 
 // The server binary and site built by `cargo leptos build` (see .ci/test). Each project runs
 // the real server on its own port: SQLite always, PostgreSQL when E2E_DATABASE_URL is set.
-const bin = process.env.SWITCHYARD_BIN ?? path.resolve(__dirname, "../target/debug/switchyard");
-const siteRoot = process.env.SWITCHYARD_SITE_ROOT ?? path.resolve(__dirname, "../target/site");
+const bin = process.env.E2E_SERVER_BIN ?? path.resolve(__dirname, "../target/debug/switchyard");
+const siteRoot = process.env.E2E_SITE_ROOT ?? path.resolve(__dirname, "../target/site");
 const runDir = process.env.E2E_RUN_DIR ?? path.join(os.tmpdir(), `switchyard-e2e-${Date.now()}`);
 
 function server(name: string, port: number, databaseUrl?: string) {

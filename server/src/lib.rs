@@ -103,6 +103,12 @@ pub async fn serve(
     Ok(())
 }
 
+/// The whole application as a router, for router-level tests (`tower::ServiceExt::oneshot`).
+pub fn app(state: AppState) -> axum::Router {
+    let options = leptos_options(&state.settings, state.settings.http.bind);
+    http::router(state, options)
+}
+
 /// Leptos settings from ours (cargo-leptos' `LEPTOS_*` variables are not needed).
 fn leptos_options(settings: &Settings, address: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()

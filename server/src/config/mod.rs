@@ -9,7 +9,7 @@ pub use secret::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum ConfigError {
 }
 
 /// All of Switchyard's settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Directory for the embedded database and other local state.
@@ -45,7 +45,7 @@ pub struct Settings {
     pub site: SiteSettings,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Address to listen on.
@@ -64,7 +64,7 @@ pub struct HttpSettings {
     pub rate_limit_per_second: u32,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://path` or `postgres://…`; empty means `sqlite://<data_dir>/switchyard.db`.
@@ -72,7 +72,7 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// `redis://…`; empty means in-process shared state (one replica only).
@@ -81,7 +81,7 @@ pub struct RedisSettings {
     pub prefix: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// `json` (one object per line) or `pretty`.
@@ -90,7 +90,7 @@ pub struct LogSettings {
     pub filter: String,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Json,
@@ -98,7 +98,7 @@ pub enum LogFormat {
 }
 
 /// What the first start on an empty database creates.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BootstrapSettings {
     pub tenant_slug: String,
@@ -109,7 +109,7 @@ pub struct BootstrapSettings {
 }
 
 /// Where the built console assets live (cargo-leptos output).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SiteSettings {
     pub root: PathBuf,
@@ -330,6 +330,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("http.body_limit_bytes"), "{text}");
+    }
+
+    /// Every key has a documented default in the example file, and the file has no stray keys.
+    #[test]
+    fn example_config_documents_every_key() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/switchyard.example.toml"
+        );
+        let example = Settings::load(Some(Path::new(path)), []).expect("example config loads");
+        let (example, defaults) = (format!("{example:?}"), format!("{:?}", Settings::default()));
+        assert_eq!(example, defaults, "example values differ from the defaults");
+        let text = String::from_utf8(std::fs::read(path).unwrap()).unwrap();
+        let documented = dotted_keys(&toml::from_str(&text).unwrap());
+        let settings = dotted_keys(&toml::Table::try_from(Settings::default()).unwrap());
+        assert_eq!(
+            documented, settings,
+            "deploy/switchyard.example.toml and Settings disagree"
+        );
+    }
+
+    fn dotted_keys(table: &toml::Table) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (key, value) in table {
+            match value {
+                toml::Value::Table(section) => keys.extend(
+                    dotted_keys(section)
+                        .into_iter()
+                        .map(|k| format!("{key}.{k}")),
+                ),
+                _ => keys.push(key.clone()),
+            }
+        }
+        keys.sort();
+        keys
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A value that must never reach a log line: its `Debug` and `Display` print `[redacted]`.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A configuration secret (a password, a URL with credentials, a key).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -51,5 +51,12 @@ impl<'de> Deserialize<'de> for Secret {
             Raw::Float(f) => f.to_string(),
             Raw::Bool(b) => b.to_string(),
         }))
+    }
+}
+
+impl Serialize for Secret {
+    /// Serialized settings (diagnostics, key listings) never carry the secret.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "[redacted]" })
     }
 }

@@ -79,7 +79,13 @@ impl ApiError {
 
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) | ApiError::Rejected { .. } => "bad-request",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Rejected { status, .. } => match *status {
+                StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+                StatusCode::UNPROCESSABLE_ENTITY => "invalid-body",
+                _ => "malformed-body",
+            },
             ApiError::Validation(_) => "validation",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict { .. } => "conflict",
