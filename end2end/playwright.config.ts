@@ -20,6 +20,7 @@ function server(name: string, port: number, databaseUrl?: string) {
       SWITCHYARD_DATA_DIR: path.join(runDir, name),
       SWITCHYARD_SITE__ROOT: siteRoot,
       SWITCHYARD_LOG__FORMAT: "pretty",
+      SWITCHYARD_LOG__FILTER: "warn",
       SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD: "e2e-admin-password",
       ...(databaseUrl ? { SWITCHYARD_DATABASE__URL: databaseUrl } : {}),
     },

@@ -14,25 +14,9 @@ async fn health_readiness_metrics_and_request_ids() {
     for backend in backends() {
         let db = TestDb::create(&backend).await;
         let server = TestServer::start(settings(&db)).await;
-        let health: serde_json::Value = server
-            .client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health: serde_json::Value = server.get("/healthz").await.json().await.unwrap();
         assert_eq!(health["status"], "ok");
-        let ready: serde_json::Value = server
-            .client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready: serde_json::Value = server.get("/readyz").await.json().await.unwrap();
         let expected_db = match backend {
             common::Backend::Sqlite => "sqlite",
             common::Backend::Postgres(_) => "postgres",
@@ -48,12 +32,7 @@ async fn health_readiness_metrics_and_request_ids() {
         );
 
         // A request id is made when absent and kept when the client sends one.
-        let response = server
-            .client
-            .get(server.url("/api/v1/tenants"))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get("/api/v1/tenants").await;
         assert_eq!(response.headers()["x-request-id"].len(), 36);
         let response = server
             .client
@@ -67,15 +46,7 @@ async fn health_readiness_metrics_and_request_ids() {
         assert_eq!(problem["request_id"], "trace-me-42");
 
         // Metrics count by route template and status, with latency histograms.
-        let metrics = server
-            .client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.text("/metrics").await;
         assert!(
             metrics.contains(
                 r#"http_requests_total{method="GET",route="/api/v1/tenants",status="200"} 1"#
@@ -106,12 +77,7 @@ async fn rate_limit_answers_429_with_headers() {
     let mut statuses = Vec::new();
     let mut last = None;
     for _ in 0..4 {
-        let response = server
-            .client
-            .get(server.url("/api/v1/tenants"))
-            .send()
-            .await
-            .unwrap();
+        let response = server.get("/api/v1/tenants").await;
         statuses.push(response.status());
         assert_eq!(response.headers()["ratelimit-limit"], "3");
         last = Some(response);
@@ -123,16 +89,7 @@ async fn rate_limit_answers_429_with_headers() {
     assert_eq!(denied.headers()["ratelimit-remaining"], "0");
     assert_eq!(denied.headers()["content-type"], "application/problem+json");
     // Operations endpoints are not limited.
-    assert_eq!(
-        server
-            .client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
     server.stop().await;
 }
 
@@ -163,11 +120,8 @@ async fn shutdown_finishes_in_flight_requests() {
     assert!(tokio::net::TcpStream::connect(&address).await.is_err());
     let server = TestServer::start(settings(&db)).await;
     let found: serde_json::Value = server
-        .client
-        .get(server.url("/api/v1/tenants?q=late"))
-        .send()
+        .get("/api/v1/tenants?q=late")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -205,15 +159,7 @@ async fn first_run_uses_the_configured_password_and_happens_once() {
     // A second start with another slug seeds nothing.
     s.bootstrap.tenant_slug = "second".into();
     let server = TestServer::start(s).await;
-    let list: serde_json::Value = server
-        .client
-        .get(server.url("/api/v1/tenants"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = server.get("/api/v1/tenants").await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
@@ -223,7 +169,7 @@ async fn console_pages_render_on_the_server_with_api_data() {
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let server = TestServer::start(settings(&db)).await;
     for path in ["/", "/tenants", "/users"] {
-        let response = server.client.get(server.url(path)).send().await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains("Switchyard"), "{path}");
@@ -233,25 +179,9 @@ async fn console_pages_render_on_the_server_with_api_data() {
         );
     }
     // The tenants page was rendered with data read through the API in process.
-    let html = server
-        .client
-        .get(server.url("/tenants"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = server.text("/tenants").await;
     assert!(html.contains(">default<"), "{html}");
-    let html = server
-        .client
-        .get(server.url("/users"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = server.text("/users").await;
     assert!(html.contains("admin@localhost"), "{html}");
     server.stop().await;
 }

@@ -177,6 +177,16 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path`, whatever the status.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The body of `GET path` as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     /// Signals shutdown and waits for the server to finish.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
