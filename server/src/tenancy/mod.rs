@@ -20,9 +20,4 @@ impl TenantScope {
     pub fn tenant_id(&self) -> Uuid {
         self.tenant_id
     }
-
-    /// The prefix of this tenant's keys in shared state (`kv`), so tenants never share a key.
-    pub fn kv_key(&self, key: &str) -> String {
-        format!("t:{}:{key}", self.tenant_id)
-    }
 }
