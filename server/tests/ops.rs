@@ -63,8 +63,23 @@ async fn health_readiness_metrics_and_request_ids() {
             metrics.contains("http_request_duration_seconds_bucket{"),
             "{metrics}"
         );
-        server.stop().await;
-        db.drop_db().await;
+        // Readiness fails, with a problem document, once the database is really gone.
+        if let common::Backend::Postgres(_) = backend {
+            db.drop_db().await;
+            let response = server.get("/readyz").await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let problem: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(problem["detail"], "the database is unreachable");
+            assert_eq!(
+                server.get("/healthz").await.status(),
+                StatusCode::OK,
+                "liveness must not depend on the database"
+            );
+            server.stop().await;
+        } else {
+            server.stop().await;
+            db.drop_db().await;
+        }
     }
 }
 
