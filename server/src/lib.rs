@@ -4,6 +4,7 @@
 //! Dependency direction (DESIGN.md): `http` → capabilities (`identity`, …) → foundations
 //! (`store`, `kv`, `tenancy`, `telemetry`) → `config`.
 
+pub mod audit;
 pub mod config;
 pub mod http;
 pub mod identity;

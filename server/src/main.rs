@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use switchyard::config::Settings;
 
-const USAGE: &str = "usage: switchyard [--config FILE]      run the server
-       switchyard openapi              print the OpenAPI document
+const USAGE: &str = "usage: switchyard [--config FILE]                 run the server
+       switchyard [--config FILE] audit verify    check every tenant's audit hash chain
+       switchyard openapi                         print the OpenAPI document
 
 Settings: defaults, then FILE (or $SWITCHYARD_CONFIG), then SWITCHYARD_* variables.
 See deploy/switchyard.example.toml for every key.";
@@ -18,9 +19,11 @@ async fn main() -> ExitCode {
 
     let mut args = std::env::args().skip(1);
     let mut config = std::env::var_os("SWITCHYARD_CONFIG").map(PathBuf::from);
+    let mut audit_verify = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => config = args.next().map(PathBuf::from),
+            "audit" if args.next().as_deref() == Some("verify") => audit_verify = true,
             "openapi" => {
                 print!("{}", switchyard::http::openapi_document());
                 return ExitCode::SUCCESS;
@@ -43,6 +46,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if audit_verify {
+        return verify_audit(&settings).await;
+    }
     if let Err(e) = switchyard::telemetry::init_logging(&settings.log) {
         eprintln!("switchyard: {e}");
         return ExitCode::from(2);
@@ -60,6 +66,51 @@ async fn main() -> ExitCode {
             tracing::error!(error = %e, "switchyard stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Re-computes every audit chain; exits 1 if any record was changed or removed.
+async fn verify_audit(settings: &Settings) -> ExitCode {
+    let store = match switchyard::store::Store::open(&settings.database_url(), 2).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let results = match switchyard::audit::verify_all(&store).await {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut intact = true;
+    for (tenant, v) in &results {
+        match (&v.broken_at, &v.reason) {
+            (Some(seq), Some(reason)) => {
+                intact = false;
+                println!(
+                    "tenant {tenant}: BROKEN at record {seq}: {reason} ({} records verified before it)",
+                    v.checked
+                );
+            }
+            _ => println!("tenant {tenant}: intact, {} records", v.checked),
+        }
+    }
+    println!(
+        "{} chains checked, {}",
+        results.len(),
+        if intact {
+            "all intact"
+        } else {
+            "TAMPERING DETECTED"
+        }
+    );
+    if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -2,9 +2,11 @@
 //! client (DESIGN.md "One API"). Everything here is wasm-safe; OpenAPI schemas derive under
 //! the `ssr` feature only.
 
+mod audit;
 mod client;
 mod validate;
 
+pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
 pub use client::{ApiClient, Method, sendable};
 pub use validate::{FieldError, validate_email, validate_name, validate_slug};
 

@@ -47,3 +47,34 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
+
+/// What the transport says about a request, for audit records: its id and the client's
+/// address. Never fails: either part may be unknown (in-process calls have no peer).
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let client_addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self {
+            request_id,
+            client_addr,
+        })
+    }
+}

@@ -2,6 +2,7 @@
 //! `/metrics` and the console, under one middleware stack (request id, trace span, timeout,
 //! metrics, loopback guard).
 
+mod audit;
 mod console;
 mod error;
 mod extract;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(tenants::router())
         .merge(users::router())
+        .merge(audit::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))
         .with_state(state.clone())

@@ -9,11 +9,13 @@ use utoipa::OpenApi;
     paths(
         super::tenants::list, super::tenants::create, super::tenants::read, super::tenants::update, super::tenants::remove,
         super::users::list, super::users::create, super::users::read, super::users::update, super::users::remove,
+        super::audit::search, super::audit::export, super::audit::verify,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
     tags(
         (name = "tenants", description = "Organisations using the platform"),
         (name = "users", description = "People and service identities within a tenant"),
+        (name = "audit", description = "The tenant's append-only, hash-chained audit trail"),
     )
 )]
 pub struct ApiDoc;

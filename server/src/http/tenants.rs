@@ -10,8 +10,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use uuid::Uuid;
 
+use super::audit::admin_action;
 use super::error::ApiError;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, RequestContext};
 use super::{check_fields, page_limit, search_text};
 use crate::AppState;
 
@@ -50,6 +51,7 @@ async fn list(
     ))]
 async fn create(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Json(new): Json<NewTenant>,
 ) -> Result<impl IntoResponse, ApiError> {
     check_fields([
@@ -57,6 +59,16 @@ async fn create(
         validate_name("name", &new.name),
     ])?;
     let tenant = state.store.create_tenant(&new).await?;
+    let detail = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
+    admin_action(
+        &state,
+        &ctx,
+        tenant.id,
+        "tenant.create",
+        format!("tenant:{}", tenant.id),
+        detail,
+    )
+    .await?;
     let location = format!("/api/v1/tenants/{}", tenant.id);
     Ok((
         StatusCode::CREATED,
@@ -89,6 +101,7 @@ async fn read(
     ))]
 async fn update(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path(id): Path<Uuid>,
     Json(patch): Json<TenantPatch>,
 ) -> Result<Json<Tenant>, ApiError> {
@@ -102,7 +115,18 @@ async fn update(
             .as_deref()
             .map_or(Ok(()), |n| validate_name("name", n)),
     ])?;
-    Ok(Json(state.store.update_tenant(id, &patch).await?))
+    let tenant = state.store.update_tenant(id, &patch).await?;
+    let detail = serde_json::to_value(&patch).unwrap_or_default();
+    admin_action(
+        &state,
+        &ctx,
+        id,
+        "tenant.update",
+        format!("tenant:{id}"),
+        detail,
+    )
+    .await?;
+    Ok(Json(tenant))
 }
 
 /// Delete a tenant and everything it owns.
@@ -113,8 +137,20 @@ async fn update(
     ))]
 async fn remove(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_tenant(id).await?;
+    // The tenant's audit trail outlives it; this is its last record.
+    let detail = serde_json::json!({});
+    admin_action(
+        &state,
+        &ctx,
+        id,
+        "tenant.delete",
+        format!("tenant:{id}"),
+        detail,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

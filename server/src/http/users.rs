@@ -10,8 +10,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use uuid::Uuid;
 
+use super::audit::admin_action;
 use super::error::ApiError;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, RequestContext};
 use super::{check_fields, page_limit, search_text};
 use crate::AppState;
 use crate::store::NewUserRecord;
@@ -60,6 +61,7 @@ async fn list(
     ))]
 async fn create(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path(tenant_id): Path<Uuid>,
     Json(new): Json<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -75,6 +77,16 @@ async fn create(
         platform_admin: false,
     };
     let user = state.store.create_user(&scope, &record).await?;
+    let detail = serde_json::json!({ "email": user.email, "display_name": user.display_name });
+    admin_action(
+        &state,
+        &ctx,
+        tenant_id,
+        "user.create",
+        format!("user:{}", user.id),
+        detail,
+    )
+    .await?;
     let location = format!("/api/v1/tenants/{tenant_id}/users/{}", user.id);
     Ok((
         StatusCode::CREATED,
@@ -109,6 +121,7 @@ async fn read(
     ))]
 async fn update(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
     Json(patch): Json<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
@@ -123,7 +136,18 @@ async fn update(
             .map_or(Ok(()), |n| validate_name("display_name", n)),
     ])?;
     let scope = state.store.scope(tenant_id).await?;
-    Ok(Json(state.store.update_user(&scope, id, &patch).await?))
+    let user = state.store.update_user(&scope, id, &patch).await?;
+    let detail = serde_json::to_value(&patch).unwrap_or_default();
+    admin_action(
+        &state,
+        &ctx,
+        tenant_id,
+        "user.update",
+        format!("user:{id}"),
+        detail,
+    )
+    .await?;
+    Ok(Json(user))
 }
 
 /// Delete a user.
@@ -135,9 +159,20 @@ async fn update(
     ))]
 async fn remove(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let scope = state.store.scope(tenant_id).await?;
     state.store.delete_user(&scope, id).await?;
+    let detail = serde_json::json!({});
+    admin_action(
+        &state,
+        &ctx,
+        tenant_id,
+        "user.delete",
+        format!("user:{id}"),
+        detail,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,9 @@ use app::api::NewTenant;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
+use serde_json::json;
+
+use crate::audit::{self, AuditEvent, Outcome};
 use crate::config::{BootstrapSettings, Secret};
 use crate::store::{NewUserRecord, Store, StoreError};
 
@@ -55,8 +58,32 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
         password_hash: Some(&hash),
         platform_admin: true,
     };
-    if store.first_run(&tenant, &admin).await?.is_none() {
+    let Some((tenant_id, admin_id)) = store.first_run(&tenant, &admin).await? else {
         return Ok(());
+    };
+    for (action, target, detail) in [
+        (
+            "tenant.create",
+            format!("tenant:{tenant_id}"),
+            json!({ "slug": tenant.slug, "name": tenant.name }),
+        ),
+        (
+            "user.create",
+            format!("user:{admin_id}"),
+            json!({ "email": admin.email, "platform_admin": true }),
+        ),
+    ] {
+        let event = AuditEvent {
+            actor: "system:first-run".into(),
+            action,
+            target,
+            outcome: Outcome::Success,
+            rule: None,
+            request_id: None,
+            client_addr: None,
+            detail,
+        };
+        audit::record(store, tenant_id, event).await?;
     }
     if generated {
         // Printed once, on the start that created the account; it is never stored in clear.

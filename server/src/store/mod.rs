@@ -2,11 +2,13 @@
 //! and PostgreSQL (production). Queries are written once with `$n` placeholders, which both
 //! dialects accept, and run on either pool through [`on_pool!`].
 
+mod audit;
 mod error;
 mod first_run;
 mod tenants;
 mod users;
 
+pub use audit::{AuditFilter, AuditRow};
 pub use error::StoreError;
 pub use users::NewUserRecord;
 

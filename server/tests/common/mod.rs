@@ -123,6 +123,26 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Runs one SQL statement directly on the test database, behind the server's back (tamper
+/// tests).
+pub async fn execute_sql(url: &str, sql: &'static str) -> u64 {
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    }
+}
+
 /// Settings for a test server on `db`.
 pub fn settings(db: &TestDb) -> Settings {
     let mut settings = Settings::default();

@@ -1,0 +1,333 @@
+//! The audit trail on every backend: admin actions recorded with request id and client
+//! address, search filters and paging, JSON/CSV export, and the hash chain catching a
+//! modified, a removed and a truncated record — through the API and the CLI.
+
+mod common;
+
+use common::{TestDb, TestServer, backends, execute_sql, settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn audit(server: &TestServer, tenant: &str, query: &str) -> Value {
+    let response = server
+        .get(&format!("/api/v1/tenants/{tenant}/audit{query}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{query}");
+    response.json().await.unwrap()
+}
+
+async fn verify(server: &TestServer, tenant: &str) -> Value {
+    server
+        .get(&format!("/api/v1/tenants/{tenant}/audit/verify"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+fn actions(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `switchyard audit verify` against `url`; returns (success, stdout).
+fn cli_verify(url: &str) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("SWITCHYARD_DATABASE__URL", url)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn audit_story_on_every_backend() {
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let mut s = settings(&db);
+        s.http.rate_limit_per_second = 0;
+        let server = TestServer::start(s).await;
+
+        // First run is on the default tenant's record.
+        let default = server
+            .get("/api/v1/tenants")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let first = audit(&server, &default, "").await;
+        assert_eq!(actions(&first), ["user.create", "tenant.create"]);
+        assert_eq!(first["items"][1]["actor"], "system:first-run");
+
+        // Admin actions, each with its request id and client address.
+        let response = server
+            .client
+            .post(server.url("/api/v1/tenants"))
+            .header("x-request-id", "create-acme")
+            .json(&json!({"slug": "acme", "name": "Acme"}))
+            .send()
+            .await
+            .unwrap();
+        let acme = response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        server
+            .client
+            .patch(server.url(&format!("/api/v1/tenants/{acme}")))
+            .json(&json!({"name": "Acme Inc"}))
+            .send()
+            .await
+            .unwrap();
+        let user: Value = server
+            .client
+            .post(server.url(&format!("/api/v1/tenants/{acme}/users")))
+            .json(&json!({"email": "ada@example.com", "display_name": "Ada"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_id = user["id"].as_str().unwrap();
+        server
+            .client
+            .patch(server.url(&format!("/api/v1/tenants/{acme}/users/{user_id}")))
+            .json(&json!({"disabled": true}))
+            .send()
+            .await
+            .unwrap();
+        server
+            .client
+            .delete(server.url(&format!("/api/v1/tenants/{acme}/users/{user_id}")))
+            .send()
+            .await
+            .unwrap();
+        // A refused request leaves no record.
+        let refused = server
+            .client
+            .post(server.url("/api/v1/tenants"))
+            .json(&json!({"slug": "acme", "name": "Again"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+
+        let all = audit(&server, &acme, "").await;
+        assert_eq!(
+            actions(&all),
+            [
+                "user.delete",
+                "user.update",
+                "user.create",
+                "tenant.update",
+                "tenant.create"
+            ]
+        );
+        let seqs: Vec<i64> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, [5, 4, 3, 2, 1]);
+        let created = &all["items"][4];
+        assert_eq!(
+            (
+                created["actor"].as_str(),
+                created["request_id"].as_str(),
+                created["client_addr"].as_str()
+            ),
+            (Some("anonymous"), Some("create-acme"), Some("127.0.0.1"))
+        );
+        assert_eq!(created["target"], format!("tenant:{acme}"));
+        assert_eq!(all["items"][1]["detail"], json!({"disabled": true}));
+
+        // Filters and paging.
+        assert_eq!(
+            actions(&audit(&server, &acme, "?action=user.update").await),
+            ["user.update"]
+        );
+        assert_eq!(
+            actions(&audit(&server, &acme, "?q=ADA%40example").await),
+            ["user.create"]
+        );
+        assert_eq!(
+            audit(&server, &acme, "?outcome=denied").await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            audit(&server, &acme, "?actor=anonymous").await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(
+            audit(
+                &server,
+                &acme,
+                "?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+            )
+            .await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(
+            audit(&server, &acme, "?from=2100-01-01T00:00:00Z").await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+        let page = audit(&server, &acme, "?limit=2").await;
+        assert_eq!(page["next_cursor"], 4);
+        let page = audit(&server, &acme, "?limit=2&cursor=4").await;
+        assert_eq!(actions(&page), ["user.create", "tenant.update"]);
+        for bad in [
+            "?outcome=maybe",
+            "?from=yesterday",
+            "?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+            "?limit=0",
+            "?format=csv",
+            "?colour=red",
+        ] {
+            let response = server
+                .get(&format!("/api/v1/tenants/{acme}/audit{bad}"))
+                .await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+        }
+
+        // Export.
+        let response = server
+            .get(&format!(
+                "/api/v1/tenants/{acme}/audit/export?action=user.create"
+            ))
+            .await;
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert!(
+            response.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(".json")
+        );
+        let exported: Vec<Value> = response.json().await.unwrap();
+        assert_eq!(exported.len(), 1);
+        let csv = server
+            .text(&format!("/api/v1/tenants/{acme}/audit/export?format=csv"))
+            .await;
+        let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+        assert_eq!(lines.len(), 6, "{csv}");
+        assert!(lines[0].starts_with("seq,at,actor,action,target,outcome"));
+        assert!(
+            lines[5].starts_with("1,") && lines[5].contains(",tenant.create,"),
+            "{csv}"
+        );
+        let response = server
+            .get(&format!("/api/v1/tenants/{acme}/audit/export?format=xml"))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+        // Concurrent appends never fork the chain.
+        let patches = (0..20).map(|i| {
+            server
+                .client
+                .patch(server.url(&format!("/api/v1/tenants/{acme}")))
+                .json(&json!({"name": format!("Acme {i}")}))
+                .send()
+        });
+        for response in futures::future::join_all(patches).await {
+            assert_eq!(response.unwrap().status(), StatusCode::OK);
+        }
+        let v = verify(&server, &acme).await;
+        assert_eq!(
+            (v["intact"].as_bool(), v["checked"].as_i64()),
+            (Some(true), Some(25)),
+            "{v}"
+        );
+        assert!(cli_verify(&db.url).0);
+
+        // Tampering: a modified record...
+        assert_eq!(
+            execute_sql(
+                &db.url,
+                "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3"
+            )
+            .await,
+            1,
+            "only acme's chain has a third record"
+        );
+        let v = verify(&server, &acme).await;
+        assert_eq!(
+            (
+                v["intact"].as_bool(),
+                v["broken_at"].as_i64(),
+                v["reason"].as_str()
+            ),
+            (Some(false), Some(3), Some("record modified")),
+            "{v}"
+        );
+        let (ok, out) = cli_verify(&db.url);
+        assert!(
+            !ok && out.contains("TAMPERING DETECTED") && out.contains("BROKEN at record 3"),
+            "{out}"
+        );
+        // ...a removed one...
+        execute_sql(&db.url, "DELETE FROM audit_events WHERE seq = 2 AND action = 'tenant.update'").await;
+        let v = verify(&server, &acme).await;
+        assert_eq!(
+            (v["broken_at"].as_i64(), v["reason"].as_str()),
+            (Some(2), Some("record missing")),
+            "{v}"
+        );
+        // ...and a truncated tail, on the untouched default tenant.
+        let v = verify(&server, &default).await;
+        assert_eq!(v["intact"], true, "{v}");
+        execute_sql(
+            &db.url,
+            "DELETE FROM audit_events WHERE seq = 2 AND action = 'user.create'",
+        )
+        .await;
+        let v = verify(&server, &default).await;
+        assert_eq!(
+            (v["intact"].as_bool(), v["reason"].as_str()),
+            (
+                Some(false),
+                Some("newest records missing (chain head mismatch)")
+            ),
+            "{v}"
+        );
+
+        // The trail outlives its tenant.
+        server
+            .client
+            .delete(server.url(&format!("/api/v1/tenants/{acme}")))
+            .send()
+            .await
+            .unwrap();
+        let (_, out) = cli_verify(&db.url);
+        assert!(out.contains(&acme), "{out}");
+        server.stop().await;
+        db.drop_db().await;
+    }
+}
