@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <nav class="nav" aria-label="Main">
                         <A href="/tenants">"Tenants"</A>
                         <A href="/users">"Users"</A>
+                        <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
                     </nav>
                 </header>
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=pages::TenantsPage/>
                         <Route path=path!("/tenants") view=pages::TenantsPage/>
                         <Route path=path!("/users") view=pages::UsersPage/>
+                        <Route path=path!("/audit") view=pages::AuditPage/>
                     </Routes>
                 </main>
             </div>

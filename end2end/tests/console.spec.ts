@@ -81,7 +81,7 @@ test("bad input shows the server's field errors", async ({ page }) => {
 for (const width of [390, 1280]) {
   test(`console fits a ${width} px wide screen`, async ({ page }, info) => {
     await page.setViewportSize({ width, height: 844 });
-    for (const path of ["/tenants", "/users"]) {
+    for (const path of ["/tenants", "/users", "/audit"]) {
       await open(page, path);
       await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
       await expect(page.locator("table")).toBeVisible();

@@ -293,7 +293,11 @@ async fn audit_story_on_every_backend() {
             "{out}"
         );
         // ...a removed one...
-        execute_sql(&db.url, "DELETE FROM audit_events WHERE seq = 2 AND action = 'tenant.update'").await;
+        execute_sql(
+            &db.url,
+            "DELETE FROM audit_events WHERE seq = 2 AND action = 'tenant.update'",
+        )
+        .await;
         let v = verify(&server, &acme).await;
         assert_eq!(
             (v["broken_at"].as_i64(), v["reason"].as_str()),

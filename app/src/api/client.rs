@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    NewTenant, NewUser, Problem, Tenant, TenantList, TenantPatch, TenantQuery, User, UserList,
-    UserPatch, UserQuery,
+    AuditList, AuditQuery, AuditVerification, NewTenant, NewUser, Problem, Tenant, TenantList,
+    TenantPatch, TenantQuery, User, UserList, UserPatch, UserQuery,
 };
 
 /// HTTP methods the API uses.
@@ -94,6 +94,28 @@ impl ApiClient {
     ) -> Result<User, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/users/{id}");
         self.send(Method::Patch, &path, Some(body)).await
+    }
+
+    pub async fn list_audit(
+        &self,
+        tenant: uuid::Uuid,
+        query: &AuditQuery,
+    ) -> Result<AuditList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/audit{}", query_string(query)?);
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn verify_audit(&self, tenant: uuid::Uuid) -> Result<AuditVerification, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/audit/verify");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    /// The download URL of an audit export with `query`'s filters.
+    pub fn audit_export_url(tenant: uuid::Uuid, query: &AuditQuery) -> String {
+        format!(
+            "/api/v1/tenants/{tenant}/audit/export{}",
+            query_string(query).unwrap_or_default()
+        )
     }
 
     /// Sends one request and decodes either the success body or the problem document.

@@ -1,8 +1,12 @@
 //! Console pages. Each reads and writes only through [`crate::api::ApiClient`].
 
+mod audit;
+mod pager;
+mod tenant_picker;
 mod tenants;
 mod users;
 
+pub use audit::AuditPage;
 pub use tenants::TenantsPage;
 pub use users::UsersPage;
 

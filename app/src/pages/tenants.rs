@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
+use super::pager::{Pager, PagerControls};
 use super::{ProblemBanner, short_time};
 use crate::api::{ApiClient, NewTenant, Problem, Tenant, TenantPatch, TenantQuery, sendable};
 
@@ -203,61 +204,5 @@ fn TenantRow(tenant: Tenant, reload: RwSignal<u32>) -> impl IntoView {
             </div>
             </td>
         </tr>
-    }
-}
-
-/// Keyset paging state: the cursor of the page shown and the cursors of the pages before it.
-#[derive(Clone, Copy)]
-pub(super) struct Pager {
-    pub cursor: RwSignal<Option<Uuid>>,
-    history: RwSignal<Vec<Option<Uuid>>>,
-}
-
-impl Pager {
-    pub fn new() -> Self {
-        Self {
-            cursor: RwSignal::new(None),
-            history: RwSignal::new(Vec::new()),
-        }
-    }
-
-    pub fn reset(&self) {
-        self.history.set(Vec::new());
-        self.cursor.set(None);
-    }
-
-    fn forward(&self, next: Uuid) {
-        let current = self.cursor.get_untracked();
-        self.history.update(|h| h.push(current));
-        self.cursor.set(Some(next));
-    }
-
-    fn back(&self) {
-        let mut previous = None;
-        self.history.update(|h| previous = h.pop().flatten());
-        self.cursor.set(previous);
-    }
-}
-
-#[component]
-pub(super) fn PagerControls(pager: Pager, next: Option<Uuid>) -> impl IntoView {
-    let has_previous = move || !pager.history.get().is_empty();
-    view! {
-        <div class="pager">
-            <button type="button" disabled=move || !has_previous() on:click=move |_| pager.back()>
-                "Previous"
-            </button>
-            <button
-                type="button"
-                disabled=next.is_none()
-                on:click=move |_| {
-                    if let Some(next) = next {
-                        pager.forward(next);
-                    }
-                }
-            >
-                "Next"
-            </button>
-        </div>
     }
 }

@@ -1,101 +1,30 @@
 //! The users page: pick a tenant, then list, search, create and edit its users.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
 use uuid::Uuid;
 
-use super::tenants::{Pager, PagerControls};
+use super::pager::{Pager, PagerControls};
+use super::tenant_picker::{TenantSelect, use_tenant_choice};
 use super::{ProblemBanner, short_time};
-use crate::api::{
-    ApiClient, MAX_PAGE_SIZE, NewUser, Problem, TenantQuery, User, UserPatch, UserQuery, sendable,
-};
+use crate::api::{ApiClient, NewUser, Problem, User, UserPatch, UserQuery, sendable};
 
 const PAGE_SIZE: u32 = 20;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let api = expect_context::<ApiClient>();
-    let query = use_query_map();
-    let chosen = Memo::new(move |_| {
-        query
-            .read()
-            .get("tenant")
-            .and_then(|t| Uuid::parse_str(&t).ok())
-    });
-    let tenants = Resource::new(|| (), {
-        let api = api.clone();
-        move |_| {
-            let api = api.clone();
-            let query = TenantQuery {
-                limit: Some(MAX_PAGE_SIZE),
-                ..Default::default()
-            };
-            sendable(async move { api.list_tenants(&query).await })
-        }
-    });
-    // The tenant shown: the one in the URL, else the first one.
-    let tenant = Memo::new(move |_| {
-        chosen.get().or_else(|| {
-            tenants
-                .get()
-                .and_then(|r| r.ok())
-                .and_then(|page| page.items.first().map(|t| t.id))
-        })
-    });
-    let navigate = use_navigate();
-
+    let choice = use_tenant_choice();
     view! {
         <section class="page">
             <div class="page-head">
                 <h1>"Users"</h1>
-                <Transition fallback=|| view! { <span class="loading">"Loading tenants…"</span> }>
-                    {
-                        let navigate = navigate.clone();
-                        move || {
-                            let navigate = navigate.clone();
-                            tenants
-                                .get()
-                                .map(move |result| match result {
-                                    Ok(page) => {
-                                        view! {
-                                            <select
-                                                aria-label="Tenant"
-                                                on:change=move |ev| {
-                                                    navigate(
-                                                        &format!("/users?tenant={}", event_target_value(&ev)),
-                                                        Default::default(),
-                                                    );
-                                                }
-                                            >
-                                                {page
-                                                    .items
-                                                    .into_iter()
-                                                    .map(|t| {
-                                                        let selected = tenant.get_untracked() == Some(t.id);
-                                                        view! {
-                                                            <option value=t.id.to_string() selected=selected>
-                                                                {t.name}
-                                                            </option>
-                                                        }
-                                                    })
-                                                    .collect_view()}
-                                            </select>
-                                        }
-                                            .into_any()
-                                    }
-                                    Err(problem) => {
-                                        view! { <ProblemBanner problem=Some(problem)/> }.into_any()
-                                    }
-                                })
-                        }
-                    }
-                </Transition>
+                <TenantSelect choice path="/users"/>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
                 {move || {
-                    tenants
+                    choice
+                        .tenants
                         .get()
-                        .map(|_| match tenant.get() {
+                        .map(|_| match choice.tenant.get() {
                             Some(id) => view! { <TenantUsers tenant=id/> }.into_any(),
                             None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
                         })
