@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::pager::{Pager, PagerControls};
-use super::tenant_picker::{TenantSelect, use_tenant_choice};
+use super::tenant_picker::TenantPage;
 use super::{ProblemBanner, short_time};
 use crate::api::{ApiClient, AuditQuery, AuditRecord, sendable};
 
@@ -12,25 +12,13 @@ const PAGE_SIZE: u32 = 25;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let choice = use_tenant_choice();
     view! {
-        <section class="page">
-            <div class="page-head">
-                <h1>"Audit trail"</h1>
-                <TenantSelect choice path="/audit"/>
-            </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading audit records…"</p> }>
-                {move || {
-                    choice
-                        .tenants
-                        .get()
-                        .map(|_| match choice.tenant.get() {
-                            Some(id) => view! { <TenantAudit tenant=id/> }.into_any(),
-                            None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
-                        })
-                }}
-            </Transition>
-        </section>
+        <TenantPage
+            title="Audit trail"
+            path="/audit"
+            loading="Loading audit records…"
+            body=|tenant| view! { <TenantAudit tenant/> }
+        />
     }
 }
 

@@ -93,3 +93,37 @@ pub fn TenantSelect(choice: TenantChoice, path: &'static str) -> impl IntoView {
         </Transition>
     }
 }
+
+/// A page about one tenant: a heading with the tenant picker, then `body` for the chosen one.
+#[component]
+pub fn TenantPage<F, V>(
+    title: &'static str,
+    path: &'static str,
+    loading: &'static str,
+    body: F,
+) -> impl IntoView
+where
+    F: Fn(Uuid) -> V + Copy + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let choice = use_tenant_choice();
+    view! {
+        <section class="page">
+            <div class="page-head">
+                <h1>{title}</h1>
+                <TenantSelect choice path/>
+            </div>
+            <Transition fallback=move || view! { <p class="loading">{loading}</p> }>
+                {move || {
+                    choice
+                        .tenants
+                        .get()
+                        .map(|_| match choice.tenant.get() {
+                            Some(id) => body(id).into_any(),
+                            None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::pager::{Pager, PagerControls};
-use super::tenant_picker::{TenantSelect, use_tenant_choice};
+use super::tenant_picker::TenantPage;
 use super::{ProblemBanner, short_time};
 use crate::api::{ApiClient, NewUser, Problem, User, UserPatch, UserQuery, sendable};
 
@@ -12,25 +12,13 @@ const PAGE_SIZE: u32 = 20;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let choice = use_tenant_choice();
     view! {
-        <section class="page">
-            <div class="page-head">
-                <h1>"Users"</h1>
-                <TenantSelect choice path="/users"/>
-            </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
-                {move || {
-                    choice
-                        .tenants
-                        .get()
-                        .map(|_| match choice.tenant.get() {
-                            Some(id) => view! { <TenantUsers tenant=id/> }.into_any(),
-                            None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
-                        })
-                }}
-            </Transition>
-        </section>
+        <TenantPage
+            title="Users"
+            path="/users"
+            loading="Loading users…"
+            body=|tenant| view! { <TenantUsers tenant/> }
+        />
     }
 }
 
