@@ -90,9 +90,10 @@ CREATE TABLE tool_policies (
     CONSTRAINT tool_policies_tenant_name_key UNIQUE (tenant_id, name)
 );
 
+-- Audit records outlive their tenant (compliance): no foreign key to tenants.
 CREATE TABLE audit_events (
     id           BLOB PRIMARY KEY NOT NULL,
-    tenant_id    BLOB NOT NULL REFERENCES tenants (id) ON DELETE RESTRICT,
+    tenant_id    BLOB NOT NULL,
     seq          INTEGER NOT NULL,
     at           TEXT NOT NULL,
     actor        TEXT NOT NULL,
@@ -108,3 +109,11 @@ CREATE TABLE audit_events (
     CONSTRAINT audit_events_tenant_seq_key UNIQUE (tenant_id, seq)
 );
 CREATE INDEX audit_events_tenant_at_idx ON audit_events (tenant_id, at);
+
+-- The newest (seq, hash) of each tenant's audit chain, updated in the append transaction,
+-- so that removing the newest records is detected too.
+CREATE TABLE audit_heads (
+    tenant_id  BLOB PRIMARY KEY NOT NULL,
+    seq        INTEGER NOT NULL,
+    hash       BLOB NOT NULL
+);
