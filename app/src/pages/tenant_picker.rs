@@ -7,11 +7,22 @@ use uuid::Uuid;
 use super::ProblemBanner;
 use crate::api::{ApiClient, MAX_PAGE_SIZE, Problem, TenantList, TenantQuery, sendable};
 
-/// The tenants to choose from and the one chosen.
+/// The tenants to choose from and the one named in the URL. The tenant shown is worked out
+/// where the list is read (inside a `<Transition>`), never in a memo that reads the resource:
+/// such a memo can rerun after the page is gone during streaming SSR.
 #[derive(Clone, Copy)]
 pub struct TenantChoice {
     pub tenants: Resource<Result<TenantList, Problem>>,
-    pub tenant: Memo<Option<Uuid>>,
+    chosen: Memo<Option<Uuid>>,
+}
+
+impl TenantChoice {
+    /// The tenant shown: the one in the URL, else the first one.
+    fn pick(&self, page: &TenantList) -> Option<Uuid> {
+        self.chosen
+            .get()
+            .or_else(|| page.items.first().map(|t| t.id))
+    }
 }
 
 pub fn use_tenant_choice() -> TenantChoice {
@@ -34,15 +45,7 @@ pub fn use_tenant_choice() -> TenantChoice {
             sendable(async move { api.list_tenants(&query).await })
         },
     );
-    let tenant = Memo::new(move |_| {
-        chosen.get().or_else(|| {
-            tenants
-                .get()
-                .and_then(|r| r.ok())
-                .and_then(|page| page.items.first().map(|t| t.id))
-        })
-    });
-    TenantChoice { tenants, tenant }
+    TenantChoice { tenants, chosen }
 }
 
 /// A select of tenants; choosing one navigates to `path?tenant=<id>`.
@@ -60,6 +63,7 @@ pub fn TenantSelect(choice: TenantChoice, path: &'static str) -> impl IntoView {
                         .get()
                         .map(move |result| match result {
                             Ok(page) => {
+                                let shown = choice.pick(&page);
                                 view! {
                                     <select
                                         aria-label="Tenant"
@@ -74,7 +78,7 @@ pub fn TenantSelect(choice: TenantChoice, path: &'static str) -> impl IntoView {
                                             .items
                                             .into_iter()
                                             .map(|t| {
-                                                let selected = choice.tenant.get_untracked() == Some(t.id);
+                                                let selected = shown == Some(t.id);
                                                 view! {
                                                     <option value=t.id.to_string() selected=selected>
                                                         {t.name}
@@ -118,7 +122,7 @@ where
                     choice
                         .tenants
                         .get()
-                        .map(|_| match choice.tenant.get() {
+                        .map(|result| match result.ok().and_then(|page| choice.pick(&page)) {
                             Some(id) => body(id).into_any(),
                             None => view! { <p class="empty">"Create a tenant first."</p> }.into_any(),
                         })
