@@ -43,6 +43,15 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, after hydration: tests wait for this marker.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    let api = expect_context::<ApiClient>();
+    let me: pages::MeResource = Resource::new(
+        || (),
+        move |_| {
+            let api = api.clone();
+            api::sendable(async move { api.me().await })
+        },
+    );
+    provide_context(me);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/switchyard.css"/>
@@ -57,13 +66,15 @@ pub fn App() -> impl IntoView {
                         <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
                     </nav>
+                    <pages::AccountMenu/>
                 </header>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                        <Route path=path!("/") view=pages::TenantsPage/>
-                        <Route path=path!("/tenants") view=pages::TenantsPage/>
-                        <Route path=path!("/users") view=pages::UsersPage/>
-                        <Route path=path!("/audit") view=pages::AuditPage/>
+                        <Route path=path!("/login") view=pages::LoginPage/>
+                        <Route path=path!("/") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
+                        <Route path=path!("/tenants") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
+                        <Route path=path!("/users") view=|| view! { <pages::Gate><pages::UsersPage/></pages::Gate> }/>
+                        <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>
                     </Routes>
                 </main>
             </div>

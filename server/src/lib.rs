@@ -4,6 +4,7 @@
 //! Dependency direction (DESIGN.md): `http` → capabilities (`identity`, …) → foundations
 //! (`store`, `kv`, `tenancy`, `telemetry`) → `config`.
 
+pub mod access;
 pub mod audit;
 pub mod config;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod kv;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod vault;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +36,37 @@ pub struct AppState {
     pub kv: Kv,
     pub metrics: Metrics,
     pub settings: Arc<Settings>,
+    pub identity: identity::Identity,
+    pub vault: vault::Vault,
+}
+
+impl AppState {
+    /// Opens everything a server needs: the database (migrated, first run done), shared state,
+    /// the vault and the identity service.
+    pub async fn open(settings: Settings) -> Result<Self, ServeError> {
+        let settings = Arc::new(settings);
+        let store =
+            Store::open(&settings.database_url(), settings.database.max_connections).await?;
+        identity::bootstrap(&store, &settings.bootstrap).await?;
+        store.ensure_builtin_roles(None).await?;
+        let kv = Kv::open(&settings.redis.url, &settings.redis.prefix).await?;
+        let vault = vault::Vault::open(&settings.vault.master_key, &settings.data_dir).await?;
+        let identity = identity::Identity::open(
+            store.clone(),
+            kv.clone(),
+            vault.clone(),
+            settings.auth.clone(),
+        )
+        .await?;
+        Ok(AppState {
+            store,
+            kv,
+            metrics: Metrics::new()?,
+            settings,
+            identity,
+            vault,
+        })
+    }
 }
 
 /// Why the server could not start or stopped with an error.
@@ -47,6 +80,10 @@ pub enum ServeError {
     Telemetry(#[from] TelemetryError),
     #[error("first-run setup failed: {0}")]
     Bootstrap(#[from] identity::BootstrapError),
+    #[error("vault: {0}")]
+    Vault(#[from] vault::VaultError),
+    #[error("identity: {0}")]
+    Identity(#[from] identity::AuthError),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -60,17 +97,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
-    let settings = Arc::new(settings);
-    let store = Store::open(&settings.database_url(), settings.database.max_connections).await?;
-    identity::bootstrap(&store, &settings.bootstrap).await?;
-    let kv = Kv::open(&settings.redis.url, &settings.redis.prefix).await?;
-    let state = AppState {
-        store: store.clone(),
-        kv,
-        metrics: Metrics::new()?,
-        settings: settings.clone(),
-    };
-
+    let state = AppState::open(settings).await?;
+    let (store, settings) = (state.store.clone(), state.settings.clone());
     let address = listener.local_addr()?;
     let app = http::router(state, leptos_options(&settings, address));
     tracing::info!(

@@ -42,7 +42,7 @@ fn run_once(data_dir: &std::path::Path) -> Vec<serde_json::Value> {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        plain_http::get(port, "/api/v1/tenants", "log-me-7")
+        plain_http::get(port, "/api/v1/openapi.json", "log-me-7")
             .unwrap()
             .starts_with("HTTP/1.1 200")
     );
@@ -95,7 +95,7 @@ fn json_logs_first_run_password_and_sigterm() {
         .iter()
         .find(|l| l["span"]["request_id"] == "log-me-7")
         .expect("a log line of the request carries its id");
-    assert_eq!(request_line["span"]["path"], "/api/v1/tenants");
+    assert_eq!(request_line["span"]["path"], "/api/v1/openapi.json");
     assert!(
         first.iter().any(|l| l["message"] == "stopped"),
         "no clean stop logged"

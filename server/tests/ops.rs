@@ -117,7 +117,8 @@ async fn shutdown_finishes_in_flight_requests() {
     let body = br#"{"slug": "late", "name": "Arrived during shutdown"}"#;
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
-        "POST /api/v1/tenants HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /api/v1/tenants HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.admin_token,
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -174,7 +175,17 @@ async fn first_run_uses_the_configured_password_and_happens_once() {
     // A second start with another slug seeds nothing.
     s.bootstrap.tenant_slug = "second".into();
     let server = TestServer::start(s).await;
-    let list: serde_json::Value = server.get("/api/v1/tenants").await.json().await.unwrap();
+    let (admin, _) = server
+        .sign_in_as("home", "root@example.com", common::ADMIN_PASSWORD)
+        .await;
+    let list: serde_json::Value = admin
+        .get(server.url("/api/v1/tenants"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
@@ -183,8 +194,41 @@ async fn first_run_uses_the_configured_password_and_happens_once() {
 async fn console_pages_render_on_the_server_with_api_data() {
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let server = TestServer::start(settings(&db)).await;
+    // Signed out, pages say so instead of showing data.
+    let html = server
+        .anon
+        .get(server.url("/tenants"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("You are signed out"), "{html}");
+    // A console session: the pages read the API in process with the visitor's cookies.
+    let signed_in = server
+        .anon
+        .post(server.url("/api/v1/auth/session"))
+        .json(&serde_json::json!({ "tenant": "default", "email": "admin@localhost", "password": common::ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookies = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let page = |path: &str| {
+        server
+            .anon
+            .get(server.url(path))
+            .header("cookie", cookies.clone())
+            .send()
+    };
     for path in ["/", "/tenants", "/users"] {
-        let response = server.get(path).await;
+        let response = page(path).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains("Switchyard"), "{path}");
@@ -194,9 +238,9 @@ async fn console_pages_render_on_the_server_with_api_data() {
         );
     }
     // The tenants page was rendered with data read through the API in process.
-    let html = server.text("/tenants").await;
+    let html = page("/tenants").await.unwrap().text().await.unwrap();
     assert!(html.contains(">default<"), "{html}");
-    let html = server.text("/users").await;
+    let html = page("/users").await.unwrap().text().await.unwrap();
     assert!(html.contains("admin@localhost"), "{html}");
     server.stop().await;
 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AuditList, AuditQuery, AuditVerification, NewTenant, NewUser, Problem, Tenant, TenantList,
-    TenantPatch, TenantQuery, User, UserList, UserPatch, UserQuery,
+    AuditList, AuditQuery, AuditVerification, Me, NewTenant, NewUser, Problem, SignIn, Tenant,
+    TenantList, TenantPatch, TenantQuery, User, UserList, UserPatch, UserQuery,
 };
 
 /// HTTP methods the API uses.
@@ -48,6 +48,24 @@ impl ApiClient {
         Self {
             router: Some(router),
         }
+    }
+
+    /// The signed-in caller (401 problem when signed out).
+    pub async fn me(&self) -> Result<Me, Problem> {
+        self.send::<(), _>(Method::Get, "/api/v1/auth/me", None)
+            .await
+    }
+
+    /// Console sign-in: the server sets the session and CSRF cookies.
+    pub async fn sign_in(&self, body: &SignIn) -> Result<Me, Problem> {
+        self.send(Method::Post, "/api/v1/auth/session", Some(body))
+            .await
+    }
+
+    /// Ends the console session.
+    pub async fn sign_out(&self) -> Result<(), Problem> {
+        self.send::<(), _>(Method::Delete, "/api/v1/auth/session", None)
+            .await
     }
 
     pub async fn list_tenants(&self, query: &TenantQuery) -> Result<TenantList, Problem> {
@@ -131,7 +149,10 @@ impl ApiClient {
             }
             None => None,
         };
-        let (status, bytes) = self.transport(method, path, body).await?;
+        let (status, mut bytes) = self.transport(method, path, body).await?;
+        if status == 204 {
+            bytes = b"null".to_vec();
+        }
         if (200..300).contains(&status) {
             serde_json::from_slice(&bytes)
                 .map_err(|e| Problem::client(format!("unexpected response from {path}: {e}")))
@@ -193,6 +214,11 @@ impl ApiClient {
             Method::Patch => gloo_net::http::Method::PATCH,
             Method::Delete => gloo_net::http::Method::DELETE,
         });
+        // The session's CSRF token (double-submit, checked against the session server-side).
+        let builder = match csrf_token() {
+            Some(token) if method != Method::Get => builder.header("x-csrf-token", &token),
+            _ => builder,
+        };
         let request = match body {
             Some(body) => builder
                 .header("content-type", "application/json")
@@ -222,6 +248,18 @@ impl ApiClient {
             "the API client needs the `ssr` or `hydrate` feature",
         ))
     }
+}
+
+/// The CSRF token from its cookie (readable by script by design; the session cookie is not).
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn csrf_token() -> Option<String> {
+    use leptos::wasm_bindgen::JsCast;
+    let document: web_sys::HtmlDocument = leptos::prelude::document().dyn_into().ok()?;
+    let cookies = document.cookie().ok()?;
+    cookies.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        matches!(name, "__Host-switchyard_csrf" | "switchyard_csrf").then(|| value.to_string())
+    })
 }
 
 /// `?a=1&b=2` for a query struct, or the empty string when every field is absent.

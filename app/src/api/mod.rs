@@ -3,10 +3,16 @@
 //! the `ssr` feature only.
 
 mod audit;
+mod auth;
 mod client;
 mod validate;
 
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
+pub use auth::{
+    ApiKey, ApiKeyList, CreatedApiKey, Me, MfaCode, MfaEnrolment, NewApiKey, PasswordChange,
+    PasswordReset, RecoveryCodes, RefreshToken, Role, RoleList, SignIn, SigningKeyRotated,
+    TokenResponse, UserRoles,
+};
 pub use client::{ApiClient, Method, sendable};
 pub use validate::{FieldError, validate_email, validate_name, validate_slug};
 

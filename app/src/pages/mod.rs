@@ -2,11 +2,13 @@
 
 mod audit;
 mod pager;
+mod session;
 mod tenant_picker;
 mod tenants;
 mod users;
 
 pub use audit::AuditPage;
+pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
 pub use users::UsersPage;
 

@@ -50,6 +50,51 @@ pub struct AuditEvent {
     pub detail: Value,
 }
 
+/// Where a request came from, for the records it causes.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+impl Origin {
+    /// A record of `action` by `actor` from this origin; add target, rule and detail after.
+    pub fn event(
+        &self,
+        actor: impl Into<String>,
+        action: &'static str,
+        outcome: Outcome,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor: actor.into(),
+            action,
+            target: String::new(),
+            outcome,
+            rule: None,
+            request_id: self.request_id.clone(),
+            client_addr: self.client_addr.clone(),
+            detail: Value::Object(Default::default()),
+        }
+    }
+}
+
+impl AuditEvent {
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = target.into();
+        self
+    }
+
+    pub fn rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
 /// Appends `event` to the tenant's chain and returns the stored record. The store serialises
 /// appends per tenant, so the chain never forks.
 pub async fn record(

@@ -43,6 +43,51 @@ pub struct Settings {
     pub log: LogSettings,
     pub bootstrap: BootstrapSettings,
     pub site: SiteSettings,
+    pub auth: AuthSettings,
+    pub vault: VaultSettings,
+}
+
+/// Sign-in, tokens and console sessions.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The `iss` of every token this server signs, and the only one it accepts.
+    pub issuer: String,
+    /// The `aud` of API access tokens, and the only one `/api/v1` accepts (RFC 7519 §4.1.3).
+    pub audience: String,
+    /// Lifetime of a JWT access token.
+    pub access_token_ttl_secs: u64,
+    /// How long a refresh token may go unused before it lapses.
+    pub refresh_token_ttl_secs: u64,
+    /// A refresh-token family (one sign-in) ends this long after the sign-in, however used.
+    pub refresh_family_max_secs: u64,
+    /// A new signing key replaces the active one this often; old keys keep verifying until
+    /// the tokens they signed have expired.
+    pub signing_key_rotation_days: u64,
+    /// A console session ends after this long without a request…
+    pub session_idle_secs: u64,
+    /// …and this long after sign-in in any case.
+    pub session_absolute_secs: u64,
+    /// Mark session cookies `Secure` with the `__Host-` prefix. Browsers accept both on
+    /// `http://localhost`; turn off only for plain-HTTP access by another host name.
+    pub secure_cookies: bool,
+    /// Sign-in attempts per minute for one account before further attempts are refused with
+    /// 429 (whether or not the account exists, so the answer reveals nothing).
+    pub login_attempts_per_minute: u32,
+    /// Consecutive failed sign-ins after which the account locks; each further failure
+    /// doubles the lock, from one minute up to an hour. An administrator can unlock.
+    pub lockout_after_failures: u32,
+    /// Minimum password length (NIST SP 800-63B §5.1.1.2: at least 8; no composition rules).
+    pub password_min_length: usize,
+}
+
+/// Encryption of secrets at rest (signing keys, TOTP secrets, upstream credentials).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// Base64 of 32 random bytes (AES-256-GCM). Empty: a key is generated once into
+    /// `<data_dir>/master.key`. Replicas sharing a database must share this key.
+    pub master_key: Secret,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -56,9 +101,6 @@ pub struct HttpSettings {
     pub request_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
-    /// Until sign-in exists the console and API are open to loopback clients only; set this to
-    /// serve other addresses anyway (e.g. behind an authenticating proxy).
-    pub allow_remote_unauthenticated: bool,
     /// API requests per second per client address (a full second's worth may come at once);
     /// 0 turns the limit off.
     pub rate_limit_per_second: u32,
@@ -135,6 +177,8 @@ impl Default for Settings {
             },
             bootstrap: BootstrapSettings::default(),
             site: SiteSettings::default(),
+            auth: AuthSettings::default(),
+            vault: VaultSettings::default(),
         }
     }
 }
@@ -146,7 +190,6 @@ impl Default for HttpSettings {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
-            allow_remote_unauthenticated: false,
             rate_limit_per_second: 100,
         }
     }
@@ -177,6 +220,25 @@ impl Default for BootstrapSettings {
             tenant_name: "Default".into(),
             admin_email: "admin@localhost".into(),
             admin_password: Secret::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "switchyard".into(),
+            audience: "switchyard-api".into(),
+            access_token_ttl_secs: 600,
+            refresh_token_ttl_secs: 14 * 24 * 3600,
+            refresh_family_max_secs: 30 * 24 * 3600,
+            signing_key_rotation_days: 30,
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 3600,
+            secure_cookies: true,
+            login_attempts_per_minute: 5,
+            lockout_after_failures: 10,
+            password_min_length: 12,
         }
     }
 }

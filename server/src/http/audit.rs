@@ -8,11 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use uuid::Uuid;
 
+use super::authn::authorize;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
 use super::{page_limit, search_text};
 use crate::AppState;
-use crate::audit::{self, AuditEvent, Outcome};
+use crate::access::Permission;
+use crate::audit::{self, Outcome};
+use crate::identity::Principal;
 use crate::store::AuditFilter;
 
 /// Most records one export returns; narrow the time range for more.
@@ -25,27 +28,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tenants/{tenant_id}/audit/verify", get(verify))
 }
 
-/// Records an administrative action of the (not yet authenticated) caller in the tenant's
+/// Records an administrative action of the caller in the tenant's
 /// audit trail, before the response is sent.
 pub(super) async fn admin_action(
     state: &AppState,
+    principal: &Principal,
     ctx: &RequestContext,
     tenant_id: Uuid,
     action: &'static str,
     target: String,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let event = AuditEvent {
-        // Sign-in arrives with the identity issue; until then every caller is anonymous.
-        actor: "anonymous".into(),
-        action,
-        target,
-        outcome: Outcome::Success,
-        rule: None,
-        request_id: ctx.request_id.clone(),
-        client_addr: ctx.client_addr.clone(),
-        detail,
-    };
+    let event = ctx
+        .origin()
+        .event(principal.actor(), action, Outcome::Success)
+        .target(target)
+        .detail(detail);
     audit::record(&state.store, tenant_id, event).await?;
     Ok(())
 }
@@ -83,6 +81,8 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter<'_>, ApiError> {
     ))]
 async fn search(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path(tenant_id): Path<Uuid>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
@@ -93,7 +93,7 @@ async fn search(
     }
     let limit = page_limit(query.limit)?;
     let filter = filter(&query)?;
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::AuditRead).await?;
     let (rows, next_cursor) = state
         .store
         .search_audit(&scope, &filter, query.cursor, limit)
@@ -114,6 +114,8 @@ async fn search(
     ))]
 async fn export(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path(tenant_id): Path<Uuid>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
@@ -132,7 +134,7 @@ async fn export(
         }
     };
     let filter = filter(&query)?;
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::AuditRead).await?;
     let (rows, _) = state
         .store
         .search_audit(&scope, &filter, None, EXPORT_LIMIT)
@@ -164,8 +166,10 @@ async fn export(
     ))]
 async fn verify(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path(tenant_id): Path<Uuid>,
 ) -> Result<Json<AuditVerification>, ApiError> {
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::AuditRead).await?;
     Ok(Json(audit::verify(&state.store, &scope).await?))
 }

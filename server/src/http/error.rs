@@ -29,6 +29,15 @@ pub enum ApiError {
     /// A unique field clashes with an existing record.
     #[error("a record with this {field} already exists")]
     Conflict { field: &'static str },
+    /// No credential, or one that does not verify (RFC 6750 §3.1 `invalid_token`).
+    #[error("{detail}")]
+    Unauthorized { detail: String, invalid_token: bool },
+    /// The password was right; a second factor is needed (`mfa_code`).
+    #[error("{0}")]
+    MfaRequired(String),
+    /// Sign-in attempts throttled or the account locked; retry after the given seconds.
+    #[error("{detail}")]
+    TooManyAttempts { detail: String, retry_after: u64 },
     /// Too many requests; retry after the given seconds.
     #[error("rate limit exceeded; retry in {0} s")]
     RateLimited(u64),
@@ -69,7 +78,10 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unauthorized { .. } | ApiError::MfaRequired(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Rejected { status, .. } => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +102,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::RateLimited(_) => "rate-limited",
+            ApiError::TooManyAttempts { .. } => "too-many-attempts",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::MfaRequired(_) => "mfa-required",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -125,10 +140,29 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = problem_response(&problem);
-        if let ApiError::RateLimited(seconds) = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        match self {
+            ApiError::RateLimited(seconds)
+            | ApiError::TooManyAttempts {
+                retry_after: seconds,
+                ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            // RFC 6750 §3: a 401 names the scheme, and the error when a token was presented.
+            ApiError::Unauthorized { invalid_token, .. } => {
+                let challenge = if invalid_token {
+                    r#"Bearer realm="switchyard", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="switchyard""#
+                };
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            _ => {}
         }
         response.extensions_mut().insert(problem);
         response

@@ -56,6 +56,16 @@ pub struct RequestContext {
     pub client_addr: Option<String>,
 }
 
+impl RequestContext {
+    /// The same facts in the form audit records take.
+    pub fn origin(&self) -> crate::audit::Origin {
+        crate::audit::Origin {
+            request_id: self.request_id.clone(),
+            client_addr: self.client_addr.clone(),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     type Rejection = std::convert::Infallible;
 

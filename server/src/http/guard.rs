@@ -1,5 +1,4 @@
-//! Request guards that run before any handler: the loopback-only rule (until sign-in exists)
-//! and per-client rate limiting through `kv`.
+//! Request guards that run before any handler: per-client rate limiting through `kv`.
 
 use std::net::SocketAddr;
 
@@ -17,23 +16,6 @@ fn peer(request: &Request) -> Option<SocketAddr> {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
-}
-
-/// Refuses non-loopback clients unless `http.allow_remote_unauthenticated` is set: there is no
-/// sign-in yet (identity issue #3), so the console and API must not be open to a network.
-pub async fn loopback_only(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let remote = peer(&request).is_some_and(|addr| !addr.ip().is_loopback());
-    if remote && !state.settings.http.allow_remote_unauthenticated {
-        return ApiError::Forbidden(
-            "this server accepts loopback clients only until sign-in is configured".into(),
-        )
-        .into_response();
-    }
-    next.run(request).await
 }
 
 /// GCRA per client address over the API, with `RateLimit-*` headers on every answer

@@ -1,14 +1,19 @@
 //! The HTTP surface: `/api/v1` (REST, problem+json errors, OpenAPI), `/healthz`, `/readyz`,
 //! `/metrics` and the console, under one middleware stack (request id, trace span, timeout,
-//! metrics, loopback guard).
+//! metrics); the API adds rate limiting and authentication.
 
 mod audit;
+mod auth;
+mod authn;
 mod console;
 mod error;
 mod extract;
 mod guard;
+mod keys;
 mod openapi;
 mod ops;
+mod qr;
+mod roles;
 mod tenants;
 mod users;
 
@@ -41,7 +46,11 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(tenants::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(auth::router())
+        .merge(keys::router())
+        .merge(roles::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
+        .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))
         .with_state(state.clone())
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
@@ -55,7 +64,6 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         // A panicking handler answers 500 instead of dropping the connection.
         .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), record_metrics))
-        .layer(from_fn_with_state(state.clone(), guard::loopback_only))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(http.request_timeout_secs),
@@ -110,6 +118,14 @@ fn search_text(q: Option<&str>) -> Result<Option<&str>, ApiError> {
         )),
         Some(q) => Ok(Some(q)),
     }
+}
+
+/// The password policy as a field error (422), checked before any hashing.
+fn check_password(state: &AppState, field: &str, password: &str) -> Result<(), ApiError> {
+    state
+        .identity
+        .check_password_policy(password)
+        .map_err(|message| ApiError::Validation(vec![FieldError::new(field, message)]))
 }
 
 /// Collects every field error of a request, so a client sees all of them at once.

@@ -10,15 +10,54 @@ use utoipa::OpenApi;
         super::tenants::list, super::tenants::create, super::tenants::read, super::tenants::update, super::tenants::remove,
         super::users::list, super::users::create, super::users::read, super::users::update, super::users::remove,
         super::audit::search, super::audit::export, super::audit::verify,
+        super::auth::token, super::auth::refresh, super::auth::revoke, super::auth::open_session, super::auth::close_session,
+        super::auth::me, super::auth::change_password, super::auth::sign_out_everywhere,
+        super::auth::begin_totp, super::auth::confirm_totp, super::auth::disable_totp, super::auth::jwks,
+        super::keys::list, super::keys::create, super::keys::revoke, super::keys::rotate,
+        super::roles::list, super::roles::user_roles, super::roles::set_user_roles, super::roles::unlock,
+        super::roles::reset_password, super::roles::reset_mfa, super::roles::sign_out,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []), ("session" = [])),
     tags(
         (name = "tenants", description = "Organisations using the platform"),
         (name = "users", description = "People and service identities within a tenant"),
         (name = "audit", description = "The tenant's append-only, hash-chained audit trail"),
+        (name = "auth", description = "Sign-in, tokens, sessions, MFA and API keys"),
+        (name = "roles", description = "Roles and role assignment within a tenant"),
+        (name = "admin", description = "Platform administration"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the two ways to authenticate: a bearer token (JWT or API key) or the console's
+/// session cookie.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or sy_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                "__Host-switchyard_session",
+            ))),
+        );
+    }
+}
 
 /// The document as pretty JSON, exactly as served and committed.
 pub fn document() -> String {

@@ -11,10 +11,13 @@ use axum::routing::get;
 use uuid::Uuid;
 
 use super::audit::admin_action;
+use super::authn::{authorize, require_platform_admin};
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
 use super::{check_fields, page_limit, search_text};
 use crate::AppState;
+use crate::access::Permission;
+use crate::identity::Principal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,10 +36,28 @@ pub fn router() -> Router<AppState> {
     ))]
 async fn list(
     State(state): State<AppState>,
+    principal: Principal,
     Query(query): Query<TenantQuery>,
 ) -> Result<Json<TenantList>, ApiError> {
     let limit = page_limit(query.limit)?;
     let q = search_text(query.q.as_deref())?;
+    if !principal.platform_admin {
+        // Everyone else sees exactly their own tenant.
+        let own = state.store.get_tenant(principal.tenant_id).await?;
+        let wanted = q.is_none_or(|q| {
+            let q = q.to_lowercase();
+            own.slug.contains(&q) || own.name.to_lowercase().contains(&q)
+        });
+        let items = if wanted && query.cursor.is_none_or(|c| c < own.id) {
+            vec![own]
+        } else {
+            Vec::new()
+        };
+        return Ok(Json(TenantList {
+            items,
+            next_cursor: None,
+        }));
+    }
     let (items, next_cursor) = state.store.list_tenants(query.cursor, q, limit).await?;
     Ok(Json(TenantList { items, next_cursor }))
 }
@@ -52,8 +73,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Json(new): Json<NewTenant>,
 ) -> Result<impl IntoResponse, ApiError> {
+    require_platform_admin(&principal)?;
     check_fields([
         validate_slug("slug", &new.slug),
         validate_name("name", &new.name),
@@ -62,6 +85,7 @@ async fn create(
     let detail = serde_json::json!({ "slug": tenant.slug, "name": tenant.name });
     admin_action(
         &state,
+        &principal,
         &ctx,
         tenant.id,
         "tenant.create",
@@ -85,8 +109,11 @@ async fn create(
     ))]
 async fn read(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Tenant>, ApiError> {
+    authorize(&state, &principal, &ctx, id, Permission::TenantRead).await?;
     Ok(Json(state.store.get_tenant(id).await?))
 }
 
@@ -102,9 +129,11 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Path(id): Path<Uuid>,
     Json(patch): Json<TenantPatch>,
 ) -> Result<Json<Tenant>, ApiError> {
+    authorize(&state, &principal, &ctx, id, Permission::TenantWrite).await?;
     check_fields([
         patch
             .slug
@@ -119,6 +148,7 @@ async fn update(
     let detail = serde_json::to_value(&patch).unwrap_or_default();
     admin_action(
         &state,
+        &principal,
         &ctx,
         id,
         "tenant.update",
@@ -138,13 +168,17 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
+    authorize(&state, &principal, &ctx, id, Permission::TenantWrite).await?;
+    require_platform_admin(&principal)?;
     state.store.delete_tenant(id).await?;
     // The tenant's audit trail outlives it; this is its last record.
     let detail = serde_json::json!({});
     admin_action(
         &state,
+        &principal,
         &ctx,
         id,
         "tenant.delete",

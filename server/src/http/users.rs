@@ -11,10 +11,14 @@ use axum::routing::get;
 use uuid::Uuid;
 
 use super::audit::admin_action;
+use super::authn::authorize;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
+use super::roles::guard_target;
 use super::{check_fields, page_limit, search_text};
 use crate::AppState;
+use crate::access::Permission;
+use crate::identity::Principal;
 use crate::store::NewUserRecord;
 
 pub fn router() -> Router<AppState> {
@@ -36,12 +40,14 @@ pub fn router() -> Router<AppState> {
     ))]
 async fn list(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path(tenant_id): Path<Uuid>,
     Query(query): Query<UserQuery>,
 ) -> Result<Json<UserList>, ApiError> {
     let limit = page_limit(query.limit)?;
     let q = search_text(query.q.as_deref())?;
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersRead).await?;
     let (items, next_cursor) = state
         .store
         .list_users(&scope, query.cursor, q, query.disabled, limit)
@@ -62,6 +68,7 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Path(tenant_id): Path<Uuid>,
     Json(new): Json<NewUser>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -69,7 +76,7 @@ async fn create(
         validate_email("email", &new.email),
         validate_name("display_name", &new.display_name),
     ])?;
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
     let record = NewUserRecord {
         email: &new.email,
         display_name: &new.display_name,
@@ -80,6 +87,7 @@ async fn create(
     let detail = serde_json::json!({ "email": user.email, "display_name": user.display_name });
     admin_action(
         &state,
+        &principal,
         &ctx,
         tenant_id,
         "user.create",
@@ -104,9 +112,11 @@ async fn create(
     ))]
 async fn read(
     State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<User>, ApiError> {
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersRead).await?;
     Ok(Json(state.store.get_user(&scope, id).await?))
 }
 
@@ -122,6 +132,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
     Json(patch): Json<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
@@ -135,11 +146,13 @@ async fn update(
             .as_deref()
             .map_or(Ok(()), |n| validate_name("display_name", n)),
     ])?;
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
+    guard_target(&state, &scope, &principal, id).await?;
     let user = state.store.update_user(&scope, id, &patch).await?;
     let detail = serde_json::to_value(&patch).unwrap_or_default();
     admin_action(
         &state,
+        &principal,
         &ctx,
         tenant_id,
         "user.update",
@@ -160,13 +173,16 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     ctx: RequestContext,
+    principal: Principal,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = state.store.scope(tenant_id).await?;
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
+    guard_target(&state, &scope, &principal, id).await?;
     state.store.delete_user(&scope, id).await?;
     let detail = serde_json::json!({});
     admin_action(
         &state,
+        &principal,
         &ctx,
         tenant_id,
         "user.delete",

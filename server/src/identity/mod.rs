@@ -1,108 +1,151 @@
-//! Accounts. For now: password hashing and the first-run administrator. Sign-in, MFA, tokens
-//! and API keys build on this in the identity issue (#3).
+//! Who is calling: accounts and sign-in (password, lockout, TOTP), JWT access tokens with a
+//! rotating key ring and JWKS, rotating refresh tokens, console sessions in `kv`, API keys,
+//! and the [`Principal`] every authenticated request carries.
 
+mod api_keys;
+mod bootstrap;
+mod keys;
+mod login;
 mod password;
+mod principal;
+mod refresh;
+mod sessions;
+mod tokens;
+mod totp;
 
+pub use api_keys::{KEY_PREFIX as API_KEY_PREFIX, NewKey};
+pub use bootstrap::{BootstrapError, bootstrap};
+pub use login::{Login, SignedIn};
 pub use password::{PasswordError, hash_password, verify_password};
+pub use principal::{Credential, Principal};
+pub use refresh::TokenPair;
+pub use sessions::{Session, SessionCookie};
+pub use tokens::AccessClaims;
+pub use totp::Enrolment;
 
-use app::api::NewTenant;
-use rand::Rng;
-use rand::distr::Alphanumeric;
+use std::sync::Arc;
 
-use serde_json::json;
+use crate::config::AuthSettings;
+use crate::kv::{Kv, KvError};
+use crate::store::Store;
+use crate::vault::{Vault, VaultError};
 
-use crate::audit::{self, AuditEvent, Outcome};
-use crate::config::{BootstrapSettings, Secret};
-use crate::store::{NewUserRecord, Store, StoreError};
-
-/// Why the first-run setup failed.
+/// Why authentication failed. Each variant maps to one precise HTTP answer.
 #[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
+pub enum AuthError {
+    /// Wrong tenant, email or password; deliberately not saying which.
+    #[error("invalid tenant, email or password")]
+    InvalidCredentials,
+    /// Too many attempts for this account in the last minute.
+    #[error("too many sign-in attempts; retry in {0} s")]
+    Throttled(u64),
+    /// Locked after repeated failures.
+    #[error(
+        "the account is locked after repeated failed sign-ins; retry in {0} s or ask an administrator to unlock it"
+    )]
+    Locked(u64),
+    #[error("the account is disabled")]
+    Disabled,
+    /// The password was right and a second factor is needed: send `totp_code`.
+    #[error("a TOTP code (or a recovery code) is required")]
+    MfaRequired,
+    #[error("the TOTP or recovery code is invalid or was already used")]
+    InvalidMfaCode,
+    /// A bearer token, refresh token, API key or session that does not verify.
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// A well-formed request the account's state does not allow (e.g. MFA already on).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Kv(#[from] KvError),
     #[error(transparent)]
     Password(#[from] PasswordError),
-    /// The configured tenant slug or admin email is not valid.
-    #[error("bootstrap setting `{field}` {message}")]
-    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("{0}")]
+    Internal(String),
 }
 
-/// On an empty database, creates the default tenant and a platform administrator. The admin
-/// password comes from settings, or is generated and printed once to the log. Does nothing
-/// when any tenant exists: nothing is ever seeded silently into a database in use.
-pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<(), BootstrapError> {
-    if store.has_tenants().await? {
-        return Ok(());
-    }
-    let invalid = |e: app::api::FieldError| BootstrapError::Invalid {
-        field: e.field,
-        message: e.message,
-    };
-    app::api::validate_slug("bootstrap.tenant_slug", &settings.tenant_slug).map_err(invalid)?;
-    app::api::validate_name("bootstrap.tenant_name", &settings.tenant_name).map_err(invalid)?;
-    app::api::validate_email("bootstrap.admin_email", &settings.admin_email).map_err(invalid)?;
-
-    let (password, generated) = if settings.admin_password.is_empty() {
-        (Secret::new(generate_password()), true)
-    } else {
-        (settings.admin_password.clone(), false)
-    };
-    let hash = hash_password(password.clone()).await?;
-    let tenant = NewTenant {
-        slug: settings.tenant_slug.clone(),
-        name: settings.tenant_name.clone(),
-    };
-    let admin = NewUserRecord {
-        email: &settings.admin_email,
-        display_name: "Platform administrator",
-        password_hash: Some(&hash),
-        platform_admin: true,
-    };
-    let Some((tenant_id, admin_id)) = store.first_run(&tenant, &admin).await? else {
-        return Ok(());
-    };
-    for (action, target, detail) in [
-        (
-            "tenant.create",
-            format!("tenant:{tenant_id}"),
-            json!({ "slug": tenant.slug, "name": tenant.name }),
-        ),
-        (
-            "user.create",
-            format!("user:{admin_id}"),
-            json!({ "email": admin.email, "platform_admin": true }),
-        ),
-    ] {
-        let event = AuditEvent {
-            actor: "system:first-run".into(),
-            action,
-            target,
-            outcome: Outcome::Success,
-            rule: None,
-            request_id: None,
-            client_addr: None,
-            detail,
-        };
-        audit::record(store, tenant_id, event).await?;
-    }
-    if generated {
-        // Printed once, on the start that created the account; it is never stored in clear.
-        tracing::warn!(
-            email = %settings.admin_email,
-            password = password.expose(),
-            "created the platform administrator with a generated password; change it after signing in"
-        );
-    } else {
-        tracing::info!(email = %settings.admin_email, tenant = %settings.tenant_slug, "created the platform administrator");
-    }
-    Ok(())
+/// The identity service: cheap to clone, shared by every handler.
+#[derive(Clone)]
+pub struct Identity {
+    store: Store,
+    kv: Kv,
+    vault: Vault,
+    settings: Arc<AuthSettings>,
+    keys: Arc<keys::KeyRing>,
+    /// A hash verified when the account does not exist, so both cases cost the same time.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
-/// 24 alphanumeric characters from the OS-seeded generator: about 142 bits.
-fn generate_password() -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
+impl Identity {
+    pub async fn open(
+        store: Store,
+        kv: Kv,
+        vault: Vault,
+        settings: AuthSettings,
+    ) -> Result<Self, AuthError> {
+        let keys = keys::KeyRing::open(
+            &store,
+            &vault,
+            settings.signing_key_rotation_days,
+            settings.access_token_ttl_secs,
+        )
+        .await?;
+        Ok(Self {
+            store,
+            kv,
+            vault,
+            settings: Arc::new(settings),
+            keys: Arc::new(keys),
+            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
+        })
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The public keys that verify this server's tokens (RFC 7517 JWK Set).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
+    }
+
+    /// Makes a new signing key active now; tokens signed by older keys stay valid.
+    pub async fn rotate_signing_key(&self) -> Result<String, AuthError> {
+        self.keys.rotate(&self.store, &self.vault).await
+    }
+
+    /// Whether `password` meets the policy: length bounds only (NIST SP 800-63B §5.1.1.2).
+    pub fn check_password_policy(&self, password: &str) -> Result<(), String> {
+        let length = password.chars().count();
+        let min = self.settings.password_min_length;
+        if length < min {
+            return Err(format!("password must be at least {min} characters"));
+        }
+        if length > 256 {
+            return Err("password must be at most 256 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// `n` random bytes from the OS-seeded generator, base64url without padding.
+fn random_token(n: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `n` random bytes as lowercase hex.
+fn random_hex(n: usize) -> String {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }

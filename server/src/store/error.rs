@@ -33,6 +33,7 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("tenants_slug_key", "tenants.slug", "slug"),
     ("users_tenant_email_key", "users.email_lower", "email"),
     ("roles_tenant_name_key", "roles.name", "name"),
+    ("api_keys_prefix_key", "api_keys.prefix", "prefix"),
     ("upstreams_tenant_name_key", "upstreams.name", "name"),
     (
         "tool_policies_tenant_name_key",

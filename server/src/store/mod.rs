@@ -2,14 +2,22 @@
 //! and PostgreSQL (production). Queries are written once with `$n` placeholders, which both
 //! dialects accept, and run on either pool through [`on_pool!`].
 
+mod api_keys;
 mod audit;
+mod credentials;
 mod error;
 mod first_run;
+mod roles;
 mod tenants;
+mod tokens;
 mod users;
 
+pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditFilter, AuditRow};
+pub use credentials::Credentials;
 pub use error::StoreError;
+pub use roles::RoleRow;
+pub use tokens::{NewRefresh, RefreshRow, SigningKeyRow};
 pub use users::NewUserRecord;
 
 use std::str::FromStr;

@@ -55,6 +55,7 @@ impl Store {
                 .fetch_one(pool)
                 .await?
         });
+        self.ensure_builtin_roles(Some(row.id)).await?;
         Ok(row.into())
     }
 

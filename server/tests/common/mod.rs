@@ -36,7 +36,7 @@ pub struct TestDb {
     pub url: String,
     admin_url: Option<String>,
     name: Option<String>,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -143,12 +143,16 @@ pub async fn execute_sql(url: &str, sql: &'static str) -> u64 {
     }
 }
 
+/// The bootstrap administrator's password in tests (`admin@localhost` in tenant `default`).
+pub const ADMIN_PASSWORD: &str = "bootstrap-password-for-tests";
+
 /// Settings for a test server on `db`.
 pub fn settings(db: &TestDb) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = Secret::new(db.url.clone());
     settings.database.max_connections = 5;
-    settings.bootstrap.admin_password = Secret::new("bootstrap-password-for-tests");
+    settings.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
+    settings.data_dir = db._dir.path().to_path_buf();
     if let Some(url) = redis_url() {
         settings.redis.url = Secret::new(url);
         settings.redis.prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
@@ -156,16 +160,20 @@ pub fn settings(db: &TestDb) -> Settings {
     settings
 }
 
-/// A running server.
+/// A running server. `client` carries the bootstrap administrator's access token; `anon`
+/// carries nothing.
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
+    pub anon: reqwest::Client,
+    pub admin_token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), switchyard::ServeError>>>,
 }
 
 impl TestServer {
     pub async fn start(settings: Settings) -> TestServer {
+        let bootstrap = settings.bootstrap.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -185,12 +193,42 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+        // Empty when the bootstrap settings do not name an existing administrator (a test
+        // that restarts with other bootstrap settings signs in itself).
+        let admin_token = sign_in(
+            &client,
+            &base,
+            &bootstrap.tenant_slug,
+            &bootstrap.admin_email,
+            bootstrap.admin_password.expose(),
+        )
+        .await
+        .map(|t| t["access_token"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
         TestServer {
             base,
-            client,
+            client: bearer_client(&admin_token),
+            anon: client,
+            admin_token,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Signs in and returns a client carrying the new access token, and the token response.
+    pub async fn sign_in_as(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Client, serde_json::Value) {
+        let tokens = sign_in(&self.anon, &self.base, tenant, email, password)
+            .await
+            .unwrap_or_else(|e| panic!("{email} signs in: {e}"));
+        (
+            bearer_client(tokens["access_token"].as_str().unwrap()),
+            tokens,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -226,4 +264,40 @@ impl TestServer {
     pub async fn wait(mut self) -> Result<(), switchyard::ServeError> {
         self.task.take().unwrap().await.unwrap()
     }
+}
+
+/// `POST /api/v1/auth/token`; the token response, or the status and body of the refusal.
+pub async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Result<serde_json::Value, String> {
+    let response = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({ "tenant": tenant, "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
+
+/// A client that sends `Authorization: Bearer <token>` on every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }

@@ -1,0 +1,159 @@
+//! Signing in and out of the console: the login page (password, then a TOTP step when the
+//! account has MFA), the gate around pages that need a session, and the account menu.
+
+use leptos::prelude::*;
+
+use super::ProblemBanner;
+use crate::api::{ApiClient, Me, Problem, SignIn, sendable};
+
+/// The caller, read once per page load and shared through the context.
+pub type MeResource = Resource<Result<Me, Problem>>;
+
+/// Sends the browser to `path` with a full load, so the server renders with the new cookies.
+fn go(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = leptos::prelude::window().location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let tenant = RwSignal::new("default".to_string());
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let need_code = RwSignal::new(false);
+    let problem = RwSignal::new(None::<Problem>);
+
+    let submit = Action::new(move |body: &SignIn| {
+        let (api, body) = (api.clone(), body.clone());
+        sendable(async move { api.sign_in(&body).await })
+    });
+    Effect::new(move |_| match submit.value().get() {
+        Some(Ok(_)) => go("/"),
+        Some(Err(p)) if p.kind.ends_with("/mfa-required") => {
+            need_code.set(true);
+            problem.set(None);
+        }
+        Some(Err(p)) => problem.set(Some(p)),
+        None => {}
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mfa = code.get_untracked();
+        submit.dispatch(SignIn {
+            tenant: tenant.get_untracked(),
+            email: email.get_untracked(),
+            password: password.get_untracked(),
+            mfa_code: (!mfa.trim().is_empty()).then(|| mfa.trim().to_string()),
+        });
+    };
+
+    view! {
+        <section class="page login">
+            <h1>"Sign in"</h1>
+            <form class="form" on:submit=on_submit>
+                <label>
+                    "Tenant"
+                    <input name="tenant" autocomplete="organization" required
+                        prop:value=move || tenant.get()
+                        on:input=move |ev| tenant.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Email"
+                    <input name="email" type="email" autocomplete="username" required
+                        prop:value=move || email.get()
+                        on:input=move |ev| email.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Password"
+                    <input name="password" type="password" autocomplete="current-password" required
+                        prop:value=move || password.get()
+                        on:input=move |ev| password.set(event_target_value(&ev))/>
+                </label>
+                <Show when=move || need_code.get()>
+                    <label>
+                        "Authentication code"
+                        <input name="mfa_code" inputmode="numeric" autocomplete="one-time-code"
+                            placeholder="123456 or a recovery code"
+                            prop:value=move || code.get()
+                            on:input=move |ev| code.set(event_target_value(&ev))/>
+                    </label>
+                </Show>
+                <button type="submit" disabled=move || submit.pending().get()>
+                    {move || if need_code.get() { "Verify" } else { "Sign in" }}
+                </button>
+            </form>
+            <ProblemBanner problem/>
+        </section>
+    }
+}
+
+/// Renders `children` for signed-in visitors and a sign-in prompt for everyone else.
+#[component]
+pub fn Gate(children: ChildrenFn) -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let children = StoredValue::new(children);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                me.get()
+                    .map(|result| match result {
+                        Ok(_) => children.with_value(|c| c()).into_any(),
+                        Err(_) => {
+                            view! {
+                                <section class="page">
+                                    <p class="empty">
+                                        "You are signed out. " <a href="/login">"Sign in"</a>
+                                        " to use the console."
+                                    </p>
+                                </section>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// The signed-in user and a sign-out button, or a sign-in link.
+#[component]
+pub fn AccountMenu() -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let me = expect_context::<MeResource>();
+    let sign_out = Action::new(move |_: &()| {
+        let api = api.clone();
+        sendable(async move { api.sign_out().await })
+    });
+    Effect::new(move |_| {
+        if sign_out.value().get().is_some() {
+            go("/login");
+        }
+    });
+    view! {
+        <div class="account">
+            <Transition fallback=|| ()>
+                {move || {
+                    me.get()
+                        .map(|result| match result {
+                            Ok(me) => {
+                                view! {
+                                    <span class="who" data-testid="signed-in-as">{me.email}</span>
+                                    <button class="link" on:click=move |_| { sign_out.dispatch(()); }>
+                                        "Sign out"
+                                    </button>
+                                }
+                                    .into_any()
+                            }
+                            Err(_) => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </div>
+    }
+}

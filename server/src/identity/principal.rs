@@ -1,0 +1,80 @@
+//! The authenticated caller of a request.
+
+use uuid::Uuid;
+
+use super::{AuthError, Identity};
+use crate::access::{Permission, PermissionSet};
+use crate::store::Credentials;
+use crate::tenancy::TenantScope;
+
+/// How the caller proved who it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A JWT access token from the refresh family `family`.
+    Bearer { family: Uuid },
+    /// A console session cookie; unsafe methods need its CSRF token.
+    Session { csrf: String },
+    /// An API key (personal access token).
+    ApiKey { id: Uuid },
+}
+
+/// A verified identity: who, in which tenant, allowed to do what.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub platform_admin: bool,
+    pub roles: Vec<String>,
+    /// What the principal may do in its own tenant (already narrowed by an API key's scopes).
+    pub permissions: PermissionSet,
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// The actor written into audit records.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+
+    /// Whether the principal holds `permission` in its own tenant.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.platform_admin || self.permissions.contains(permission)
+    }
+
+    /// The permissions the principal holds, as a platform admin holds all of them.
+    pub fn effective(&self) -> PermissionSet {
+        if self.platform_admin {
+            PermissionSet::all()
+        } else {
+            self.permissions
+        }
+    }
+}
+
+impl Identity {
+    /// The principal for an account, with its current roles; refuses disabled accounts.
+    pub(super) async fn principal_for(
+        &self,
+        account: &Credentials,
+        credential: Credential,
+    ) -> Result<Principal, AuthError> {
+        if account.disabled {
+            return Err(AuthError::Disabled);
+        }
+        let scope = TenantScope::verified(account.tenant_id);
+        let roles = self.store.user_roles(&scope, account.user_id).await?;
+        let permissions = roles
+            .iter()
+            .fold(PermissionSet::EMPTY, |set, r| set.union(r.permission_set()));
+        Ok(Principal {
+            tenant_id: account.tenant_id,
+            user_id: account.user_id,
+            email: account.email.clone(),
+            platform_admin: account.platform_admin,
+            roles: roles.into_iter().map(|r| r.name).collect(),
+            permissions,
+            credential,
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! Refresh tokens, rotated on every use (OAuth 2.1 §4.3.1; RFC 9700 §4.14.2). One sign-in is
+//! one family; a token presented twice means it leaked, so the whole family is revoked and
+//! its access tokens stop verifying.
+
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{AuthError, Credential, Identity, Principal};
+use crate::audit::{self, Origin, Outcome};
+use crate::store::NewRefresh;
+use crate::tenancy::TenantScope;
+
+const REFRESH_PREFIX: &str = "syr_";
+
+/// What a sign-in or refresh returns (RFC 6749 §5.1 field names).
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+impl Identity {
+    /// Starts a refresh family for a signed-in principal and returns its first tokens.
+    pub async fn start_family(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
+        let family = Uuid::now_v7();
+        let family_expires_at =
+            Utc::now() + chrono::Duration::seconds(self.settings.refresh_family_max_secs as i64);
+        let mut principal = principal.clone();
+        principal.credential = Credential::Bearer { family };
+        self.next_in_family(&principal, family, family_expires_at)
+            .await
+    }
+
+    async fn next_in_family(
+        &self,
+        principal: &Principal,
+        family: Uuid,
+        family_expires_at: chrono::DateTime<Utc>,
+    ) -> Result<TokenPair, AuthError> {
+        let refresh_token = format!("{REFRESH_PREFIX}{}", super::random_token(32));
+        let expires_at = (Utc::now()
+            + chrono::Duration::seconds(self.settings.refresh_token_ttl_secs as i64))
+        .min(family_expires_at);
+        let scope = TenantScope::verified(principal.tenant_id);
+        self.store
+            .insert_refresh(
+                &scope,
+                &NewRefresh {
+                    family_id: family,
+                    user_id: principal.user_id,
+                    token_hash: &hash(&refresh_token),
+                    expires_at,
+                    family_expires_at,
+                },
+            )
+            .await?;
+        let (access_token, expires_in) = self.issue_access(principal, family).await?;
+        Ok(TokenPair {
+            access_token,
+            expires_in,
+            refresh_token,
+        })
+    }
+
+    /// Exchanges a refresh token for new tokens. Reuse of a spent token revokes its family
+    /// and is audited as denied.
+    pub async fn refresh(
+        &self,
+        token: &str,
+        origin: &Origin,
+    ) -> Result<(TokenPair, Principal), AuthError> {
+        let unknown = AuthError::InvalidToken("the refresh token is invalid, expired or revoked");
+        if !token.starts_with(REFRESH_PREFIX) {
+            return Err(unknown);
+        }
+        let Some(row) = self.store.refresh_by_hash(&hash(token)).await? else {
+            return Err(unknown);
+        };
+        let actor = format!("user:{}", row.user_id);
+        if row.revoked_at.is_some() {
+            return Err(unknown);
+        }
+        let claimed = row.used_at.is_none() && self.store.claim_refresh(row.id).await?;
+        if !claimed {
+            // Spent before: someone else holds a copy. Revoke the whole sign-in.
+            self.store.revoke_family(row.family_id).await?;
+            self.mark_revoked(row.tenant_id, row.family_id).await?;
+            let event = origin
+                .event(actor, "auth.token.reuse", Outcome::Denied)
+                .target(format!("session:{}", row.family_id))
+                .rule("refresh-token-reuse")
+                .detail(json!({ "family_revoked": true }));
+            audit::record(&self.store, row.tenant_id, event).await?;
+            return Err(AuthError::InvalidToken(
+                "the refresh token was already used; the sign-in it belongs to is now revoked",
+            ));
+        }
+        if row.expires_at <= Utc::now() {
+            return Err(unknown);
+        }
+        let scope = TenantScope::verified(row.tenant_id);
+        let account = self.store.credentials(&scope, row.user_id).await?;
+        let principal = match self
+            .principal_for(
+                &account,
+                Credential::Bearer {
+                    family: row.family_id,
+                },
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                self.store.revoke_family(row.family_id).await?;
+                return Err(e);
+            }
+        };
+        let pair = self
+            .next_in_family(&principal, row.family_id, row.family_expires_at)
+            .await?;
+        let event = origin
+            .event(principal.actor(), "auth.token.refresh", Outcome::Success)
+            .target(format!("session:{}", row.family_id));
+        audit::record(&self.store, row.tenant_id, event).await?;
+        Ok((pair, principal))
+    }
+
+    /// Revokes the sign-in a refresh token belongs to (RFC 7009: unknown tokens are not an
+    /// error, so the answer reveals nothing).
+    pub async fn revoke_refresh(&self, token: &str, origin: &Origin) -> Result<(), AuthError> {
+        let Some(row) = self.store.refresh_by_hash(&hash(token)).await? else {
+            return Ok(());
+        };
+        self.end_family(row.tenant_id, row.user_id, row.family_id, origin)
+            .await
+    }
+
+    /// Ends one sign-in: its refresh tokens and its live access tokens.
+    pub async fn end_family(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        family: Uuid,
+        origin: &Origin,
+    ) -> Result<(), AuthError> {
+        let live = self.store.revoke_family(family).await?;
+        self.mark_revoked(tenant_id, family).await?;
+        let event = origin
+            .event(
+                format!("user:{user_id}"),
+                "auth.token.revoke",
+                Outcome::Success,
+            )
+            .target(format!("session:{family}"))
+            .detail(json!({ "refresh_tokens_revoked": live }));
+        audit::record(&self.store, tenant_id, event).await?;
+        Ok(())
+    }
+
+    /// "Sign out everywhere": every refresh family and console session of the user.
+    pub async fn sign_out_everywhere(
+        &self,
+        principal: &Principal,
+        target_user: Uuid,
+        origin: &Origin,
+    ) -> Result<(), AuthError> {
+        let scope = TenantScope::verified(principal.tenant_id);
+        let families = self.store.revoke_user_families(&scope, target_user).await?;
+        for family in &families {
+            self.mark_revoked(principal.tenant_id, *family).await?;
+        }
+        self.store.revoke_sessions(&scope, target_user).await?;
+        let event = origin
+            .event(
+                principal.actor(),
+                "auth.sign_out_everywhere",
+                Outcome::Success,
+            )
+            .target(format!("user:{target_user}"))
+            .detail(json!({ "sign_ins_revoked": families.len() }));
+        audit::record(&self.store, principal.tenant_id, event).await?;
+        Ok(())
+    }
+}

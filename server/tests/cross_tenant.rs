@@ -1,0 +1,208 @@
+//! The cross-tenant suite: for every `/api/v1` route with a tenant in its path — enumerated
+//! from the OpenAPI document, so a new route cannot escape — a tenant administrator of tenant
+//! A addressing tenant B's objects gets 404 (not 403: no existence leak) and nothing in B
+//! changes. Routes without a tenant in the path must be listed here as caller-scoped.
+
+mod common;
+
+use common::{TestDb, TestServer, backends, settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Routes that act on the caller's own account or are platform-level; each is covered by the
+/// identity story. A route missing from both lists fails the suite.
+const CALLER_SCOPED: &[&str] = &[
+    "/api/v1/tenants",
+    "/api/v1/auth/token",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/revoke",
+    "/api/v1/auth/session",
+    "/api/v1/auth/me",
+    "/api/v1/auth/password",
+    "/api/v1/auth/sign-out-everywhere",
+    "/api/v1/auth/mfa/totp",
+    "/api/v1/auth/mfa/totp/confirm",
+    "/api/v1/auth/mfa/totp/disable",
+    "/api/v1/auth/api-keys",
+    "/api/v1/auth/api-keys/{id}",
+    "/api/v1/admin/signing-keys/rotate",
+    "/.well-known/jwks.json",
+];
+
+/// A valid body for each unsafe route, so the request reaches the tenant check rather than
+/// failing body validation.
+fn body_for(path: &str, method: &str) -> Option<Value> {
+    let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
+        ("post", "users") => json!({ "email": "intruder@example.com", "display_name": "Intruder" }),
+        ("patch", "{id}") if path.contains("/users/") => json!({ "display_name": "Renamed" }),
+        ("patch", "{id}") => json!({ "name": "Renamed" }),
+        ("put", "roles") => json!({ "roles": ["viewer"] }),
+        ("post", "password") => json!({ "new_password": "a brand new password" }),
+        _ => return None,
+    };
+    Some(body)
+}
+
+async fn json_of(server: &TestServer, path: &str) -> Value {
+    server.get(path).await.json().await.unwrap()
+}
+
+/// Everything of tenant B an intrusion could change.
+async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
+    let audit: Value = json_of(server, &format!("/api/v1/tenants/{b}/audit?limit=200")).await;
+    let records: Vec<Value> = audit["items"].as_array().unwrap().to_vec();
+    json!({
+        "tenant": json_of(server, &format!("/api/v1/tenants/{b}")).await,
+        "users": json_of(server, &format!("/api/v1/tenants/{b}/users")).await,
+        "roles": json_of(server, &format!("/api/v1/tenants/{b}/users/{b_user}/roles")).await,
+        "audit": records,
+    })
+}
+
+#[tokio::test]
+async fn tenant_a_cannot_see_or_touch_tenant_b() {
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let mut s = settings(&db);
+        s.http.rate_limit_per_second = 0;
+        let server = TestServer::start(s).await;
+        let me: Value = json_of(&server, "/api/v1/auth/me").await;
+        let a = me["tenant_id"].as_str().unwrap().to_string();
+        let b: Value = server
+            .client
+            .post(server.url("/api/v1/tenants"))
+            .json(&json!({ "slug": "tenant-b", "name": "B" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let b = b["id"].as_str().unwrap().to_string();
+        let b_user: Value = server
+            .client
+            .post(server.url(&format!("/api/v1/tenants/{b}/users")))
+            .json(&json!({ "email": "victim@example.com", "display_name": "Victim" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let b_user = b_user["id"].as_str().unwrap().to_string();
+
+        // A's tenant administrator, who may do everything inside A.
+        let created: Value = server
+            .client
+            .post(server.url(&format!("/api/v1/tenants/{a}/users")))
+            .json(&json!({ "email": "a-admin@example.com", "display_name": "A admin" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let a_admin = created["id"].as_str().unwrap();
+        for (path, body) in [(
+            format!("/api/v1/tenants/{a}/users/{a_admin}/password"),
+            json!({ "new_password": PASSWORD }),
+        )] {
+            server
+                .client
+                .post(server.url(&path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+        }
+        server
+            .client
+            .put(server.url(&format!("/api/v1/tenants/{a}/users/{a_admin}/roles")))
+            .json(&json!({ "roles": ["tenant_admin"] }))
+            .send()
+            .await
+            .unwrap();
+        let (intruder, _) = server
+            .sign_in_as("default", "a-admin@example.com", PASSWORD)
+            .await;
+
+        let before = snapshot(&server, &b, &b_user).await;
+        let doc: Value = serde_json::from_str(&switchyard::http::openapi_document()).unwrap();
+        let mut checked = 0;
+        for (template, operations) in doc["paths"].as_object().unwrap() {
+            let tenant_scoped =
+                template.contains("{tenant_id}") || template == "/api/v1/tenants/{id}";
+            if !tenant_scoped {
+                assert!(
+                    CALLER_SCOPED.contains(&template.as_str()),
+                    "{template} has no tenant in its path and is not listed as caller-scoped"
+                );
+                continue;
+            }
+            let path = template.replace("{tenant_id}", &b).replace(
+                "{id}",
+                if template == "/api/v1/tenants/{id}" {
+                    &b
+                } else {
+                    &b_user
+                },
+            );
+            for method in operations.as_object().unwrap().keys() {
+                let mut request = match method.as_str() {
+                    "get" => intruder.get(server.url(&path)),
+                    "post" => intruder.post(server.url(&path)),
+                    "put" => intruder.put(server.url(&path)),
+                    "patch" => intruder.patch(server.url(&path)),
+                    "delete" => intruder.delete(server.url(&path)),
+                    other => panic!("unexpected method {other}"),
+                };
+                if let Some(body) = body_for(template, method) {
+                    request = request.json(&body);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let text = response.text().await.unwrap();
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {template}: {text}");
+                assert!(text.contains("not found"), "{method} {template}: {text}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 18, "only {checked} operations were checked");
+        assert_eq!(
+            snapshot(&server, &b, &b_user).await,
+            before,
+            "tenant B changed"
+        );
+
+        // The same user in its own tenant is allowed, so the 404s above are the tenant wall.
+        let own = intruder
+            .get(server.url(&format!("/api/v1/tenants/{a}/users")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), StatusCode::OK);
+        // Tenant listing shows only the caller's own tenant.
+        let listed: Value = intruder
+            .get(server.url("/api/v1/tenants"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        assert_eq!(listed["items"][0]["id"], a.as_str());
+        // The platform administrator crosses, and the crossing is audited in its own tenant.
+        let crossings: Value = json_of(
+            &server,
+            &format!("/api/v1/tenants/{a}/audit?action=admin.cross_tenant"),
+        )
+        .await;
+        assert!(!crossings["items"].as_array().unwrap().is_empty());
+        assert_eq!(crossings["items"][0]["rule"], "platform-admin");
+        server.stop().await;
+        db.drop_db().await;
+    }
+}
