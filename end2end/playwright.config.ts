@@ -22,6 +22,8 @@ function server(name: string, port: number, databaseUrl?: string) {
       SWITCHYARD_LOG__FORMAT: "pretty",
       SWITCHYARD_LOG__FILTER: "warn",
       SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD: "e2e-admin-password",
+      // Every test signs in afresh; the default of 5 a minute per account is for people.
+      SWITCHYARD_AUTH__LOGIN_ATTEMPTS_PER_MINUTE: "1000",
       ...(databaseUrl ? { SWITCHYARD_DATABASE__URL: databaseUrl } : {}),
     },
   };

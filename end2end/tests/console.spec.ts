@@ -1,10 +1,7 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { open, signIn } from "./session";
 
-// A click before hydration does nothing: wait for the marker the app sets once hydrated.
-async function open(page: Page, path: string) {
-  await page.goto(path);
-  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
-}
+test.beforeEach(async ({ page }) => signIn(page));
 
 function unique(prefix: string) {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1000)}`;

@@ -93,31 +93,29 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// Renders `children` for signed-in visitors and a sign-in prompt for everyone else.
+/// Puts a sign-in prompt above `children` for signed-out visitors. The children always
+/// render (their own requests then show the API's 401): creating a page's resources inside a
+/// Transition over another resource would make server and browser create them in different
+/// orders, and hydration would not match.
 #[component]
-pub fn Gate(children: ChildrenFn) -> impl IntoView {
+pub fn Gate(children: Children) -> impl IntoView {
     let me = expect_context::<MeResource>();
-    let children = StoredValue::new(children);
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| ()>
             {move || {
                 me.get()
-                    .map(|result| match result {
-                        Ok(_) => children.with_value(|c| c()).into_any(),
-                        Err(_) => {
-                            view! {
-                                <section class="page">
-                                    <p class="empty">
-                                        "You are signed out. " <a href="/login">"Sign in"</a>
-                                        " to use the console."
-                                    </p>
-                                </section>
-                            }
-                                .into_any()
+                    .and_then(|result| result.err())
+                    .map(|_| {
+                        view! {
+                            <p class="empty signed-out">
+                                "You are signed out. " <a href="/login">"Sign in"</a>
+                                " to use the console."
+                            </p>
                         }
                     })
             }}
         </Transition>
+        {children()}
     }
 }
 

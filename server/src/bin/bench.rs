@@ -1,6 +1,7 @@
-//! `switchyard-bench`: drives `GET /api/v1/tenants/{id}/users` with concurrent clients over
-//! loopback and prints requests/s and latency percentiles, on SQLite and, when `DATABASE_URL`
-//! is set, on a fresh PostgreSQL database. The server runs in this process (the same `serve`
+//! `switchyard-bench`: drives `GET /api/v1/tenants/{id}/users` (authenticated with a bearer
+//! JWT) with concurrent clients over loopback and prints requests/s and latency percentiles,
+//! on SQLite and, when `DATABASE_URL` is set, on a fresh PostgreSQL database; then the cost
+//! of verifying one access token. The server runs in this process (the same `serve`
 //! the binary runs) with rate limiting off; client and server share the machine's cores, so
 //! compare the backends with each other rather than reading the figures as a ceiling.
 //!
@@ -56,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dir = tempfile_dir()?;
     let sqlite = format!("sqlite://{}/bench.db", dir.display());
-    run("sqlite", &sqlite, &options).await?;
+    run("sqlite", &sqlite, &dir, &options).await?;
 
     if let Ok(admin_url) = std::env::var("DATABASE_URL") {
         let name = format!("switchyard_bench_{}", std::process::id());
@@ -66,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let base = admin_url.split('?').next().unwrap_or(&admin_url);
         let url = format!("{}/{name}", &base[..base.rfind('/').unwrap_or(base.len())]);
-        let result = run("postgres", &url, &options).await;
+        let result = run("postgres", &url, &dir, &options).await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))
@@ -76,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         println!("(set DATABASE_URL to a PostgreSQL server to measure PostgreSQL too)");
     }
+    token_verification(&sqlite, &dir).await?;
     let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }
@@ -86,13 +88,60 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+fn bench_settings(database_url: &str, dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.data_dir = dir.to_path_buf();
+    settings.database.url = Secret::new(database_url);
+    settings.auth.login_attempts_per_minute = 1000;
+    settings
+}
+
+/// µs per access-token verification: signature and claims alone, and with the revocation
+/// lookup in `kv` that every request also makes.
+async fn token_verification(
+    database_url: &str,
+    dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use switchyard::identity::Login;
+    let mut settings = bench_settings(database_url, dir);
+    settings.bootstrap.admin_password = Secret::new("bench-admin-password");
+    let state = switchyard::AppState::open(settings).await?;
+    let login = Login {
+        tenant: "default",
+        email: "admin@localhost",
+        password: Secret::new("bench-admin-password"),
+        mfa_code: None,
+    };
+    let signed_in = state.identity.sign_in(login, &Default::default()).await?;
+    let token = state
+        .identity
+        .start_family(&signed_in.principal)
+        .await?
+        .access_token;
+    const N: u32 = 20_000;
+    println!("\naccess-token verification (ES256), {N} times:");
+    let started = Instant::now();
+    for _ in 0..N {
+        state.identity.verify_claims(&token).await?;
+    }
+    let claims_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    let started = Instant::now();
+    for _ in 0..N {
+        state.identity.verify_access(&token).await?;
+    }
+    let full_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    println!("  signature + claims            {claims_us:>8.1} µs");
+    println!("  + revocation check (in-process kv) {full_us:>3.1} µs");
+    Ok(())
+}
+
 async fn run(
     label: &str,
     database_url: &str,
+    dir: &std::path::Path,
     options: &Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut settings = Settings::default();
-    settings.database.url = Secret::new(database_url);
+    let mut settings = bench_settings(database_url, dir);
     settings.database.max_connections = 16;
     settings.http.rate_limit_per_second = 0;
     settings.bootstrap.admin_password = Secret::new("bench-admin-password");
@@ -103,8 +152,26 @@ async fn run(
         let _ = stopped.await;
     }));
 
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"tenant": "default", "email": "admin@localhost", "password": "bench-admin-password"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!(
+            "Bearer {}",
+            token["access_token"].as_str().unwrap_or_default()
+        )
+        .parse()?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
+        .default_headers(headers)
         .build()?;
     let tenant = seed(&client, &base, options.users).await?;
     let path = format!("{base}/api/v1/tenants/{tenant}/users?limit=50");
