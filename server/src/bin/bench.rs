@@ -89,8 +89,10 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
 }
 
 fn bench_settings(database_url: &str, dir: &std::path::Path) -> Settings {
-    let mut settings = Settings::default();
-    settings.data_dir = dir.to_path_buf();
+    let mut settings = Settings {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     settings.database.url = Secret::new(database_url);
     settings.auth.login_attempts_per_minute = 1000;
     settings
