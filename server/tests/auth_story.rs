@@ -5,45 +5,13 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, TestDb, TestServer, backends, bearer_client, settings};
+use common::{
+    ADMIN_PASSWORD, PASSWORD, TestDb, TestServer, backends, bearer_client, make_user, settings,
+};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Creates a user in `tenant` with `PASSWORD` and `roles`, as the administrator.
-pub async fn make_user(server: &TestServer, tenant: &str, email: &str, roles: &[&str]) -> String {
-    let created: Value = server
-        .client
-        .post(server.url(&format!("/api/v1/tenants/{tenant}/users")))
-        .json(&json!({ "email": email, "display_name": email }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().expect("user created").to_string();
-    let r = server
-        .client
-        .post(server.url(&format!("/api/v1/tenants/{tenant}/users/{id}/password")))
-        .json(&json!({ "new_password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = server
-        .client
-        .put(server.url(&format!("/api/v1/tenants/{tenant}/users/{id}/roles")))
-        .json(&json!({ "roles": roles }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    id
-}
 
 async fn default_tenant(server: &TestServer) -> String {
     let me: Value = server.get("/api/v1/auth/me").await.json().await.unwrap();

@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{TestDb, TestServer, backends, settings};
+use common::{PASSWORD, TestDb, TestServer, backends, make_user, settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Routes that act on the caller's own account or are platform-level; each is covered by the
 /// identity story. A route missing from both lists fails the suite.
@@ -94,36 +92,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
         let b_user = b_user["id"].as_str().unwrap().to_string();
 
         // A's tenant administrator, who may do everything inside A.
-        let created: Value = server
-            .client
-            .post(server.url(&format!("/api/v1/tenants/{a}/users")))
-            .json(&json!({ "email": "a-admin@example.com", "display_name": "A admin" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let a_admin = created["id"].as_str().unwrap();
-        for (path, body) in [(
-            format!("/api/v1/tenants/{a}/users/{a_admin}/password"),
-            json!({ "new_password": PASSWORD }),
-        )] {
-            server
-                .client
-                .post(server.url(&path))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-        }
-        server
-            .client
-            .put(server.url(&format!("/api/v1/tenants/{a}/users/{a_admin}/roles")))
-            .json(&json!({ "roles": ["tenant_admin"] }))
-            .send()
-            .await
-            .unwrap();
+        make_user(&server, &a, "a-admin@example.com", &["tenant_admin"]).await;
         let (intruder, _) = server
             .sign_in_as("default", "a-admin@example.com", PASSWORD)
             .await;

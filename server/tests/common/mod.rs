@@ -301,3 +301,38 @@ pub fn bearer_client(token: &str) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The password `make_user` gives its users.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates a user in `tenant` with `PASSWORD` and `roles`, as the administrator.
+pub async fn make_user(server: &TestServer, tenant: &str, email: &str, roles: &[&str]) -> String {
+    let created: serde_json::Value = server
+        .client
+        .post(server.url(&format!("/api/v1/tenants/{tenant}/users")))
+        .json(&serde_json::json!({ "email": email, "display_name": email }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("user created").to_string();
+    let r = server
+        .client
+        .post(server.url(&format!("/api/v1/tenants/{tenant}/users/{id}/password")))
+        .json(&serde_json::json!({ "new_password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let r = server
+        .client
+        .put(server.url(&format!("/api/v1/tenants/{tenant}/users/{id}/roles")))
+        .json(&serde_json::json!({ "roles": roles }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    id
+}
