@@ -336,3 +336,23 @@ pub async fn make_user(server: &TestServer, tenant: &str, email: &str, roles: &[
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     id
 }
+
+/// The tenant of the bootstrap administrator.
+pub async fn default_tenant(server: &TestServer) -> String {
+    let me: serde_json::Value = server.get("/api/v1/auth/me").await.json().await.unwrap();
+    me["tenant_id"].as_str().unwrap().to_string()
+}
+
+/// The status of `GET url` with `client`.
+pub async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
+    client.get(url).send().await.unwrap().status()
+}
+
+/// `POST url` with a JSON body.
+pub async fn post(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    client.post(url).json(&body).send().await.unwrap()
+}
