@@ -99,13 +99,7 @@ impl Identity {
             }
         };
         if !password_ok {
-            let threshold = self.settings.lockout_after_failures.max(1) as i32;
-            let (failures, locked_until) = self
-                .store
-                .record_login_failure(&scope, account.user_id, threshold, |n| {
-                    lock_for(threshold, n)
-                })
-                .await?;
+            let (failures, locked_until) = self.count_failure(&scope, account.user_id).await?;
             let event = attempt(Outcome::Failure).detail(json!({
                 "reason": "wrong password",
                 "consecutive_failures": failures,
@@ -123,12 +117,7 @@ impl Identity {
         let mfa = account.totp_enabled;
         if mfa && let Err(e) = self.check_second_factor(&account, login.mfa_code).await {
             if matches!(e, AuthError::InvalidMfaCode) {
-                let threshold = self.settings.lockout_after_failures.max(1) as i32;
-                self.store
-                    .record_login_failure(&scope, account.user_id, threshold, |n| {
-                        lock_for(threshold, n)
-                    })
-                    .await?;
+                self.count_failure(&scope, account.user_id).await?;
             }
             let (outcome, reason) = match e {
                 AuthError::MfaRequired => (Outcome::Denied, "second factor required"),
@@ -155,6 +144,19 @@ impl Identity {
         let event = attempt(Outcome::Success).detail(json!({ "mfa": mfa }));
         audit::record(&self.store, tenant_id, event).await?;
         Ok(SignedIn { principal, mfa })
+    }
+
+    /// Counts a failed sign-in, locking the account once the threshold is reached.
+    async fn count_failure(
+        &self,
+        scope: &TenantScope,
+        user_id: uuid::Uuid,
+    ) -> Result<(i32, Option<chrono::DateTime<Utc>>), AuthError> {
+        let threshold = self.settings.lockout_after_failures.max(1) as i32;
+        Ok(self
+            .store
+            .record_login_failure(scope, user_id, threshold, |n| lock_for(threshold, n))
+            .await?)
     }
 
     /// Verifies a password against a throwaway hash, so an unknown account costs the same
@@ -198,13 +200,7 @@ impl Identity {
         self.store
             .set_password_hash(&scope, principal.user_id, &hash, true)
             .await?;
-        for family in self
-            .store
-            .revoke_user_families(&scope, principal.user_id)
-            .await?
-        {
-            self.mark_revoked(principal.tenant_id, family).await?;
-        }
+        self.end_all_families(&scope, principal.user_id).await?;
         let event = origin
             .event(principal.actor(), "auth.password.change", Outcome::Success)
             .target(principal.actor());
@@ -228,9 +224,7 @@ impl Identity {
         self.store
             .set_password_hash(scope, user_id, &hash, true)
             .await?;
-        for family in self.store.revoke_user_families(scope, user_id).await? {
-            self.mark_revoked(scope.tenant_id(), family).await?;
-        }
+        self.end_all_families(scope, user_id).await?;
         let event = origin
             .event(admin.actor(), "auth.password.reset", Outcome::Success)
             .target(format!("user:{user_id}"));

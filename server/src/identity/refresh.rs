@@ -164,6 +164,19 @@ impl Identity {
         Ok(())
     }
 
+    /// Ends every sign-in of a user (refresh tokens and live access tokens); returns how many.
+    pub(super) async fn end_all_families(
+        &self,
+        scope: &TenantScope,
+        user_id: Uuid,
+    ) -> Result<usize, AuthError> {
+        let families = self.store.revoke_user_families(scope, user_id).await?;
+        for family in &families {
+            self.mark_revoked(scope.tenant_id(), *family).await?;
+        }
+        Ok(families.len())
+    }
+
     /// "Sign out everywhere": every refresh family and console session of the user.
     pub async fn sign_out_everywhere(
         &self,
@@ -172,10 +185,7 @@ impl Identity {
         origin: &Origin,
     ) -> Result<(), AuthError> {
         let scope = TenantScope::verified(principal.tenant_id);
-        let families = self.store.revoke_user_families(&scope, target_user).await?;
-        for family in &families {
-            self.mark_revoked(principal.tenant_id, *family).await?;
-        }
+        let families = self.end_all_families(&scope, target_user).await?;
         self.store.revoke_sessions(&scope, target_user).await?;
         let event = origin
             .event(
@@ -184,7 +194,7 @@ impl Identity {
                 Outcome::Success,
             )
             .target(format!("user:{target_user}"))
-            .detail(json!({ "sign_ins_revoked": families.len() }));
+            .detail(json!({ "sign_ins_revoked": families }));
         audit::record(&self.store, principal.tenant_id, event).await?;
         Ok(())
     }
