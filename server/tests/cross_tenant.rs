@@ -32,15 +32,33 @@ const CALLER_SCOPED: &[&str] = &[
 /// A valid body for each unsafe route, so the request reaches the tenant check rather than
 /// failing body validation.
 fn body_for(path: &str, method: &str) -> Option<Value> {
+    let role = json!({ "name": "intruders", "permissions": [] });
+    let policy = json!({ "name": "open-all", "effect": "allow", "tool_pattern": "*" });
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
-        ("post", "users") => json!({ "email": "intruder@example.com", "display_name": "Intruder" }),
+        ("post", "users") => {
+            json!({ "email": "intruder@example.com", "display_name": "Intruder" })
+        }
         ("patch", "{id}") if path.contains("/users/") => json!({ "display_name": "Renamed" }),
         ("patch", "{id}") => json!({ "name": "Renamed" }),
         ("put", "roles") => json!({ "roles": ["viewer"] }),
+        ("post", "roles") => role,
+        ("put", "{id}") if path.contains("/roles/") => role,
+        ("post", "policies") => policy,
+        ("put", "{id}") if path.contains("/policies/") => policy,
+        ("post", "evaluate") => json!({ "tool": "files.read" }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,
     };
     Some(body)
+}
+
+/// A valid query for routes that require one.
+fn query_for(path: &str) -> &'static str {
+    if path.ends_with("/who") {
+        "?tool=files.read"
+    } else {
+        ""
+    }
 }
 
 async fn json_of(server: &TestServer, path: &str) -> Value {
@@ -55,6 +73,8 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "tenant": json_of(server, &format!("/api/v1/tenants/{b}")).await,
         "users": json_of(server, &format!("/api/v1/tenants/{b}/users")).await,
         "roles": json_of(server, &format!("/api/v1/tenants/{b}/users/{b_user}/roles")).await,
+        "tenant_roles": json_of(server, &format!("/api/v1/tenants/{b}/roles")).await,
+        "policies": json_of(server, &format!("/api/v1/tenants/{b}/policies")).await,
         "audit": records,
     })
 }
@@ -117,7 +137,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 } else {
                     &b_user
                 },
-            );
+            ) + query_for(template);
             for method in operations.as_object().unwrap().keys() {
                 let mut request = match method.as_str() {
                     "get" => intruder.get(server.url(&path)),
@@ -138,7 +158,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 checked += 1;
             }
         }
-        assert!(checked >= 18, "only {checked} operations were checked");
+        assert!(checked >= 29, "only {checked} operations were checked");
         assert_eq!(
             snapshot(&server, &b, &b_user).await,
             before,

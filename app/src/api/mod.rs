@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod client;
+mod policy;
 mod validate;
 
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
@@ -14,7 +15,11 @@ pub use auth::{
     TokenResponse, UserRoles,
 };
 pub use client::{ApiClient, Method, sendable};
-pub use validate::{FieldError, validate_email, validate_name, validate_slug};
+pub use policy::{
+    EffectiveAccess, Grant, NewRole, NewToolPolicy, PolicyAnswer, PolicyQuestion, RuleTrace,
+    ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
+};
+pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -38,6 +38,23 @@ pub fn validate_slug(field: &str, slug: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A role or rule name: 2–63 characters of lowercase letters, digits, `-` and `_`.
+pub fn validate_identifier(field: &str, name: &str) -> Result<(), FieldError> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !(2..=63).contains(&name.len()) {
+        return Err(FieldError::new(field, "must be 2 to 63 characters long"));
+    }
+    if !ok_chars {
+        return Err(FieldError::new(
+            field,
+            "may contain only lowercase letters, digits, '-' and '_'",
+        ));
+    }
+    Ok(())
+}
+
 /// A display name: 1–200 characters, not only whitespace, no control characters.
 pub fn validate_name(field: &str, name: &str) -> Result<(), FieldError> {
     let length = name.chars().count();

@@ -2,6 +2,7 @@
 //! `/metrics` and the console, under one middleware stack (request id, trace span, timeout,
 //! metrics); the API adds rate limiting and authentication.
 
+mod accounts;
 mod audit;
 mod auth;
 mod authn;
@@ -12,6 +13,7 @@ mod guard;
 mod keys;
 mod openapi;
 mod ops;
+mod policies;
 mod qr;
 mod roles;
 mod tenants;
@@ -49,6 +51,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(auth::router())
         .merge(keys::router())
         .merge(roles::router())
+        .merge(accounts::router())
+        .merge(policies::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))

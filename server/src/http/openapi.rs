@@ -14,8 +14,11 @@ use utoipa::OpenApi;
         super::auth::me, super::auth::change_password, super::auth::sign_out_everywhere,
         super::auth::begin_totp, super::auth::confirm_totp, super::auth::disable_totp, super::auth::jwks,
         super::keys::list, super::keys::create, super::keys::revoke, super::keys::rotate,
-        super::roles::list, super::roles::user_roles, super::roles::set_user_roles, super::roles::unlock,
-        super::roles::reset_password, super::roles::reset_mfa, super::roles::sign_out,
+        super::roles::list, super::roles::create, super::roles::replace, super::roles::remove,
+        super::roles::user_roles, super::roles::set_user_roles,
+        super::accounts::unlock, super::accounts::reset_password, super::accounts::reset_mfa, super::accounts::sign_out,
+        super::policies::list, super::policies::create, super::policies::read, super::policies::replace, super::policies::remove,
+        super::policies::evaluate, super::policies::who, super::policies::effective,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
     modifiers(&BearerAuth),
@@ -26,6 +29,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The tenant's append-only, hash-chained audit trail"),
         (name = "auth", description = "Sign-in, tokens, sessions, MFA and API keys"),
         (name = "roles", description = "Roles and role assignment within a tenant"),
+        (name = "policies", description = "Tool policies, the policy tester and the effective-permissions explorer"),
         (name = "admin", description = "Platform administration"),
     )
 )]

@@ -1,11 +1,14 @@
-//! Roles of a tenant, role assignment, and account administration (unlock, password reset,
-//! MFA reset, sign-out) under `/api/v1/tenants/{tenant_id}`.
+//! Roles of a tenant (built-in and custom) and role assignment, under
+//! `/api/v1/tenants/{tenant_id}`. Nobody can grant, through a role they create or assign,
+//! a permission they do not hold.
 
-use app::api::{PasswordReset, Problem, Role, RoleList, UserRoles};
+use app::api::{NewRole, Problem, Role, RoleList, UserRoles, validate_identifier};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -15,33 +18,19 @@ use super::extract::{Json, Path, RequestContext};
 use crate::AppState;
 use crate::access::{Permission, PermissionSet};
 use crate::audit::{self, Outcome};
-use crate::config::Secret;
 use crate::identity::Principal;
 use crate::store::RoleRow;
-use crate::tenancy::TenantScope;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/tenants/{tenant_id}/roles", get(list))
+        .route("/api/v1/tenants/{tenant_id}/roles", get(list).post(create))
+        .route(
+            "/api/v1/tenants/{tenant_id}/roles/{id}",
+            put(replace).delete(remove),
+        )
         .route(
             "/api/v1/tenants/{tenant_id}/users/{id}/roles",
             get(user_roles).put(set_user_roles),
-        )
-        .route(
-            "/api/v1/tenants/{tenant_id}/users/{id}/unlock",
-            post(unlock),
-        )
-        .route(
-            "/api/v1/tenants/{tenant_id}/users/{id}/password",
-            post(reset_password),
-        )
-        .route(
-            "/api/v1/tenants/{tenant_id}/users/{id}/mfa/reset",
-            post(reset_mfa),
-        )
-        .route(
-            "/api/v1/tenants/{tenant_id}/users/{id}/sign-out",
-            post(sign_out),
         )
 }
 
@@ -53,23 +42,6 @@ fn to_api(row: RoleRow) -> Role {
         description: row.description,
         builtin: row.builtin,
     }
-}
-
-/// Only a platform administrator may act on a platform administrator's account: a tenant
-/// administrator resetting one's password would be a way up.
-pub(super) async fn guard_target(
-    state: &AppState,
-    scope: &TenantScope,
-    principal: &Principal,
-    user_id: Uuid,
-) -> Result<(), ApiError> {
-    let target = state.store.get_user(scope, user_id).await?;
-    if target.platform_admin && !principal.platform_admin {
-        return Err(ApiError::Forbidden(
-            "only a platform administrator may change a platform administrator's account".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The tenant's roles with their permissions.
@@ -90,6 +62,148 @@ async fn list(
     Ok(Json(RoleList {
         items: rows.into_iter().map(to_api).collect(),
     }))
+}
+
+/// Checks a role body: the name, the description, and permissions that exist and that the
+/// caller holds. Returns the permission names to store.
+fn check_role(principal: &Principal, body: &NewRole) -> Result<Vec<String>, ApiError> {
+    super::check_fields([
+        validate_identifier("name", &body.name),
+        if body.description.chars().count() > 500 {
+            Err(app::api::FieldError::new(
+                "description",
+                "must be at most 500 characters long",
+            ))
+        } else {
+            Ok(())
+        },
+    ])?;
+    let unknown: Vec<&str> = body
+        .permissions
+        .iter()
+        .map(String::as_str)
+        .filter(|p| Permission::parse(p).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(vec![app::api::FieldError::new(
+            "permissions",
+            format!("unknown permissions: {}", unknown.join(", ")),
+        )]));
+    }
+    let wanted = PermissionSet::parse(body.permissions.iter().map(String::as_str));
+    let beyond = principal.lacking(wanted);
+    if !beyond.is_empty() {
+        return Err(ApiError::Forbidden(format!(
+            "a role cannot grant permissions you do not hold: {}",
+            beyond.join(", ")
+        )));
+    }
+    Ok(wanted.names())
+}
+
+/// Create a custom role.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/roles", tag = "roles",
+    params(("tenant_id" = Uuid, Path)), request_body = NewRole,
+    responses(
+        (status = 201, body = Role),
+        (status = 403, description = "Permissions beyond the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+    Json(body): Json<NewRole>,
+) -> Result<impl IntoResponse, ApiError> {
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::RolesWrite).await?;
+    let permissions = check_role(&principal, &body)?;
+    let role = state
+        .store
+        .create_role(&scope, &body.name, &body.description, &permissions)
+        .await?;
+    let event = ctx
+        .origin()
+        .event(principal.actor(), "role.create", Outcome::Success)
+        .target(format!("role:{}", role.id))
+        .detail(json!({ "name": role.name, "permissions": permissions }));
+    audit::record(&state.store, tenant_id, event).await?;
+    let location = format!("/api/v1/tenants/{tenant_id}/roles/{}", role.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(to_api(role)),
+    ))
+}
+
+/// Replace a custom role's name, description and permissions (built-in roles are fixed).
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/roles/{id}", tag = "roles",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = NewRole,
+    responses(
+        (status = 200, body = Role),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replace(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<NewRole>,
+) -> Result<Json<Role>, ApiError> {
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::RolesWrite).await?;
+    if state.store.get_role(&scope, id).await?.builtin {
+        return Err(ApiError::Forbidden(
+            "built-in roles cannot be changed".into(),
+        ));
+    }
+    let permissions = check_role(&principal, &body)?;
+    let role = state
+        .store
+        .replace_role(&scope, id, &body.name, &body.description, &permissions)
+        .await?;
+    let event = ctx
+        .origin()
+        .event(principal.actor(), "role.update", Outcome::Success)
+        .target(format!("role:{id}"))
+        .detail(json!({ "name": role.name, "permissions": permissions }));
+    audit::record(&state.store, tenant_id, event).await?;
+    Ok(Json(to_api(role)))
+}
+
+/// Delete a custom role; its assignments and tool rules go with it.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/roles/{id}", tag = "roles",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Built-in role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn remove(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::RolesWrite).await?;
+    let role = state.store.get_role(&scope, id).await?;
+    if role.builtin {
+        return Err(ApiError::Forbidden(
+            "built-in roles cannot be deleted".into(),
+        ));
+    }
+    state.store.delete_role(&scope, id).await?;
+    let event = ctx
+        .origin()
+        .event(principal.actor(), "role.delete", Outcome::Success)
+        .target(format!("role:{id}"))
+        .detail(json!({ "name": role.name }));
+    audit::record(&state.store, tenant_id, event).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A user's roles.
@@ -130,7 +244,7 @@ async fn set_user_roles(
     Json(body): Json<UserRoles>,
 ) -> Result<Json<RoleList>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
-    guard_target(&state, &scope, &principal, id).await?;
+    super::accounts::guard_target(&state, &scope, &principal, id).await?;
     let mut roles = Vec::new();
     for name in &body.roles {
         let role = state.store.role_by_name(&scope, name).await.map_err(|_| {
@@ -141,14 +255,8 @@ async fn set_user_roles(
         })?;
         roles.push(role);
     }
-    let granted = roles
-        .iter()
-        .fold(PermissionSet::EMPTY, |set, r| set.union(r.permission_set()));
-    let beyond: Vec<String> = granted
-        .iter()
-        .filter(|p| !principal.can(*p))
-        .map(|p| p.as_str().to_string())
-        .collect();
+    let granted = crate::access::granted_by(&roles);
+    let beyond = principal.lacking(granted);
     if !beyond.is_empty() {
         let event = ctx
             .origin()
@@ -173,105 +281,4 @@ async fn set_user_roles(
     Ok(Json(RoleList {
         items: roles.into_iter().map(to_api).collect(),
     }))
-}
-
-/// Clear a user's failed sign-ins and lock.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/users/{id}/unlock", tag = "users",
-    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "Unlocked"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn unlock(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    principal: Principal,
-    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
-) -> Result<StatusCode, ApiError> {
-    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
-    state.store.clear_login_failures(&scope, id).await?;
-    let event = ctx
-        .origin()
-        .event(principal.actor(), "user.unlock", Outcome::Success)
-        .target(format!("user:{id}"));
-    audit::record(&state.store, tenant_id, event).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Set a user's password (and unlock the account); the user's sessions and sign-ins end.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/users/{id}/password", tag = "users",
-    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = PasswordReset,
-    responses(
-        (status = 204, description = "Password set"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn reset_password(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    principal: Principal,
-    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
-    Json(body): Json<PasswordReset>,
-) -> Result<StatusCode, ApiError> {
-    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
-    guard_target(&state, &scope, &principal, id).await?;
-    super::check_password(&state, "new_password", &body.new_password)?;
-    state
-        .identity
-        .reset_password(
-            &principal,
-            &scope,
-            id,
-            Secret::new(body.new_password),
-            &ctx.origin(),
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Turn a user's MFA off (a lost device); they can enrol again after signing in.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/users/{id}/mfa/reset", tag = "users",
-    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "MFA off"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn reset_mfa(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    principal: Principal,
-    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
-) -> Result<StatusCode, ApiError> {
-    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
-    guard_target(&state, &scope, &principal, id).await?;
-    state
-        .identity
-        .disable_totp(&principal, &scope, id, &ctx.origin())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// End every session and sign-in of a user.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/users/{id}/sign-out", tag = "users",
-    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "Signed out everywhere"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    ))]
-async fn sign_out(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    principal: Principal,
-    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
-) -> Result<StatusCode, ApiError> {
-    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
-    guard_target(&state, &scope, &principal, id).await?;
-    let mut acting = principal.clone();
-    // Sign-out acts in the target's tenant (a platform admin may come from another).
-    acting.tenant_id = scope.tenant_id();
-    state
-        .identity
-        .sign_out_everywhere(&acting, id, &ctx.origin())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }

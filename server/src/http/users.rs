@@ -10,11 +10,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use uuid::Uuid;
 
+use super::accounts::guard_target;
 use super::audit::admin_action;
 use super::authn::authorize;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
-use super::roles::guard_target;
 use super::{check_fields, page_limit, search_text};
 use crate::AppState;
 use crate::access::Permission;

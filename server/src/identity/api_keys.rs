@@ -41,11 +41,7 @@ impl Identity {
         let scopes: Vec<String> = match &new.permissions {
             Some(list) => {
                 let wanted = PermissionSet::of(list);
-                let beyond: Vec<String> = wanted
-                    .iter()
-                    .filter(|p| !principal.can(*p))
-                    .map(|p| p.as_str().to_string())
-                    .collect();
+                let beyond = principal.lacking(wanted);
                 if !beyond.is_empty() {
                     let event = origin
                         .event(principal.actor(), "auth.key.create", Outcome::Denied)

@@ -42,6 +42,16 @@ impl Principal {
         self.platform_admin || self.permissions.contains(permission)
     }
 
+    /// The permissions of `wanted` the principal does not hold, by name: what granting
+    /// `wanted` (to a key, a role, a user) would escalate to.
+    pub fn lacking(&self, wanted: PermissionSet) -> Vec<String> {
+        wanted
+            .iter()
+            .filter(|p| !self.can(*p))
+            .map(|p| p.as_str().to_string())
+            .collect()
+    }
+
     /// The permissions the principal holds, as a platform admin holds all of them.
     pub fn effective(&self) -> PermissionSet {
         if self.platform_admin {
@@ -64,9 +74,7 @@ impl Identity {
         }
         let scope = TenantScope::verified(account.tenant_id);
         let roles = self.store.user_roles(&scope, account.user_id).await?;
-        let permissions = roles
-            .iter()
-            .fold(PermissionSet::EMPTY, |set, r| set.union(r.permission_set()));
+        let permissions = crate::access::granted_by(&roles);
         Ok(Principal {
             tenant_id: account.tenant_id,
             user_id: account.user_id,

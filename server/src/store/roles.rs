@@ -144,4 +144,73 @@ impl Store {
         });
         Ok(())
     }
+
+    #[instrument(skip_all)]
+    pub async fn get_role(&self, scope: &TenantScope, id: Uuid) -> Result<RoleRow, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            role_columns!(),
+            " FROM roles r WHERE r.tenant_id = $1 AND r.id = $2"
+        );
+        let row: Option<RoleRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(scope.tenant_id()).bind(id).fetch_optional(pool).await?
+        });
+        row.ok_or(StoreError::NotFound("role"))
+    }
+
+    /// Creates a custom role; a taken name is a conflict on `name`.
+    #[instrument(skip_all)]
+    pub async fn create_role(
+        &self,
+        scope: &TenantScope,
+        name: &str,
+        description: &str,
+        permissions: &[String],
+    ) -> Result<RoleRow, StoreError> {
+        let (id, now) = (Uuid::now_v7(), Utc::now());
+        on_pool!(self, pool => {
+            sqlx::query("INSERT INTO roles (id, tenant_id, name, description, permissions, builtin, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)")
+                .bind(id).bind(scope.tenant_id()).bind(name).bind(description)
+                .bind(sqlx::types::Json(permissions)).bind(now)
+                .execute(pool).await?;
+        });
+        self.get_role(scope, id).await
+    }
+
+    /// Replaces a custom role's name, description and permissions; built-in roles are
+    /// refused by the caller before this.
+    #[instrument(skip_all)]
+    pub async fn replace_role(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        name: &str,
+        description: &str,
+        permissions: &[String],
+    ) -> Result<RoleRow, StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("UPDATE roles SET name = $3, description = $4, permissions = $5, updated_at = $6 \
+                         WHERE tenant_id = $1 AND id = $2 AND builtin = FALSE")
+                .bind(scope.tenant_id()).bind(id).bind(name).bind(description)
+                .bind(sqlx::types::Json(permissions)).bind(Utc::now())
+                .execute(pool).await?.rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("role"));
+        }
+        self.get_role(scope, id).await
+    }
+
+    #[instrument(skip_all)]
+    pub async fn delete_role(&self, scope: &TenantScope, id: Uuid) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM roles WHERE tenant_id = $1 AND id = $2 AND builtin = FALSE")
+                .bind(scope.tenant_id()).bind(id).execute(pool).await?.rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("role"));
+        }
+        Ok(())
+    }
 }
