@@ -165,6 +165,20 @@ async fn audit_story_on_every_backend() {
             actions(&audit(&server, &acme, "?q=ADA%40example").await),
             ["user.create"]
         );
+        // Free text is a literal, case-insensitive substring: short queries (below the
+        // trigram index's three characters), wildcards and quotes are taken as typed.
+        for (q, expected) in [
+            ("%40e", vec!["user.create"]),
+            ("a_a", vec![]),
+            ("ada%25", vec![]),
+            ("%22ada%40", vec!["user.create"]),
+            ("%22example", vec![]),
+            ("Inc%22%22", vec![]),
+            ("ACME%20INC", vec!["tenant.update"]),
+        ] {
+            let found = audit(&server, &acme, &format!("?q={q}")).await;
+            assert_eq!(actions(&found), expected, "q={q}");
+        }
         assert_eq!(
             audit(&server, &acme, "?outcome=denied").await["items"]
                 .as_array()
