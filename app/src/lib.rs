@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <nav class="nav" aria-label="Main">
                         <A href="/tenants">"Tenants"</A>
                         <A href="/users">"Users"</A>
+                        <A href="/access">"Access"</A>
                         <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
                     </nav>
@@ -74,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/tenants") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/users") view=|| view! { <pages::Gate><pages::UsersPage/></pages::Gate> }/>
+                        <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>
                     </Routes>
                 </main>

@@ -38,6 +38,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub identity: identity::Identity,
     pub vault: vault::Vault,
+    /// Per-tenant API rate limits, cached.
+    pub limits: tenancy::LimitCache,
 }
 
 impl AppState {
@@ -58,7 +60,12 @@ impl AppState {
             settings.auth.clone(),
         )
         .await?;
+        let limits = tenancy::LimitCache::new(tenancy::Limits {
+            tenant_per_second: settings.http.tenant_rate_limit_per_second,
+            principal_per_second: settings.http.principal_rate_limit_per_second,
+        });
         Ok(AppState {
+            limits,
             store,
             kv,
             metrics: Metrics::new()?,

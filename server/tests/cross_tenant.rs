@@ -46,6 +46,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "policies") => policy,
         ("put", "{id}") if path.contains("/policies/") => policy,
         ("post", "evaluate") => json!({ "tool": "files.read" }),
+        ("put", "limits") => json!({ "tenant_per_second": 1 }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,
     };
@@ -75,6 +76,7 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "roles": json_of(server, &format!("/api/v1/tenants/{b}/users/{b_user}/roles")).await,
         "tenant_roles": json_of(server, &format!("/api/v1/tenants/{b}/roles")).await,
         "policies": json_of(server, &format!("/api/v1/tenants/{b}/policies")).await,
+        "limits": json_of(server, &format!("/api/v1/tenants/{b}/limits")).await,
         "audit": records,
     })
 }
@@ -121,8 +123,8 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
         let doc: Value = serde_json::from_str(&switchyard::http::openapi_document()).unwrap();
         let mut checked = 0;
         for (template, operations) in doc["paths"].as_object().unwrap() {
-            let tenant_scoped =
-                template.contains("{tenant_id}") || template == "/api/v1/tenants/{id}";
+            let tenant_route = template.starts_with("/api/v1/tenants/{id}");
+            let tenant_scoped = template.contains("{tenant_id}") || tenant_route;
             if !tenant_scoped {
                 assert!(
                     CALLER_SCOPED.contains(&template.as_str()),
@@ -130,14 +132,10 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 );
                 continue;
             }
-            let path = template.replace("{tenant_id}", &b).replace(
-                "{id}",
-                if template == "/api/v1/tenants/{id}" {
-                    &b
-                } else {
-                    &b_user
-                },
-            ) + query_for(template);
+            let path = template
+                .replace("{tenant_id}", &b)
+                .replace("{id}", if tenant_route { &b } else { &b_user })
+                + query_for(template);
             for method in operations.as_object().unwrap().keys() {
                 let mut request = match method.as_str() {
                     "get" => intruder.get(server.url(&path)),
@@ -158,7 +156,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 checked += 1;
             }
         }
-        assert!(checked >= 29, "only {checked} operations were checked");
+        assert!(checked >= 31, "only {checked} operations were checked");
         assert_eq!(
             snapshot(&server, &b, &b_user).await,
             before,

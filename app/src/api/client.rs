@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AuditList, AuditQuery, AuditVerification, Me, NewTenant, NewUser, Problem, SignIn, Tenant,
-    TenantList, TenantPatch, TenantQuery, User, UserList, UserPatch, UserQuery,
+    AuditList, AuditQuery, AuditVerification, Me, NewRole, NewTenant, NewToolPolicy, NewUser,
+    PolicyAnswer, PolicyQuestion, Problem, Role, RoleList, SignIn, Tenant, TenantList, TenantPatch,
+    TenantQuery, ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
 };
 
 /// HTTP methods the API uses.
@@ -126,6 +127,45 @@ impl ApiClient {
     pub async fn verify_audit(&self, tenant: uuid::Uuid) -> Result<AuditVerification, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/audit/verify");
         self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn list_roles(&self, tenant: uuid::Uuid) -> Result<RoleList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/roles");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_role(&self, tenant: uuid::Uuid, body: &NewRole) -> Result<Role, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/roles");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn list_policies(&self, tenant: uuid::Uuid) -> Result<ToolPolicyList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/policies");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_policy(
+        &self,
+        tenant: uuid::Uuid,
+        body: &NewToolPolicy,
+    ) -> Result<ToolPolicy, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/policies");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn delete_policy(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/policies/{id}");
+        self.send::<(), _>(Method::Delete, &path, None).await
+    }
+
+    /// Would this call be allowed? (the policy tester)
+    pub async fn evaluate_policy(
+        &self,
+        tenant: uuid::Uuid,
+        question: &PolicyQuestion,
+    ) -> Result<PolicyAnswer, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/policies/evaluate");
+        self.send(Method::Post, &path, Some(question)).await
     }
 
     /// The download URL of an audit export with `query`'s filters.

@@ -16,8 +16,8 @@ pub use auth::{
 };
 pub use client::{ApiClient, Method, sendable};
 pub use policy::{
-    EffectiveAccess, Grant, NewRole, NewToolPolicy, PolicyAnswer, PolicyQuestion, RuleTrace,
-    ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
+    EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
+    RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 
@@ -63,6 +63,20 @@ pub struct TenantPatch {
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+/// A tenant's API rate limits: `GET`/`PUT /api/v1/tenants/{id}/limits`. Absent: the
+/// platform default; 0: no limit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TenantLimits {
+    /// Requests per second for the whole tenant.
+    #[serde(default)]
+    pub tenant_per_second: Option<u32>,
+    /// Requests per second for each user or API key.
+    #[serde(default)]
+    pub principal_per_second: Option<u32>,
 }
 
 /// A person (or service identity) in one tenant.

@@ -4,6 +4,26 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Every permission, as `resource:action` (the server's `access::Permission`; a test keeps
+/// the two lists equal).
+pub const PERMISSIONS: [&str; 15] = [
+    "tenant:read",
+    "tenant:write",
+    "users:read",
+    "users:write",
+    "roles:read",
+    "roles:write",
+    "upstreams:read",
+    "upstreams:write",
+    "policies:read",
+    "policies:write",
+    "workflows:read",
+    "workflows:write",
+    "workflows:run",
+    "audit:read",
+    "tools:call",
+];
+
 /// Body of `POST /api/v1/tenants/{tenant_id}/roles` and `PUT …/roles/{id}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

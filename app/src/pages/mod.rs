@@ -1,5 +1,6 @@
 //! Console pages. Each reads and writes only through [`crate::api::ApiClient`].
 
+mod access;
 mod audit;
 mod pager;
 mod session;
@@ -7,6 +8,7 @@ mod tenant_picker;
 mod tenants;
 mod users;
 
+pub use access::AccessPage;
 pub use audit::AuditPage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;

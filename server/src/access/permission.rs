@@ -221,5 +221,8 @@ mod tests {
             PermissionSet::of(&[UsersRead])
         );
         assert_eq!(admin, PermissionSet::all());
+        // The console's list is the same, in the same order.
+        let names: Vec<&str> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(names, app::api::PERMISSIONS);
     }
 }

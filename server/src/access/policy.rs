@@ -127,11 +127,16 @@ impl Glob {
         })
     }
 
-    /// Iterative wildcard matching with one backtrack point: linear in practice, never
-    /// exponential whatever the pattern.
     pub fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
-        let (p, t) = (&self.pattern, &text);
+        self.matches_chars(&text)
+    }
+
+    /// Iterative wildcard matching with one backtrack point: linear in practice, never
+    /// exponential whatever the pattern. Takes the text as chars so a decision over many
+    /// rules converts the tool name once.
+    pub fn matches_chars(&self, t: &[char]) -> bool {
+        let p = &self.pattern;
         let (mut pi, mut ti) = (0, 0);
         let (mut star, mut mark) = (None, 0);
         while ti < t.len() {
@@ -208,13 +213,13 @@ impl Decision {
     }
 }
 
-fn applies(rule: &Rule, subject: &Subject<'_>, tool: &str, arguments: &Value) -> Applies {
+fn applies(rule: &Rule, subject: &Subject<'_>, tool: &[char], arguments: &Value) -> Applies {
     if let Some(role) = &rule.role
         && !subject.roles.iter().any(|r| r == role)
     {
         return Applies::RoleDiffers;
     }
-    if !rule.pattern.matches(tool) {
+    if !rule.pattern.matches_chars(tool) {
         return Applies::PatternDiffers;
     }
     match rule.conditions.iter().position(|c| !c.holds(arguments)) {
@@ -232,9 +237,10 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, tool: &str, arguments: &Val
             reason: "the caller lacks the permission tools:call".into(),
         };
     }
+    let chars: Vec<char> = tool.chars().collect();
     let mut allow: Option<&Rule> = None;
     for rule in rules {
-        if applies(rule, subject, tool, arguments) != Applies::Yes {
+        if applies(rule, subject, &chars, arguments) != Applies::Yes {
             continue;
         }
         match rule.effect {
@@ -277,9 +283,10 @@ pub fn explain(
     tool: &str,
     arguments: &Value,
 ) -> (Decision, Vec<(Uuid, Applies)>) {
+    let chars: Vec<char> = tool.chars().collect();
     let trace = rules
         .iter()
-        .map(|r| (r.id, applies(r, subject, tool, arguments)))
+        .map(|r| (r.id, applies(r, subject, &chars, arguments)))
         .collect();
     (decide(rules, subject, tool, arguments), trace)
 }

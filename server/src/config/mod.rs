@@ -104,6 +104,11 @@ pub struct HttpSettings {
     /// API requests per second per client address (a full second's worth may come at once);
     /// 0 turns the limit off.
     pub rate_limit_per_second: u32,
+    /// Default API requests per second for a whole tenant (each tenant can have its own);
+    /// 0 = none.
+    pub tenant_rate_limit_per_second: u32,
+    /// Default API requests per second per user or API key; 0 = none.
+    pub principal_rate_limit_per_second: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -191,6 +196,8 @@ impl Default for HttpSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             rate_limit_per_second: 100,
+            tenant_rate_limit_per_second: 500,
+            principal_rate_limit_per_second: 50,
         }
     }
 }

@@ -54,6 +54,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(accounts::router())
         .merge(policies::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
+        .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
         .layer(from_fn_with_state(state.clone(), guard::rate_limit))
         .with_state(state.clone())

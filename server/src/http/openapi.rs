@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "Switchyard API", version = "1", description = "REST API of the Switchyard MCP platform. Errors are RFC 9457 problem documents."),
     paths(
-        super::tenants::list, super::tenants::create, super::tenants::read, super::tenants::update, super::tenants::remove,
+        super::tenants::list, super::tenants::create, super::tenants::read, super::tenants::update, super::tenants::remove, super::tenants::limits, super::tenants::set_limits,
         super::users::list, super::users::create, super::users::read, super::users::update, super::users::remove,
         super::audit::search, super::audit::export, super::audit::verify,
         super::auth::token, super::auth::refresh, super::auth::revoke, super::auth::open_session, super::auth::close_session,

@@ -1,7 +1,8 @@
 //! `/api/v1/tenants`: list, create, read, update, delete.
 
 use app::api::{
-    NewTenant, Problem, Tenant, TenantList, TenantPatch, TenantQuery, validate_name, validate_slug,
+    NewTenant, Problem, Tenant, TenantLimits, TenantList, TenantPatch, TenantQuery, validate_name,
+    validate_slug,
 };
 use axum::Router;
 use axum::extract::State;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/tenants/{id}",
             get(read).patch(update).delete(remove),
         )
+        .route("/api/v1/tenants/{id}/limits", get(limits).put(set_limits))
 }
 
 /// List tenants in creation order, optionally filtered.
@@ -187,4 +189,61 @@ async fn remove(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tenant's API rate limits as stored (absent: the platform default applies).
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/limits", tag = "tenants", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = TenantLimits),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn limits(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<TenantLimits>, ApiError> {
+    authorize(&state, &principal, &ctx, id, Permission::TenantRead).await?;
+    let (tenant_per_second, principal_per_second) = state.store.tenant_limits(id).await?;
+    Ok(Json(TenantLimits {
+        tenant_per_second,
+        principal_per_second,
+    }))
+}
+
+/// Set the tenant's API rate limits (platform administrators: a tenant does not raise its
+/// own quota). Applies on every replica within 30 s.
+#[utoipa::path(put, path = "/api/v1/tenants/{id}/limits", tag = "tenants", params(("id" = Uuid, Path)),
+    request_body = TenantLimits,
+    responses(
+        (status = 200, body = TenantLimits),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn set_limits(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TenantLimits>,
+) -> Result<Json<TenantLimits>, ApiError> {
+    authorize(&state, &principal, &ctx, id, Permission::TenantWrite).await?;
+    require_platform_admin(&principal)?;
+    state
+        .store
+        .set_tenant_limits(id, body.tenant_per_second, body.principal_per_second)
+        .await?;
+    state.limits.forget(id);
+    let detail = serde_json::to_value(&body).unwrap_or_default();
+    admin_action(
+        &state,
+        &principal,
+        &ctx,
+        id,
+        "tenant.limits",
+        format!("tenant:{id}"),
+        detail,
+    )
+    .await?;
+    Ok(Json(body))
 }

@@ -198,7 +198,17 @@ impl Store {
         if pattern.is_some() {
             next(&mut sql, &format!(" AND {TEXT} LIKE $n ESCAPE '\\'"));
         }
-        next(&mut sql, " ORDER BY seq DESC LIMIT $n");
+        // A short time range holds few records: read them through the (tenant_id, at) index
+        // and sort. Ordering by the bare column would let the planner walk the whole
+        // (tenant_id, seq) index back to the range instead (75 ms over 1,000,000 records on
+        // PostgreSQL); `seq + 0` orders the same but cannot use that index.
+        let narrow = matches!((filter.from, filter.to), (Some(from), Some(to))
+            if to - from <= chrono::Duration::days(7));
+        if narrow {
+            next(&mut sql, " ORDER BY seq + 0 DESC LIMIT $n");
+        } else {
+            next(&mut sql, " ORDER BY seq DESC LIMIT $n");
+        }
         let mut rows: Vec<AuditRow> = on_pool!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.tenant_id());
             if let Some(cursor) = cursor {

@@ -137,4 +137,35 @@ impl Store {
         });
         Ok(found.is_some())
     }
+
+    /// The tenant's own rate limits (`None`: the platform default).
+    #[instrument(skip_all)]
+    pub async fn tenant_limits(&self, id: Uuid) -> Result<(Option<u32>, Option<u32>), StoreError> {
+        let row: Option<(Option<i32>, Option<i32>)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT rate_limit_tenant, rate_limit_principal FROM tenants WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?
+        });
+        let (tenant, principal) = row.ok_or(StoreError::NotFound("tenant"))?;
+        let positive = |n: Option<i32>| n.map(|n| n.max(0) as u32);
+        Ok((positive(tenant), positive(principal)))
+    }
+
+    #[instrument(skip_all)]
+    pub async fn set_tenant_limits(
+        &self,
+        id: Uuid,
+        tenant: Option<u32>,
+        principal: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let as_i32 = |n: Option<u32>| n.map(|n| n.min(i32::MAX as u32) as i32);
+        let done = on_pool!(self, pool => {
+            sqlx::query("UPDATE tenants SET rate_limit_tenant = $2, rate_limit_principal = $3, updated_at = $4 WHERE id = $1")
+                .bind(id).bind(as_i32(tenant)).bind(as_i32(principal)).bind(Utc::now())
+                .execute(pool).await?.rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        Ok(())
+    }
 }

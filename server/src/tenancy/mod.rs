@@ -1,6 +1,10 @@
 //! Tenant scoping. A [`TenantScope`] names one tenant that was found to exist; repositories of
 //! tenant-owned rows take one, so a query without a tenant cannot be written by accident.
 
+mod limits;
+
+pub use limits::{CACHE_TTL as LIMIT_CACHE_TTL, LimitCache, Limits};
+
 use uuid::Uuid;
 
 /// Proof that a request acts within one existing tenant. Only the store makes these, after

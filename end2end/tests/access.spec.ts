@@ -1,0 +1,57 @@
+import { expect, test } from "@playwright/test";
+import { open, signIn } from "./session";
+
+test.beforeEach(async ({ page }) => signIn(page));
+
+test("create a role and a tool rule, test a call, find the records on the audit trail", async ({ page }, info) => {
+  const suffix = Date.now().toString(36);
+  const role = `analyst-${suffix}`;
+  const rule = `reports-${suffix}`;
+  await open(page, "/access");
+  await expect(page.getByRole("heading", { name: "Roles & policies" })).toBeVisible();
+  await expect(page.locator('tr[data-role="viewer"]')).toContainText("built-in");
+
+  // A custom role that may call tools.
+  const roleForm = page.getByRole("form", { name: "New role" });
+  await roleForm.getByLabel("Role name").fill(role);
+  await roleForm.getByLabel("tools:call").check();
+  await roleForm.getByRole("button", { name: "Create role" }).click();
+  await expect(page.locator(`tr[data-role="${role}"]`)).toContainText("tools:call");
+
+  // A rule: that role may read files under /srv/reports/ only.
+  const ruleForm = page.getByRole("form", { name: "New tool rule" });
+  await ruleForm.getByLabel("Rule name").fill(rule);
+  await ruleForm.getByLabel("Tools (glob)").fill("files.*");
+  await ruleForm.getByLabel("Role").selectOption(role);
+  await ruleForm.getByLabel("Only when argument").fill("/path");
+  await ruleForm.getByLabel("starts with").fill("/srv/reports/");
+  await ruleForm.getByRole("button", { name: "Add rule" }).click();
+  await expect(page.locator(`tr[data-rule="${rule}"]`)).toContainText("files.*");
+
+  // A bad rule is refused with the server's field errors.
+  await ruleForm.getByLabel("Rule name").fill("Bad Name");
+  await ruleForm.getByLabel("Tools (glob)").fill("has space");
+  await ruleForm.getByRole("button", { name: "Add rule" }).click();
+  await expect(ruleForm.getByRole("alert")).toContainText("tool_pattern");
+
+  // The live tester.
+  const tester = page.getByRole("form", { name: "Policy tester" });
+  await tester.getByLabel("Tool").fill("files.read");
+  await tester.getByLabel("As role").selectOption(role);
+  await tester.getByLabel("Arguments (JSON)").fill('{"path": "/srv/reports/q3.pdf"}');
+  await tester.getByRole("button", { name: "Check" }).click();
+  await expect(page.getByRole("status")).toContainText(`Allowed — allowed by rule \`${rule}\``);
+  await tester.getByLabel("Arguments (JSON)").fill('{"path": "/srv/reports/../secrets"}');
+  await tester.getByRole("button", { name: "Check" }).click();
+  await expect(page.getByRole("status")).toContainText("Denied");
+  await expect(page.getByRole("status")).toContainText("condition fails");
+  await page.screenshot({ path: info.outputPath("access.png"), fullPage: true });
+
+  // Both changes are on the audit trail.
+  const tenant = new URL(page.url()).searchParams.get("tenant");
+  await open(page, tenant ? `/audit?tenant=${tenant}` : "/audit");
+  await page.getByLabel("Text").fill(suffix);
+  await page.getByLabel("Text").press("Enter");
+  await expect(page.locator("tr[data-seq]").filter({ hasText: "policy.create" })).toHaveCount(1);
+  await expect(page.locator("tr[data-seq]").filter({ hasText: "role.create" })).toHaveCount(1);
+});
