@@ -17,10 +17,13 @@ pub struct TenantChoice {
 }
 
 impl TenantChoice {
-    /// The tenant shown: the one in the URL, else the first one.
+    /// The tenant shown: the one in the URL, else the first one. `try_get`: during streaming
+    /// SSR a Transition can render once more after the page's owner (and this memo) is
+    /// disposed; that late render is discarded, so it must not panic.
     fn pick(&self, page: &TenantList) -> Option<Uuid> {
         self.chosen
-            .get()
+            .try_get()
+            .flatten()
             .or_else(|| page.items.first().map(|t| t.id))
     }
 }
