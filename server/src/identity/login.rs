@@ -47,25 +47,44 @@ impl Identity {
             .store
             .credentials_by_email(login.tenant.trim(), &email)
             .await?;
+        let attempt = |outcome| origin.event("anonymous", "auth.login", outcome);
+        // One client trying many accounts (or tenants that do not exist): ten accounts' worth
+        // of attempts a minute per address, checked before any password hashing.
+        let per_account = self.settings.login_attempts_per_minute.max(1);
+        let mut buckets = vec![(
+            format!(
+                "login-ip:{}",
+                origin.client_addr.as_deref().unwrap_or("in-process")
+            ),
+            RateLimit::per_minute(per_account.saturating_mul(10)),
+            "login-throttle-address",
+        )];
+        if let Some(tenant_id) = tenant_id {
+            buckets.push((
+                format!("t:{tenant_id}:login:{email}"),
+                RateLimit::per_minute(per_account),
+                "login-throttle",
+            ));
+        }
+        for (key, rate, rule) in buckets {
+            let decision = self.kv.rate_limit(&key, &rate).await?;
+            if !decision.allowed {
+                let retry = decision.retry_after.as_secs().max(1);
+                if let Some(tenant_id) = tenant_id {
+                    let event = attempt(Outcome::Denied)
+                        .target(format!("email:{email}"))
+                        .rule(rule)
+                        .detail(json!({ "retry_after_secs": retry }));
+                    audit::record(&self.store, tenant_id, event).await?;
+                }
+                return Err(AuthError::Throttled(retry));
+            }
+        }
         let Some(tenant_id) = tenant_id else {
             self.burn_time(&login.password).await?;
             return Err(AuthError::InvalidCredentials);
         };
         let scope = TenantScope::verified(tenant_id);
-        let attempt = |outcome| origin.event("anonymous", "auth.login", outcome);
-
-        let rate = RateLimit::per_minute(self.settings.login_attempts_per_minute.max(1));
-        let throttle_key = format!("t:{tenant_id}:login:{email}");
-        let decision = self.kv.rate_limit(&throttle_key, &rate).await?;
-        if !decision.allowed {
-            let retry = decision.retry_after.as_secs().max(1);
-            let event = attempt(Outcome::Denied)
-                .target(format!("email:{email}"))
-                .rule("login-throttle")
-                .detail(json!({ "retry_after_secs": retry }));
-            audit::record(&self.store, tenant_id, event).await?;
-            return Err(AuthError::Throttled(retry));
-        }
 
         let Some(account) = account else {
             self.burn_time(&login.password).await?;
@@ -92,7 +111,7 @@ impl Identity {
         }
 
         let password_ok = match account.password_hash.clone() {
-            Some(phc) => verify_password(login.password.clone(), phc).await?,
+            Some(phc) => self.verify(login.password.clone(), phc).await?,
             None => {
                 self.burn_time(&login.password).await?;
                 false
@@ -159,15 +178,35 @@ impl Identity {
             .await?)
     }
 
+    /// argon2id verification, at most as many at once as there are cores: a flood of
+    /// sign-ins queues here instead of occupying every blocking thread.
+    async fn verify(&self, password: Secret, phc: String) -> Result<bool, AuthError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok(verify_password(password, phc).await?)
+    }
+
+    async fn hash(&self, password: Secret) -> Result<String, AuthError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok(hash_password(password).await?)
+    }
+
     /// Verifies a password against a throwaway hash, so an unknown account costs the same
     /// time as a known one (no account enumeration by timing).
     async fn burn_time(&self, password: &Secret) -> Result<(), AuthError> {
         let phc = self
             .dummy_hash
-            .get_or_try_init(|| hash_password(Secret::new(super::random_token(16))))
+            .get_or_try_init(|| self.hash(Secret::new(super::random_token(16))))
             .await?
             .clone();
-        verify_password(password.clone(), phc).await?;
+        self.verify(password.clone(), phc).await?;
         Ok(())
     }
 
@@ -183,7 +222,7 @@ impl Identity {
         let scope = TenantScope::verified(principal.tenant_id);
         let account: Credentials = self.store.credentials(&scope, principal.user_id).await?;
         let ok = match account.password_hash {
-            Some(phc) => verify_password(current, phc).await?,
+            Some(phc) => self.verify(current, phc).await?,
             None => false,
         };
         if !ok {
@@ -196,7 +235,7 @@ impl Identity {
         }
         self.check_password_policy(new.expose())
             .map_err(AuthError::Refused)?;
-        let hash = hash_password(new).await?;
+        let hash = self.hash(new).await?;
         self.store
             .set_password_hash(&scope, principal.user_id, &hash, true)
             .await?;
@@ -220,7 +259,7 @@ impl Identity {
     ) -> Result<(), AuthError> {
         self.check_password_policy(new.expose())
             .map_err(AuthError::Refused)?;
-        let hash = hash_password(new).await?;
+        let hash = self.hash(new).await?;
         self.store
             .set_password_hash(scope, user_id, &hash, true)
             .await?;

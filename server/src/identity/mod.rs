@@ -79,6 +79,8 @@ pub struct Identity {
     keys: Arc<keys::KeyRing>,
     /// A hash verified when the account does not exist, so both cases cost the same time.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// Bounds concurrent argon2id work to the number of cores.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Identity {
@@ -102,6 +104,9 @@ impl Identity {
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         })
     }
 

@@ -165,6 +165,8 @@ pub fn bench_settings(database_url: &str, dir: &std::path::Path) -> Settings {
     settings.database.url = Secret::new(database_url);
     settings.database.max_connections = 16;
     settings.http.rate_limit_per_second = 0;
+    settings.http.tenant_rate_limit_per_second = 0;
+    settings.http.principal_rate_limit_per_second = 0;
     settings.auth.login_attempts_per_minute = 1000;
     settings.bootstrap.admin_password = Secret::new(ADMIN_PASSWORD);
     settings
