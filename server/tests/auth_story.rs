@@ -466,3 +466,28 @@ async fn brute_force_is_throttled_and_audited() {
     assert_eq!(failures["items"].as_array().unwrap().len(), 10);
     server.stop().await;
 }
+
+/// One address trying many accounts is throttled too: ten accounts' worth of attempts a
+/// minute, before any password is hashed.
+#[tokio::test]
+async fn one_address_cannot_spray_many_accounts() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let mut s = settings(&db);
+    s.http.rate_limit_per_second = 0;
+    s.auth.login_attempts_per_minute = 1;
+    let server = TestServer::start(s).await;
+    let mut statuses = Vec::new();
+    for n in 0..11 {
+        let r = post(
+            &server.anon,
+            server.url("/api/v1/auth/token"),
+            json!({ "tenant": "default", "email": format!("user{n}@example.com"), "password": "guess" }),
+        )
+        .await;
+        statuses.push(r.status().as_u16());
+    }
+    // The administrator's own sign-in at start counted as one of the ten.
+    assert_eq!(statuses[..9], [401; 9], "{statuses:?}");
+    assert_eq!(statuses[9..], [429, 429], "{statuses:?}");
+    server.stop().await;
+}
