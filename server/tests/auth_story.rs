@@ -25,6 +25,7 @@ async fn identity_story_on_every_backend() {
         lockout_and_unlock(&server, &tenant).await;
         sessions_and_csrf(&server, &tenant).await;
         api_keys_and_no_escalation(&server, &tenant).await;
+        mfa_required_by_role(&server, &tenant).await;
         server.stop().await;
         db.drop_db().await;
     }
@@ -414,6 +415,98 @@ async fn api_keys_and_no_escalation(server: &TestServer, tenant: &str) {
         .await
         .unwrap();
     assert!(!trail.contains(key) && !trail.contains(PASSWORD) && !trail.contains(ADMIN_PASSWORD));
+}
+
+async fn mfa_required_by_role(server: &TestServer, tenant: &str) {
+    let roles: Value = server
+        .get(&format!("/api/v1/tenants/{tenant}/roles"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let operator = roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "operator")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = server
+        .client
+        .put(server.url(&format!(
+            "/api/v1/tenants/{tenant}/roles/{operator}/require-mfa"
+        )))
+        .json(&json!({ "required": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let role: Value = r.json().await.unwrap();
+    assert_eq!(role["require_mfa"], true);
+
+    make_user(server, tenant, "ops@example.com", &["operator"]).await;
+    let (ops, tokens) = server
+        .sign_in_as("default", "ops@example.com", PASSWORD)
+        .await;
+    let users = server.url(&format!("/api/v1/tenants/{tenant}/users"));
+    let r = ops.get(&users).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/mfa-enrolment-required");
+    let me: Value = ops
+        .get(server.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["mfa_enrolment_required"], true);
+
+    // Enrol; the next token (refresh) is no longer restricted.
+    let enrolment: Value = post(&ops, server.url("/api/v1/auth/mfa/totp"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = totp_rs::Secret::try_from_base32(enrolment["secret"].as_str().unwrap()).unwrap();
+    let code = totp_rs::Builder::new()
+        .with_secret(secret.as_ref().to_vec())
+        .build_noncompliant()
+        .generate(chrono::Utc::now().timestamp() as u64)
+        .to_string();
+    let r = post(
+        &ops,
+        server.url("/api/v1/auth/mfa/totp/confirm"),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let refreshed: Value = post(
+        &server.anon,
+        server.url("/api/v1/auth/refresh"),
+        json!({ "refresh_token": tokens["refresh_token"] }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let ops = bearer_client(refreshed["access_token"].as_str().unwrap());
+    assert_eq!(
+        ops.get(&users).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let trail: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{tenant}/audit?action=role.require_mfa"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trail["items"][0]["detail"]["required"], true);
 }
 
 /// Brute force with the default limits: the sixth attempt in a minute is refused and audited,

@@ -47,6 +47,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "{id}") if path.contains("/policies/") => policy,
         ("post", "evaluate") => json!({ "tool": "files.read" }),
         ("put", "limits") => json!({ "tenant_per_second": 1 }),
+        ("put", "require-mfa") => json!({ "required": true }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,
     };
@@ -156,7 +157,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 checked += 1;
             }
         }
-        assert!(checked >= 31, "only {checked} operations were checked");
+        assert!(checked >= 32, "only {checked} operations were checked");
         assert_eq!(
             snapshot(&server, &b, &b_user).await,
             before,

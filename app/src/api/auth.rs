@@ -55,6 +55,9 @@ pub struct Me {
     /// `bearer`, `session` or `api_key`.
     pub authenticated_by: String,
     pub mfa_enabled: bool,
+    /// A role the caller holds requires MFA and none is enrolled: only enrolment works.
+    #[serde(default)]
+    pub mfa_enrolment_required: bool,
     /// For console sessions: the token to send as `x-csrf-token` on unsafe requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -158,6 +161,17 @@ pub struct Role {
     pub description: String,
     pub permissions: Vec<String>,
     pub builtin: bool,
+    /// Holders must use a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+/// Body of `PUT /api/v1/tenants/{tenant_id}/roles/{id}/require-mfa`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RoleMfa {
+    pub required: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ mod validate;
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
 pub use auth::{
     ApiKey, ApiKeyList, CreatedApiKey, Me, MfaCode, MfaEnrolment, NewApiKey, PasswordChange,
-    PasswordReset, RecoveryCodes, RefreshToken, Role, RoleList, SignIn, SigningKeyRotated,
+    PasswordReset, RecoveryCodes, RefreshToken, Role, RoleList, RoleMfa, SignIn, SigningKeyRotated,
     TokenResponse, UserRoles,
 };
 pub use client::{ApiClient, Method, sendable};

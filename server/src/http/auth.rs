@@ -231,6 +231,7 @@ pub(super) async fn describe(state: &AppState, principal: &Principal) -> Result<
         permissions: principal.effective().names(),
         authenticated_by: by.into(),
         mfa_enabled: account.totp_enabled,
+        mfa_enrolment_required: principal.must_enrol_mfa,
         csrf_token: csrf,
     })
 }

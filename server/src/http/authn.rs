@@ -33,6 +33,12 @@ pub async fn authenticate(
             if let Err(e) = check_csrf(&principal, request.method(), request.headers()) {
                 return e.into_response();
             }
+            if principal.must_enrol_mfa && !ENROLMENT_ROUTES.contains(&request.uri().path()) {
+                return ApiError::MfaEnrolmentRequired(
+                    "a role you hold requires a second factor: enrol TOTP at /api/v1/auth/mfa/totp, then sign in again (or refresh)".into(),
+                )
+                .into_response();
+            }
             request.extensions_mut().insert(principal);
         }
         Ok(None) => {}
@@ -40,6 +46,18 @@ pub async fn authenticate(
     }
     next.run(request).await
 }
+
+/// What a caller who must enrol a second factor may still do.
+const ENROLMENT_ROUTES: &[&str] = &[
+    "/api/v1/auth/me",
+    "/api/v1/auth/mfa/totp",
+    "/api/v1/auth/mfa/totp/confirm",
+    "/api/v1/auth/session",
+    "/api/v1/auth/revoke",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/password",
+    "/api/v1/auth/sign-out-everywhere",
+];
 
 async fn principal_of(
     state: &AppState,

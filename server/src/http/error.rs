@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The password was right; a second factor is needed (`mfa_code`).
     #[error("{0}")]
     MfaRequired(String),
+    /// A role the caller holds requires MFA and the caller has none yet.
+    #[error("{0}")]
+    MfaEnrolmentRequired(String),
     /// Sign-in attempts throttled or the account locked; retry after the given seconds.
     #[error("{detail}")]
     TooManyAttempts { detail: String, retry_after: u64 },
@@ -82,7 +85,7 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::Unauthorized { .. } | ApiError::MfaRequired(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::MfaEnrolmentRequired(_) => StatusCode::FORBIDDEN,
             ApiError::Rejected { status, .. } => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too-many-attempts",
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::MfaRequired(_) => "mfa-required",
+            ApiError::MfaEnrolmentRequired(_) => "mfa-enrolment-required",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
         super::auth::me, super::auth::change_password, super::auth::sign_out_everywhere,
         super::auth::begin_totp, super::auth::confirm_totp, super::auth::disable_totp, super::auth::jwks,
         super::keys::list, super::keys::create, super::keys::revoke, super::keys::rotate,
-        super::roles::list, super::roles::create, super::roles::replace, super::roles::remove,
+        super::roles::list, super::roles::create, super::roles::replace, super::roles::remove, super::roles::require_mfa,
         super::roles::user_roles, super::roles::set_user_roles,
         super::accounts::unlock, super::accounts::reset_password, super::accounts::reset_mfa, super::accounts::sign_out,
         super::policies::list, super::policies::create, super::policies::read, super::policies::replace, super::policies::remove,

@@ -2,7 +2,7 @@
 //! `/api/v1/tenants/{tenant_id}`. Nobody can grant, through a role they create or assign,
 //! a permission they do not hold.
 
-use app::api::{NewRole, Problem, Role, RoleList, UserRoles, validate_identifier};
+use app::api::{NewRole, Problem, Role, RoleList, RoleMfa, UserRoles, validate_identifier};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,6 +29,10 @@ pub fn router() -> Router<AppState> {
             put(replace).delete(remove),
         )
         .route(
+            "/api/v1/tenants/{tenant_id}/roles/{id}/require-mfa",
+            put(require_mfa),
+        )
+        .route(
             "/api/v1/tenants/{tenant_id}/users/{id}/roles",
             get(user_roles).put(set_user_roles),
         )
@@ -41,6 +45,7 @@ fn to_api(row: RoleRow) -> Role {
         name: row.name,
         description: row.description,
         builtin: row.builtin,
+        require_mfa: row.require_mfa,
     }
 }
 
@@ -204,6 +209,33 @@ async fn remove(
         .detail(json!({ "name": role.name }));
     audit::record(&state.store, tenant_id, event).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Require (or stop requiring) a second factor of a role's holders, built-in roles included.
+/// Holders without one may then only enrol one.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/roles/{id}/require-mfa", tag = "roles",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = RoleMfa,
+    responses(
+        (status = 200, body = Role),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn require_mfa(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<RoleMfa>,
+) -> Result<Json<Role>, ApiError> {
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::RolesWrite).await?;
+    let role = state.store.set_role_mfa(&scope, id, body.required).await?;
+    let event = ctx
+        .origin()
+        .event(principal.actor(), "role.require_mfa", Outcome::Success)
+        .target(format!("role:{id}"))
+        .detail(json!({ "name": role.name, "required": body.required }));
+    audit::record(&state.store, tenant_id, event).await?;
+    Ok(Json(to_api(role)))
 }
 
 /// A user's roles.

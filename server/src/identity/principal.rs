@@ -29,6 +29,8 @@ pub struct Principal {
     /// What the principal may do in its own tenant (already narrowed by an API key's scopes).
     pub permissions: PermissionSet,
     pub credential: Credential,
+    /// A role requires MFA and the account has none yet: only enrolment is allowed.
+    pub must_enrol_mfa: bool,
 }
 
 impl Principal {
@@ -75,6 +77,7 @@ impl Identity {
         let scope = TenantScope::verified(account.tenant_id);
         let roles = self.store.user_roles(&scope, account.user_id).await?;
         let permissions = crate::access::granted_by(&roles);
+        let must_enrol_mfa = !account.totp_enabled && roles.iter().any(|r| r.require_mfa);
         Ok(Principal {
             tenant_id: account.tenant_id,
             user_id: account.user_id,
@@ -83,6 +86,7 @@ impl Identity {
             roles: roles.into_iter().map(|r| r.name).collect(),
             permissions,
             credential,
+            must_enrol_mfa,
         })
     }
 }

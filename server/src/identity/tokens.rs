@@ -35,6 +35,9 @@ pub struct AccessClaims {
     /// Platform administrator.
     #[serde(default)]
     pub adm: bool,
+    /// Must enrol a second factor before doing anything else (a role requires MFA).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_enrol: bool,
 }
 
 impl Identity {
@@ -61,6 +64,7 @@ impl Identity {
             roles: principal.roles.clone(),
             scope: principal.permissions.names().join(" "),
             adm: principal.platform_admin,
+            mfa_enrol: principal.must_enrol_mfa,
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(signer.kid.clone());
@@ -91,6 +95,7 @@ impl Identity {
             roles: claims.roles,
             permissions: PermissionSet::parse(claims.scope.split(' ')),
             credential: Credential::Bearer { family: claims.sid },
+            must_enrol_mfa: claims.mfa_enrol,
         })
     }
 

@@ -18,6 +18,8 @@ pub struct RoleRow {
     pub description: String,
     pub permissions: sqlx::types::Json<Vec<String>>,
     pub builtin: bool,
+    /// Holders must have a second factor (they may only enrol one until they do).
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,7 +36,7 @@ impl RoleRow {
 
 macro_rules! role_columns {
     () => {
-        "r.id, r.tenant_id, r.name, r.description, r.permissions, r.builtin, r.created_at, r.updated_at"
+        "r.id, r.tenant_id, r.name, r.description, r.permissions, r.builtin, r.require_mfa, r.created_at, r.updated_at"
     };
 }
 
@@ -212,5 +214,24 @@ impl Store {
             return Err(StoreError::NotFound("role"));
         }
         Ok(())
+    }
+
+    /// Sets whether holders of a role (built-in or custom) must use a second factor.
+    #[instrument(skip_all)]
+    pub async fn set_role_mfa(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        required: bool,
+    ) -> Result<RoleRow, StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("UPDATE roles SET require_mfa = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(scope.tenant_id()).bind(id).bind(required).bind(Utc::now())
+                .execute(pool).await?.rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("role"));
+        }
+        self.get_role(scope, id).await
     }
 }
