@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/tenants") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/users") view=|| view! { <pages::Gate><pages::UsersPage/></pages::Gate> }/>
+                        <Route path=path!("/account") view=|| view! { <pages::Gate><pages::AccountPage/></pages::Gate> }/>
                         <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>
                     </Routes>

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AuditList, AuditQuery, AuditVerification, Me, NewRole, NewTenant, NewToolPolicy, NewUser,
-    PolicyAnswer, PolicyQuestion, Problem, Role, RoleList, SignIn, Tenant, TenantList, TenantPatch,
-    TenantQuery, ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
+    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, Me, MfaCode, MfaEnrolment,
+    NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PolicyAnswer, PolicyQuestion, Problem,
+    RecoveryCodes, Role, RoleList, SignIn, Tenant, TenantList, TenantPatch, TenantQuery,
+    ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
 };
 
 /// HTTP methods the API uses.
@@ -67,6 +68,33 @@ impl ApiClient {
     pub async fn sign_out(&self) -> Result<(), Problem> {
         self.send::<(), _>(Method::Delete, "/api/v1/auth/session", None)
             .await
+    }
+
+    /// Starts TOTP enrolment for the caller.
+    pub async fn begin_totp(&self) -> Result<MfaEnrolment, Problem> {
+        self.send::<(), _>(Method::Post, "/api/v1/auth/mfa/totp", None)
+            .await
+    }
+
+    /// Confirms TOTP enrolment; returns the recovery codes.
+    pub async fn confirm_totp(&self, body: &MfaCode) -> Result<RecoveryCodes, Problem> {
+        self.send(Method::Post, "/api/v1/auth/mfa/totp/confirm", Some(body))
+            .await
+    }
+
+    pub async fn list_api_keys(&self) -> Result<ApiKeyList, Problem> {
+        self.send::<(), _>(Method::Get, "/api/v1/auth/api-keys", None)
+            .await
+    }
+
+    pub async fn create_api_key(&self, body: &NewApiKey) -> Result<CreatedApiKey, Problem> {
+        self.send(Method::Post, "/api/v1/auth/api-keys", Some(body))
+            .await
+    }
+
+    pub async fn revoke_api_key(&self, id: uuid::Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/auth/api-keys/{id}");
+        self.send::<(), _>(Method::Delete, &path, None).await
     }
 
     pub async fn list_tenants(&self, query: &TenantQuery) -> Result<TenantList, Problem> {

@@ -1,6 +1,7 @@
 //! Console pages. Each reads and writes only through [`crate::api::ApiClient`].
 
 mod access;
+mod account;
 mod audit;
 mod pager;
 mod session;
@@ -9,6 +10,7 @@ mod tenants;
 mod users;
 
 pub use access::AccessPage;
+pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;

@@ -104,14 +104,23 @@ pub fn Gate(children: Children) -> impl IntoView {
         <Transition fallback=|| ()>
             {move || {
                 me.get()
-                    .and_then(|result| result.err())
-                    .map(|_| {
-                        view! {
+                    .and_then(|result| match result {
+                        Err(_) => Some(view! {
                             <p class="empty signed-out">
                                 "You are signed out. " <a href="/login">"Sign in"</a>
                                 " to use the console."
                             </p>
                         }
+                        .into_any()),
+                        Ok(me) if me.mfa_enrolment_required => Some(view! {
+                            <p class="problem" role="alert">
+                                "A role you hold requires a second factor. "
+                                <a href="/account">"Set one up"</a>
+                                " to use the console."
+                            </p>
+                        }
+                        .into_any()),
+                        Ok(_) => None,
                     })
             }}
         </Transition>
@@ -141,7 +150,7 @@ pub fn AccountMenu() -> impl IntoView {
                         .map(|result| match result {
                             Ok(me) => {
                                 view! {
-                                    <span class="who" data-testid="signed-in-as">{me.email}</span>
+                                    <a class="who" href="/account" data-testid="signed-in-as">{me.email}</a>
                                     <button class="link" on:click=move |_| { sign_out.dispatch(()); }>
                                         "Sign out"
                                     </button>
