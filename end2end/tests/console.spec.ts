@@ -55,13 +55,18 @@ test("create a tenant and a user through the console; both survive a reload", as
   const userRow = page.locator(`tr[data-user="${email}"]`);
   await expect(userRow).toContainText("active");
 
-  // Disable the user; the change persists.
+  // Give the user a role and a password, and disable them; the changes persist.
   await userRow.getByRole("button", { name: "Edit" }).click();
+  await userRow.getByLabel("Role viewer").check();
+  await userRow.getByLabel("New password").fill("a long enough password");
   await userRow.getByLabel("Disabled").check();
   await userRow.getByRole("button", { name: "Save" }).click();
+  // Saved once the row leaves edit mode (its "disabled" checkbox label would match before).
+  await expect(page.locator(`tr[data-user="${email}"]`).getByRole("button", { name: "Edit" })).toBeVisible();
   await expect(page.locator(`tr[data-user="${email}"]`)).toContainText("disabled");
   await page.reload();
   await expect(page.locator(`tr[data-user="${email}"]`)).toContainText("disabled");
+  await expect(page.locator(`tr[data-user="${email}"]`).getByTestId("user-roles")).toHaveText("viewer");
   await page.screenshot({ path: info.outputPath("users.png"), fullPage: true });
 });
 

@@ -168,6 +168,15 @@ async fn lockout_and_unlock(server: &TestServer, tenant: &str) {
             .unwrap()
             >= 1
     );
+    // The lock and the roles show on the user.
+    let user: Value = server
+        .get(&format!("/api/v1/tenants/{tenant}/users/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(user["locked_until"].is_string(), "{user}");
+    assert_eq!(user["roles"], json!(["viewer"]));
     let r = server
         .client
         .post(server.url(&format!("/api/v1/tenants/{tenant}/users/{id}/unlock")))
@@ -176,6 +185,14 @@ async fn lockout_and_unlock(server: &TestServer, tenant: &str) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(attempt(PASSWORD).await.status(), StatusCode::OK);
+    let listed: Value = server
+        .get(&format!("/api/v1/tenants/{tenant}/users?q=locked@"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["items"][0]["locked_until"].is_null(), "{listed}");
+    assert_eq!(listed["items"][0]["roles"], json!(["viewer"]));
     let denied: Value = server
         .get(&format!(
             "/api/v1/tenants/{tenant}/audit?action=auth.login&outcome=denied"

@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, Me, MfaCode, MfaEnrolment,
-    NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PolicyAnswer, PolicyQuestion, Problem,
-    RecoveryCodes, Role, RoleList, SignIn, Tenant, TenantList, TenantPatch, TenantQuery,
-    ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
+    NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PasswordReset, PolicyAnswer,
+    PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn, Tenant, TenantList,
+    TenantPatch, TenantQuery, ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
+    UserRoles,
 };
 
 /// HTTP methods the API uses.
@@ -21,6 +22,7 @@ use super::{
 pub enum Method {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -30,6 +32,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
@@ -157,6 +160,35 @@ impl ApiClient {
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
+    pub async fn set_user_roles(
+        &self,
+        tenant: uuid::Uuid,
+        user: uuid::Uuid,
+        body: &UserRoles,
+    ) -> Result<RoleList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users/{user}/roles");
+        self.send(Method::Put, &path, Some(body)).await
+    }
+
+    /// Sets a user's password (administrators).
+    pub async fn reset_password(
+        &self,
+        tenant: uuid::Uuid,
+        user: uuid::Uuid,
+        password: &str,
+    ) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users/{user}/password");
+        let body = PasswordReset {
+            new_password: password.to_string(),
+        };
+        self.send(Method::Post, &path, Some(&body)).await
+    }
+
+    pub async fn unlock_user(&self, tenant: uuid::Uuid, user: uuid::Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users/{user}/unlock");
+        self.send::<(), _>(Method::Post, &path, None).await
+    }
+
     pub async fn list_roles(&self, tenant: uuid::Uuid) -> Result<RoleList, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/roles");
         self.send::<(), _>(Method::Get, &path, None).await
@@ -279,6 +311,7 @@ impl ApiClient {
         let builder = RequestBuilder::new(path).method(match method {
             Method::Get => gloo_net::http::Method::GET,
             Method::Post => gloo_net::http::Method::POST,
+            Method::Put => gloo_net::http::Method::PUT,
             Method::Patch => gloo_net::http::Method::PATCH,
             Method::Delete => gloo_net::http::Method::DELETE,
         });

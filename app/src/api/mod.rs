@@ -92,6 +92,12 @@ pub struct User {
     pub disabled: bool,
     /// Platform administrators may act across tenants through the admin endpoints.
     pub platform_admin: bool,
+    /// The user's roles in the tenant, by name.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Set while the account is locked after repeated failed sign-ins.
+    #[serde(default)]
+    pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::pager::{Pager, PagerControls};
 use super::tenant_picker::TenantPage;
 use super::{ProblemBanner, short_time};
-use crate::api::{ApiClient, NewUser, Problem, User, UserPatch, UserQuery, sendable};
+use crate::api::{ApiClient, NewUser, Problem, User, UserPatch, UserQuery, UserRoles, sendable};
 
 const PAGE_SIZE: u32 = 20;
 
@@ -28,6 +28,13 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let pager = Pager::new();
     let reload = RwSignal::new(0u32);
+    let roles = Resource::new(|| (), {
+        let api = api.clone();
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_roles(tenant).await })
+        }
+    });
     let users = Resource::new(
         move || (search.get(), pager.cursor.get(), reload.get()),
         move |(q, cursor, _): (String, Option<Uuid>, u32)| {
@@ -57,13 +64,18 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
         <CreateUser tenant on_created=move || reload.update(|n| *n += 1)/>
         <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
             {move || {
+                let names: Vec<String> = roles
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|list| list.items.into_iter().map(|r| r.name).collect())
+                    .unwrap_or_default();
                 users
                     .get()
                     .map(|result| match result {
                         Ok(page) => {
                             let next = page.next_cursor;
                             view! {
-                                <UserTable users=page.items reload/>
+                                <UserTable users=page.items roles=names.clone() reload/>
                                 <PagerControls pager next/>
                             }
                                 .into_any()
@@ -122,7 +134,7 @@ fn CreateUser(
 }
 
 #[component]
-fn UserTable(users: Vec<User>, reload: RwSignal<u32>) -> impl IntoView {
+fn UserTable(users: Vec<User>, roles: Vec<String>, reload: RwSignal<u32>) -> impl IntoView {
     if users.is_empty() {
         return view! { <p class="empty">"No users match."</p> }.into_any();
     }
@@ -133,12 +145,16 @@ fn UserTable(users: Vec<User>, reload: RwSignal<u32>) -> impl IntoView {
                     <th>"Name"</th>
                     <th>"Email"</th>
                     <th>"Status"</th>
+                    <th>"Roles"</th>
                     <th class="hide-narrow">"Created"</th>
                     <th></th>
                 </tr>
             </thead>
             <tbody>
-                {users.into_iter().map(|user| view! { <UserRow user reload/> }).collect_view()}
+                {users
+                    .into_iter()
+                    .map(|user| view! { <UserRow user all_roles=roles.clone() reload/> })
+                    .collect_view()}
             </tbody>
         </table>
     }
@@ -146,19 +162,44 @@ fn UserTable(users: Vec<User>, reload: RwSignal<u32>) -> impl IntoView {
 }
 
 #[component]
-fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
+fn UserRow(user: User, all_roles: Vec<String>, reload: RwSignal<u32>) -> impl IntoView {
     let api = expect_context::<ApiClient>();
+    let roles = RwSignal::new(user.roles.clone());
+    let password = RwSignal::new(String::new());
     let editing = RwSignal::new(false);
     let email = RwSignal::new(user.email.clone());
     let display_name = RwSignal::new(user.display_name.clone());
     let disabled = RwSignal::new(user.disabled);
     let problem = RwSignal::new(None::<Problem>);
     let (tenant, id) = (user.tenant_id, user.id);
-    let save = Action::new(move |patch: &UserPatch| {
+    let original_roles = user.roles.clone();
+    let save = Action::new({
         let api = api.clone();
-        let patch = patch.clone();
-        sendable(async move { api.update_user(tenant, id, &patch).await })
+        move |(patch, new_roles, new_password): &(UserPatch, Vec<String>, String)| {
+            let (api, patch) = (api.clone(), patch.clone());
+            let new_roles = (*new_roles != original_roles).then(|| new_roles.clone());
+            let new_password = (!new_password.is_empty()).then(|| new_password.clone());
+            sendable(async move {
+                if let Some(roles) = new_roles {
+                    api.set_user_roles(tenant, id, &UserRoles { roles }).await?;
+                }
+                if let Some(password) = new_password {
+                    api.reset_password(tenant, id, &password).await?;
+                }
+                api.update_user(tenant, id, &patch).await
+            })
+        }
     });
+    let unlock = Action::new(move |_: &()| {
+        let api = api.clone();
+        sendable(async move { api.unlock_user(tenant, id).await })
+    });
+    Effect::new(move |_| {
+        if unlock.value().get().is_some() {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let locked = user.locked_until.is_some();
     Effect::new(move |_| match save.value().get() {
         Some(Ok(_)) => {
             editing.set(false);
@@ -167,7 +208,13 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
         Some(Err(p)) => problem.set(Some(p)),
         None => {}
     });
-    let status = if user.disabled { "disabled" } else { "active" };
+    let status = if user.disabled {
+        "disabled"
+    } else if locked {
+        "locked"
+    } else {
+        "active"
+    };
     let admin = user.platform_admin;
     let created = short_time(&user.created_at);
 
@@ -194,23 +241,70 @@ fn UserRow(user: User, reload: RwSignal<u32>) -> impl IntoView {
                 </Show>
                 {admin.then(|| view! { <span class="badge">"platform admin"</span> })}
             </td>
+            <td class="wrap">
+                <Show
+                    when=move || editing.get()
+                    fallback=move || view! { <span data-testid="user-roles">{move || roles.get().join(", ")}</span> }
+                >
+                    <div class="checks">
+                        {all_roles
+                            .clone()
+                            .into_iter()
+                            .map(|name| {
+                                let (label, key) = (name.clone(), name.clone());
+                                view! {
+                                    <label class="inline">
+                                        <input
+                                            type="checkbox"
+                                            aria-label=format!("Role {name}")
+                                            prop:checked=move || roles.with(|r| r.contains(&key))
+                                            on:change=move |ev| {
+                                                let on = event_target_checked(&ev);
+                                                let name = name.clone();
+                                                roles.update(|r| {
+                                                    r.retain(|x| *x != name);
+                                                    if on {
+                                                        r.push(name);
+                                                        r.sort();
+                                                    }
+                                                });
+                                            }
+                                        />
+                                        {label}
+                                    </label>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                    <input type="password" aria-label="New password" placeholder="new password (optional)" bind:value=password/>
+                </Show>
+            </td>
             <td class="hide-narrow">{created.clone()}</td>
             <td class="actions-cell">
                 <div class="actions">
                 <Show
                     when=move || editing.get()
                     fallback=move || {
-                        view! { <button type="button" on:click=move |_| editing.set(true)>"Edit"</button> }
+                        view! {
+                            <button type="button" on:click=move |_| editing.set(true)>"Edit"</button>
+                            {locked.then(|| view! {
+                                <button type="button" on:click=move |_| { unlock.dispatch(()); }>"Unlock"</button>
+                            })}
+                        }
                     }
                 >
                     <button
                         type="button"
                         on:click=move |_| {
-                            save.dispatch(UserPatch {
-                                email: Some(email.get()),
-                                display_name: Some(display_name.get()),
-                                disabled: Some(disabled.get()),
-                            });
+                            save.dispatch((
+                                UserPatch {
+                                    email: Some(email.get()),
+                                    display_name: Some(display_name.get()),
+                                    disabled: Some(disabled.get()),
+                                },
+                                roles.get(),
+                                password.get(),
+                            ));
                         }
                     >
                         "Save"

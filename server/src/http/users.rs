@@ -48,10 +48,11 @@ async fn list(
     let limit = page_limit(query.limit)?;
     let q = search_text(query.q.as_deref())?;
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersRead).await?;
-    let (items, next_cursor) = state
+    let (mut items, next_cursor) = state
         .store
         .list_users(&scope, query.cursor, q, query.disabled, limit)
         .await?;
+    state.store.with_roles(&scope, &mut items).await?;
     Ok(Json(UserList { items, next_cursor }))
 }
 
@@ -117,7 +118,10 @@ async fn read(
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<User>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersRead).await?;
-    Ok(Json(state.store.get_user(&scope, id).await?))
+    let mut user = [state.store.get_user(&scope, id).await?];
+    state.store.with_roles(&scope, &mut user).await?;
+    let [user] = user;
+    Ok(Json(user))
 }
 
 /// Change a user's email, name or disabled flag.

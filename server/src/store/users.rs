@@ -16,6 +16,7 @@ struct UserRow {
     display_name: String,
     disabled: bool,
     platform_admin: bool,
+    locked_until: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -29,6 +30,8 @@ impl From<UserRow> for User {
             display_name: r.display_name,
             disabled: r.disabled,
             platform_admin: r.platform_admin,
+            roles: Vec::new(),
+            locked_until: r.locked_until.filter(|t| *t > Utc::now()),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -38,7 +41,7 @@ impl From<UserRow> for User {
 /// The columns every query returns, as a literal so queries stay `&'static str`.
 macro_rules! columns {
     () => {
-        "id, tenant_id, email, display_name, disabled, platform_admin, created_at, updated_at"
+        "id, tenant_id, email, display_name, disabled, platform_admin, locked_until, created_at, updated_at"
     };
 }
 
@@ -173,5 +176,34 @@ impl Store {
         } else {
             Ok(())
         }
+    }
+
+    /// Fills in each user's role names, with one query for the whole page: user ids are
+    /// UUIDv7 and pages are id-ordered, so the page is one id range.
+    #[instrument(skip_all)]
+    pub async fn with_roles(
+        &self,
+        scope: &TenantScope,
+        users: &mut [User],
+    ) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (
+            users.iter().map(|u| u.id).min(),
+            users.iter().map(|u| u.id).max(),
+        ) else {
+            return Ok(());
+        };
+        let rows: Vec<(Uuid, String)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT a.user_id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id \
+                            WHERE a.tenant_id = $1 AND a.user_id >= $2 AND a.user_id <= $3 ORDER BY r.name")
+                .bind(scope.tenant_id()).bind(first).bind(last).fetch_all(pool).await?
+        });
+        for user in users.iter_mut() {
+            user.roles = rows
+                .iter()
+                .filter(|(id, _)| *id == user.id)
+                .map(|(_, name)| name.clone())
+                .collect();
+        }
+        Ok(())
     }
 }
