@@ -45,6 +45,14 @@ test("create a role and a tool rule, test a call, find the records on the audit 
   await tester.getByRole("button", { name: "Check" }).click();
   await expect(page.getByRole("status")).toContainText("Denied");
   await expect(page.getByRole("status")).toContainText("condition fails");
+  // Who may call it, and what one user may do and why.
+  const who = page.getByRole("form", { name: "Who may call" });
+  await who.getByLabel("Tool").fill("files.read");
+  await who.getByRole("button", { name: "Show" }).click();
+  await expect(page.locator('tr[data-who="admin@localhost"]')).toContainText("default-deny");
+  await page.getByRole("combobox", { name: "User" }).selectOption({ label: "admin@localhost" });
+  await expect(page.getByTestId("effective")).toContainText("tenant_admin");
+  await expect(page.getByTestId("effective")).toContainText("tools:call from tenant_admin, platform administrator");
   await page.screenshot({ path: info.outputPath("access.png"), fullPage: true });
 
   // Both changes are on the audit trail.

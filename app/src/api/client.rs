@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, Me, MfaCode, MfaEnrolment,
-    NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PasswordReset, PolicyAnswer,
-    PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn, Tenant, TenantList,
-    TenantPatch, TenantQuery, ToolPolicy, ToolPolicyList, User, UserList, UserPatch, UserQuery,
-    UserRoles,
+    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, EffectiveAccess, Me,
+    MfaCode, MfaEnrolment, NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PasswordReset,
+    PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn, Tenant,
+    TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User,
+    UserList, UserPatch, UserQuery, UserRoles, WhoQuery,
 };
 
 /// HTTP methods the API uses.
@@ -216,6 +216,29 @@ impl ApiClient {
     pub async fn delete_policy(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
         let path = format!("/api/v1/tenants/{tenant}/policies/{id}");
         self.send::<(), _>(Method::Delete, &path, None).await
+    }
+
+    /// What a user may do and why.
+    pub async fn effective_access(
+        &self,
+        tenant: uuid::Uuid,
+        user: uuid::Uuid,
+    ) -> Result<EffectiveAccess, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/users/{user}/effective");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    /// Who may call a tool.
+    pub async fn who_may_call(
+        &self,
+        tenant: uuid::Uuid,
+        tool: &str,
+    ) -> Result<ToolAccessList, Problem> {
+        let query = query_string(&WhoQuery {
+            tool: tool.to_string(),
+        })?;
+        let path = format!("/api/v1/tenants/{tenant}/policies/who{query}");
+        self.send::<(), _>(Method::Get, &path, None).await
     }
 
     /// Would this call be allowed? (the policy tester)
