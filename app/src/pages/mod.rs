@@ -3,6 +3,7 @@
 mod access;
 mod account;
 mod audit;
+mod explorer;
 mod pager;
 mod session;
 mod tenant_picker;

@@ -8,6 +8,7 @@ mod auth;
 mod authn;
 mod console;
 mod error;
+mod explorer;
 mod extract;
 mod guard;
 mod keys;
@@ -53,6 +54,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(roles::router())
         .merge(accounts::router())
         .merge(policies::router())
+        .merge(explorer::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
