@@ -25,6 +25,8 @@ const CALLER_SCOPED: &[&str] = &[
     "/api/v1/auth/mfa/totp/disable",
     "/api/v1/auth/api-keys",
     "/api/v1/auth/api-keys/{id}",
+    "/api/v1/auth/invitations/inspect",
+    "/api/v1/auth/invitations/accept",
     "/api/v1/admin/signing-keys/rotate",
     "/.well-known/jwks.json",
 ];
@@ -48,6 +50,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "evaluate") => json!({ "tool": "files.read" }),
         ("put", "limits") => json!({ "tenant_per_second": 1 }),
         ("put", "require-mfa") => json!({ "required": true }),
+        ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,
     };
@@ -78,6 +81,7 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "tenant_roles": json_of(server, &format!("/api/v1/tenants/{b}/roles")).await,
         "policies": json_of(server, &format!("/api/v1/tenants/{b}/policies")).await,
         "limits": json_of(server, &format!("/api/v1/tenants/{b}/limits")).await,
+        "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
         "audit": records,
     })
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod client;
+mod invitation;
 mod policy;
 mod validate;
 
@@ -15,6 +16,10 @@ pub use auth::{
     TokenResponse, UserRoles,
 };
 pub use client::{ApiClient, Method, sendable};
+pub use invitation::{
+    AcceptInvitation, CreatedInvitation, Invitation, InvitationInfo, InvitationList,
+    InvitationToken, NewInvitation,
+};
 pub use policy::{
     EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,

@@ -11,6 +11,7 @@ mod error;
 mod explorer;
 mod extract;
 mod guard;
+mod invitations;
 mod keys;
 mod openapi;
 mod ops;
@@ -48,6 +49,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(tenants::router())
         .merge(users::router())
+        .merge(invitations::router())
         .merge(audit::router())
         .merge(auth::router())
         .merge(keys::router())

@@ -9,6 +9,7 @@ use utoipa::OpenApi;
     paths(
         super::tenants::list, super::tenants::create, super::tenants::read, super::tenants::update, super::tenants::remove, super::tenants::limits, super::tenants::set_limits,
         super::users::list, super::users::create, super::users::read, super::users::update, super::users::remove,
+        super::invitations::create, super::invitations::list, super::invitations::withdraw, super::invitations::inspect, super::invitations::accept,
         super::audit::search, super::audit::export, super::audit::verify,
         super::auth::token, super::auth::refresh, super::auth::revoke, super::auth::open_session, super::auth::close_session,
         super::auth::me, super::auth::change_password, super::auth::sign_out_everywhere,

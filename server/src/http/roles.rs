@@ -20,6 +20,7 @@ use crate::access::{Permission, PermissionSet};
 use crate::audit::{self, Outcome};
 use crate::identity::Principal;
 use crate::store::RoleRow;
+use crate::tenancy::TenantScope;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -277,31 +278,16 @@ async fn set_user_roles(
 ) -> Result<Json<RoleList>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::UsersWrite).await?;
     super::accounts::guard_target(&state, &scope, &principal, id).await?;
-    let mut roles = Vec::new();
-    for name in &body.roles {
-        let role = state.store.role_by_name(&scope, name).await.map_err(|_| {
-            ApiError::Validation(vec![app::api::FieldError::new(
-                "roles",
-                format!("no role named `{name}` in this tenant"),
-            )])
-        })?;
-        roles.push(role);
-    }
-    let granted = crate::access::granted_by(&roles);
-    let beyond = principal.lacking(granted);
-    if !beyond.is_empty() {
-        let event = ctx
-            .origin()
-            .event(principal.actor(), "user.roles.set", Outcome::Denied)
-            .target(format!("user:{id}"))
-            .rule("no-escalation")
-            .detail(json!({ "roles": body.roles, "permissions_not_held": beyond }));
-        audit::record(&state.store, tenant_id, event).await?;
-        return Err(ApiError::Forbidden(format!(
-            "cannot assign roles granting permissions you do not hold: {}",
-            beyond.join(", ")
-        )));
-    }
+    let roles = grantable_roles(
+        &state,
+        &principal,
+        &ctx,
+        &scope,
+        "user.roles.set",
+        id,
+        &body.roles,
+    )
+    .await?;
     let ids: Vec<Uuid> = roles.iter().map(|r| r.id).collect();
     state.store.set_user_roles(&scope, id, &ids).await?;
     let event = ctx
@@ -313,4 +299,43 @@ async fn set_user_roles(
     Ok(Json(RoleList {
         items: roles.into_iter().map(to_api).collect(),
     }))
+}
+
+/// The roles `names` of the tenant, if `principal` may grant them: each must exist (422
+/// naming it) and together grant nothing the principal lacks (403, and the attempt is
+/// audited under `action` with rule `no-escalation`).
+pub(super) async fn grantable_roles(
+    state: &AppState,
+    principal: &Principal,
+    ctx: &RequestContext,
+    scope: &TenantScope,
+    action: &'static str,
+    target: Uuid,
+    names: &[String],
+) -> Result<Vec<RoleRow>, ApiError> {
+    let mut roles = Vec::new();
+    for name in names {
+        let role = state.store.role_by_name(scope, name).await.map_err(|_| {
+            ApiError::Validation(vec![app::api::FieldError::new(
+                "roles",
+                format!("no role named `{name}` in this tenant"),
+            )])
+        })?;
+        roles.push(role);
+    }
+    let beyond = principal.lacking(crate::access::granted_by(&roles));
+    if !beyond.is_empty() {
+        let event = ctx
+            .origin()
+            .event(principal.actor(), action, Outcome::Denied)
+            .target(format!("user:{target}"))
+            .rule("no-escalation")
+            .detail(json!({ "roles": names, "permissions_not_held": beyond }));
+        audit::record(&state.store, scope.tenant_id(), event).await?;
+        return Err(ApiError::Forbidden(format!(
+            "cannot assign roles granting permissions you do not hold: {}",
+            beyond.join(", ")
+        )));
+    }
+    Ok(roles)
 }

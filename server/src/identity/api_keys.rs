@@ -122,7 +122,7 @@ impl Identity {
             // A scoped key never carries platform-wide powers.
             principal.platform_admin = false;
         }
-        self.store.touch_api_key(row.id).await?;
+        self.store.touch_api_key(row.tenant_id, row.id).await?;
         Ok(principal)
     }
 }

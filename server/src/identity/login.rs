@@ -189,7 +189,7 @@ impl Identity {
         Ok(verify_password(password, phc).await?)
     }
 
-    async fn hash(&self, password: Secret) -> Result<String, AuthError> {
+    pub(super) async fn hash(&self, password: Secret) -> Result<String, AuthError> {
         let _permit = self
             .hashing
             .acquire()

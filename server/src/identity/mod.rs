@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod bootstrap;
+mod invitations;
 mod keys;
 mod login;
 mod password;
@@ -15,6 +16,7 @@ mod totp;
 
 pub use api_keys::{KEY_PREFIX as API_KEY_PREFIX, NewKey};
 pub use bootstrap::{BootstrapError, bootstrap};
+pub use invitations::{INVITATION_TTL, Invited};
 pub use login::{Login, SignedIn};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use principal::{Credential, Principal};

@@ -87,10 +87,13 @@ impl Identity {
         if row.revoked_at.is_some() {
             return Err(unknown);
         }
-        let claimed = row.used_at.is_none() && self.store.claim_refresh(row.id).await?;
+        let claimed =
+            row.used_at.is_none() && self.store.claim_refresh(row.tenant_id, row.id).await?;
         if !claimed {
             // Spent before: someone else holds a copy. Revoke the whole sign-in.
-            self.store.revoke_family(row.family_id).await?;
+            self.store
+                .revoke_family(row.tenant_id, row.family_id)
+                .await?;
             self.mark_revoked(row.tenant_id, row.family_id).await?;
             let event = origin
                 .event(actor, "auth.token.reuse", Outcome::Denied)
@@ -118,7 +121,9 @@ impl Identity {
         {
             Ok(p) => p,
             Err(e) => {
-                self.store.revoke_family(row.family_id).await?;
+                self.store
+                    .revoke_family(row.tenant_id, row.family_id)
+                    .await?;
                 return Err(e);
             }
         };
@@ -150,7 +155,7 @@ impl Identity {
         family: Uuid,
         origin: &Origin,
     ) -> Result<(), AuthError> {
-        let live = self.store.revoke_family(family).await?;
+        let live = self.store.revoke_family(tenant_id, family).await?;
         self.mark_revoked(tenant_id, family).await?;
         let event = origin
             .event(

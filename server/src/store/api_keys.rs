@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, Wall, walled};
 use crate::tenancy::TenantScope;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -49,7 +49,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
             key_columns!()
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql)
                 .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(new.user_id).bind(new.name)
                 .bind(new.prefix).bind(new.key_hash).bind(sqlx::types::Json(new.scopes))
@@ -58,7 +58,8 @@ impl Store {
         }))
     }
 
-    /// The key with this public prefix, in any tenant (the prefix is globally unique).
+    /// The key with this public prefix, in any tenant (the prefix is globally unique). Behind
+    /// the platform wall: the key names no tenant until it is found.
     #[instrument(skip_all)]
     pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         let sql = concat!(
@@ -66,7 +67,7 @@ impl Store {
             key_columns!(),
             " FROM api_keys WHERE prefix = $1"
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::Platform, pool => {
             sqlx::query_as(sql).bind(prefix).fetch_optional(pool).await?
         }))
     }
@@ -82,7 +83,7 @@ impl Store {
             key_columns!(),
             " FROM api_keys WHERE tenant_id = $1 AND user_id = $2 ORDER BY id"
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(user_id).fetch_all(pool).await?
         }))
     }
@@ -94,7 +95,7 @@ impl Store {
         user_id: Uuid,
         id: Uuid,
     ) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $4) WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
                 .bind(scope.tenant_id()).bind(user_id).bind(id).bind(Utc::now())
                 .execute(pool).await?.rows_affected()
@@ -107,11 +108,11 @@ impl Store {
 
     /// Records use at most once a minute per key, so busy keys do not write on every call.
     #[instrument(skip_all)]
-    pub async fn touch_api_key(&self, id: Uuid) -> Result<(), StoreError> {
+    pub async fn touch_api_key(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
         let now = Utc::now();
-        on_pool!(self, pool => {
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)")
-                .bind(id).bind(now).bind(now - chrono::Duration::seconds(60))
+        walled!(self, Wall::Tenant(tenant_id), pool => {
+            sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $4)")
+                .bind(tenant_id).bind(id).bind(now).bind(now - chrono::Duration::seconds(60))
                 .execute(pool).await?;
         });
         Ok(())

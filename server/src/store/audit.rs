@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, like_pattern, on_pool};
+use super::{Db, Store, StoreError, Wall, like_pattern, walled, walled_tx};
 use crate::tenancy::TenantScope;
 
 /// One stored audit record, chain fields included.
@@ -56,8 +56,7 @@ impl Store {
         build: impl FnOnce(i64, &[u8]) -> AuditRow,
     ) -> Result<AuditRow, StoreError> {
         let genesis = crate::audit::GENESIS.to_vec();
-        let row = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let row = walled_tx!(self, Wall::Tenant(tenant_id), tx => {
             let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(
                 "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
                  ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
@@ -91,7 +90,6 @@ impl Store {
                 .bind(&row.hash)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
             row
         });
         Ok(row)
@@ -110,16 +108,17 @@ impl Store {
             columns!(),
             " FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         );
-        let rows = on_pool!(self, pool => {
+        let rows = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(after_seq).bind(i64::from(limit)).fetch_all(pool).await?
         });
         Ok(rows)
     }
 
-    /// Every tenant that has an audit chain, deleted tenants included.
+    /// Every tenant that has an audit chain, deleted tenants included. Behind the platform
+    /// wall: `verify` walks every chain.
     #[instrument(skip_all)]
     pub async fn audit_chains(&self) -> Result<Vec<Uuid>, StoreError> {
-        let ids: Vec<(Uuid,)> = on_pool!(self, pool => {
+        let ids: Vec<(Uuid,)> = walled!(self, Wall::Platform, pool => {
             sqlx::query_as("SELECT tenant_id FROM audit_heads ORDER BY tenant_id").fetch_all(pool).await?
         });
         Ok(ids.into_iter().map(|(id,)| id).collect())
@@ -131,7 +130,7 @@ impl Store {
         &self,
         scope: &TenantScope,
     ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-        let head = on_pool!(self, pool => {
+        let head = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
                 .bind(scope.tenant_id())
                 .fetch_optional(pool)
@@ -209,7 +208,7 @@ impl Store {
         } else {
             next(&mut sql, " ORDER BY seq DESC LIMIT $n");
         }
-        let mut rows: Vec<AuditRow> = on_pool!(self, pool => {
+        let mut rows: Vec<AuditRow> = walled!(self, Wall::of(scope), pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.tenant_id());
             if let Some(cursor) = cursor {
                 query = query.bind(cursor);

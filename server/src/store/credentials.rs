@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, Wall, on_pool, walled, walled_tx};
 use crate::tenancy::TenantScope;
 
 /// An account as sign-in sees it.
@@ -54,7 +54,7 @@ impl Store {
             credential_columns!(),
             " FROM users u WHERE u.tenant_id = $1 AND u.email_lower = $2"
         );
-        let found: Option<Credentials> = on_pool!(self, pool => {
+        let found: Option<Credentials> = walled!(self, Wall::Tenant(tenant_id), pool => {
             sqlx::query_as(sql).bind(tenant_id).bind(email.to_lowercase()).fetch_optional(pool).await?
         });
         Ok((Some(tenant_id), found))
@@ -71,7 +71,7 @@ impl Store {
             credential_columns!(),
             " FROM users u WHERE u.tenant_id = $1 AND u.id = $2"
         );
-        let found: Option<Credentials> = on_pool!(self, pool => {
+        let found: Option<Credentials> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(user_id).fetch_optional(pool).await?
         });
         found.ok_or(StoreError::NotFound("user"))
@@ -87,7 +87,7 @@ impl Store {
         lock_after: i32,
         lock_for: impl Fn(i32) -> Option<chrono::Duration>,
     ) -> Result<(i32, Option<DateTime<Utc>>), StoreError> {
-        let (count,): (i32,) = on_pool!(self, pool => {
+        let (count,): (i32,) = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as("UPDATE users SET failed_logins = failed_logins + 1 WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins")
                 .bind(scope.tenant_id()).bind(user_id).fetch_one(pool).await?
         });
@@ -95,7 +95,7 @@ impl Store {
             return Ok((count, None));
         }
         let until = lock_for(count).map(|d| Utc::now() + d);
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET locked_until = $3 WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).bind(until).execute(pool).await?;
         });
@@ -109,7 +109,7 @@ impl Store {
         scope: &TenantScope,
         user_id: Uuid,
     ) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).execute(pool).await?.rows_affected()
         });
@@ -129,7 +129,7 @@ impl Store {
         revoke_sessions: bool,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET password_hash = $3, password_changed_at = $4, failed_logins = 0, locked_until = NULL, \
                          sessions_revoked_at = CASE WHEN $5 THEN $4 ELSE sessions_revoked_at END, updated_at = $4 \
                          WHERE tenant_id = $1 AND id = $2")
@@ -150,7 +150,7 @@ impl Store {
         user_id: Uuid,
     ) -> Result<DateTime<Utc>, StoreError> {
         let now = Utc::now();
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET sessions_revoked_at = $3 WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).bind(now).execute(pool).await?;
         });
@@ -166,7 +166,7 @@ impl Store {
         sealed: Option<&[u8]>,
         enabled: bool,
     ) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET totp_secret_enc = $3, totp_enabled = $4, totp_last_step = NULL WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).bind(sealed).bind(enabled)
                 .execute(pool).await?.rows_affected()
@@ -186,8 +186,7 @@ impl Store {
         recovery_hashes: &[Vec<u8>],
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query("UPDATE users SET totp_enabled = TRUE WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
@@ -197,7 +196,6 @@ impl Store {
                     .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(user_id).bind(hash).bind(now)
                     .execute(&mut *tx).await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -208,7 +206,7 @@ impl Store {
         scope: &TenantScope,
         user_id: Uuid,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
                 .bind(scope.tenant_id()).bind(user_id).execute(pool).await?;
         });
@@ -223,7 +221,7 @@ impl Store {
         user_id: Uuid,
         hash: &[u8],
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE recovery_codes SET used_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND code_hash = $3 AND used_at IS NULL")
                 .bind(scope.tenant_id()).bind(user_id).bind(hash).bind(Utc::now())
                 .execute(pool).await?.rows_affected()
@@ -240,7 +238,7 @@ impl Store {
         user_id: Uuid,
         step: i64,
     ) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE users SET totp_last_step = $3 WHERE tenant_id = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)")
                 .bind(scope.tenant_id()).bind(user_id).bind(step)
                 .execute(pool).await?.rows_affected()

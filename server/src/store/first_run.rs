@@ -1,11 +1,11 @@
 //! The first-run write: the default tenant and its administrator, together or not at all.
 
 use app::api::NewTenant;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, NewUserRecord, Store, StoreError, on_pool};
+use super::{Db, NewUserRecord, Store, StoreError, Wall, walled_tx};
 
 impl Store {
     /// On an empty database, creates `tenant` and `admin` in one transaction and returns their
@@ -18,43 +18,9 @@ impl Store {
         admin: &NewUserRecord<'_>,
     ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
         let (tenant_id, user_id, now) = (Uuid::now_v7(), Uuid::now_v7(), Utc::now());
-        let result: Result<bool, StoreError> = on_pool!(self, pool => {
-            async {
-                let mut tx = pool.begin().await?;
-                let existing: Option<(Uuid,)> =
-                    sqlx::query_as("SELECT id FROM tenants LIMIT 1").fetch_optional(&mut *tx).await?;
-                if existing.is_some() {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-                )
-                .bind(tenant_id)
-                .bind(&tenant.slug)
-                .bind(&tenant.name)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO users (id, tenant_id, email, email_lower, display_name, password_hash, \
-                     disabled, platform_admin, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8)",
-                )
-                .bind(user_id)
-                .bind(tenant_id)
-                .bind(admin.email)
-                .bind(admin.email.to_lowercase())
-                .bind(admin.display_name)
-                .bind(admin.password_hash)
-                .bind(admin.platform_admin)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-            .await
-        });
+        let result = self
+            .try_first_run(tenant, admin, tenant_id, user_id, now)
+            .await;
         match result {
             Ok(true) => Ok(Some((tenant_id, user_id))),
             Ok(false) => Ok(None),
@@ -65,5 +31,47 @@ impl Store {
                 _ => Err(e),
             },
         }
+    }
+
+    async fn try_first_run(
+        &self,
+        tenant: &NewTenant,
+        admin: &NewUserRecord<'_>,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(walled_tx!(self, Wall::Tenant(tenant_id), tx => {
+            let existing: Option<(Uuid,)> =
+                sqlx::query_as("SELECT id FROM tenants LIMIT 1").fetch_optional(&mut *tx).await?;
+            if existing.is_some() {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(tenant_id)
+            .bind(&tenant.slug)
+            .bind(&tenant.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO users (id, tenant_id, email, email_lower, display_name, password_hash, \
+                 disabled, platform_admin, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8)",
+            )
+            .bind(user_id)
+            .bind(tenant_id)
+            .bind(admin.email)
+            .bind(admin.email.to_lowercase())
+            .bind(admin.display_name)
+            .bind(admin.password_hash)
+            .bind(admin.platform_admin)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            true
+        }))
     }
 }

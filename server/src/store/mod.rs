@@ -7,20 +7,24 @@ mod audit;
 mod credentials;
 mod error;
 mod first_run;
+mod invitations;
 mod policies;
 mod roles;
 mod tenants;
 mod tokens;
 mod users;
+mod wall;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditFilter, AuditRow};
 pub use credentials::Credentials;
 pub use error::StoreError;
+pub use invitations::{InvitationRow, NewInvitation};
 pub use policies::{PolicyRecord, PolicyRow};
 pub use roles::RoleRow;
 pub use tokens::{NewRefresh, RefreshRow, SigningKeyRow};
 pub use users::NewUserRecord;
+pub use wall::APP_ROLE;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{AssertSqlSafe, Executor};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -59,6 +64,7 @@ macro_rules! on_pool {
     };
 }
 use on_pool;
+use wall::{Wall, walled, walled_tx};
 
 /// The database handle; cheap to clone.
 #[derive(Clone, Debug)]
@@ -99,9 +105,28 @@ impl Store {
             Db::Sqlite(pool)
         } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(raw).map_err(StoreError::Connect)?;
+            // Migrations and the wall's role set-up run as the configured account, on a
+            // connection of their own; pooled connections may then drop to the app role.
+            let owner = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(StoreError::Connect)?;
+            sqlx::migrate!("../migrations/postgres").run(&owner).await?;
+            let role = wall::prepare(&owner).await?;
+            owner.close().await;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if let Some(role) = role {
+                            conn.execute(AssertSqlSafe(format!("SET ROLE {role}")))
+                                .await?;
+                        }
+                        Ok(())
+                    })
+                })
                 .connect_with(options)
                 .await
                 .map_err(StoreError::Connect)?;
@@ -116,7 +141,8 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.db {
             Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            // Migrated in `connect`, before the pool could drop to the app role.
+            Db::Postgres(_) => {}
         }
         Ok(())
     }
@@ -134,6 +160,21 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
         Ok(())
+    }
+
+    /// The database role queries run as: on PostgreSQL, [`APP_ROLE`] when the configured
+    /// account would bypass row-level security.
+    #[instrument(skip_all)]
+    pub async fn session_role(&self) -> Result<String, StoreError> {
+        let (role,): (String,) = match &self.db {
+            Db::Sqlite(_) => ("sqlite".to_owned(),),
+            Db::Postgres(pool) => {
+                sqlx::query_as("SELECT current_user::text")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(role)
     }
 
     /// Scopes later calls to tenant `id`, or says it does not exist.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, Wall, walled};
 use crate::tenancy::TenantScope;
 
 /// A tool policy row, with its role's name.
@@ -49,7 +49,7 @@ impl Store {
             policy_select!(),
             " ORDER BY CASE p.effect WHEN 'deny' THEN 0 ELSE 1 END, p.priority DESC, p.name"
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).fetch_all(pool).await?
         }))
     }
@@ -57,7 +57,7 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn get_policy(&self, scope: &TenantScope, id: Uuid) -> Result<PolicyRow, StoreError> {
         let sql = concat!(policy_select!(), " AND p.id = $2");
-        let row: Option<PolicyRow> = on_pool!(self, pool => {
+        let row: Option<PolicyRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(id).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound("policy"))
@@ -70,7 +70,7 @@ impl Store {
         new: &PolicyRecord<'_>,
     ) -> Result<PolicyRow, StoreError> {
         let (id, now) = (Uuid::now_v7(), Utc::now());
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("INSERT INTO tool_policies (id, tenant_id, name, effect, tool_pattern, role_id, conditions, priority, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
                 .bind(id).bind(scope.tenant_id()).bind(new.name).bind(new.effect).bind(new.tool_pattern)
@@ -87,7 +87,7 @@ impl Store {
         id: Uuid,
         new: &PolicyRecord<'_>,
     ) -> Result<PolicyRow, StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE tool_policies SET name = $3, effect = $4, tool_pattern = $5, role_id = $6, conditions = $7, \
                          priority = $8, updated_at = $9 WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(id).bind(new.name).bind(new.effect).bind(new.tool_pattern)
@@ -102,7 +102,7 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn delete_policy(&self, scope: &TenantScope, id: Uuid) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("DELETE FROM tool_policies WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(id).execute(pool).await?.rows_affected()
         });

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, Wall, on_pool, walled, walled_tx};
 use crate::access::{BUILTIN_ROLES, PermissionSet, builtin_role};
 use crate::tenancy::TenantScope;
 
@@ -55,7 +55,7 @@ impl Store {
         for (tenant,) in tenants {
             for role in &BUILTIN_ROLES {
                 let names: Vec<&str> = role.permissions.iter().map(|p| p.as_str()).collect();
-                on_pool!(self, pool => {
+                walled!(self, Wall::Tenant(tenant), pool => {
                     sqlx::query("INSERT INTO roles (id, tenant_id, name, description, permissions, builtin, created_at, updated_at) \
                                  VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6) ON CONFLICT (tenant_id, name) DO NOTHING")
                         .bind(Uuid::now_v7()).bind(tenant).bind(role.name).bind(role.description)
@@ -74,7 +74,7 @@ impl Store {
             role_columns!(),
             " FROM roles r WHERE r.tenant_id = $1 ORDER BY r.builtin DESC, r.name"
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).fetch_all(pool).await?
         }))
     }
@@ -90,7 +90,7 @@ impl Store {
             role_columns!(),
             " FROM roles r WHERE r.tenant_id = $1 AND r.name = $2"
         );
-        let row: Option<RoleRow> = on_pool!(self, pool => {
+        let row: Option<RoleRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(name).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound("role"))
@@ -109,7 +109,7 @@ impl Store {
             " FROM roles r JOIN role_assignments a ON a.role_id = r.id \
              WHERE a.tenant_id = $1 AND a.user_id = $2 ORDER BY r.name"
         );
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(user_id).fetch_all(pool).await?
         }))
     }
@@ -123,8 +123,7 @@ impl Store {
         role_ids: &[Uuid],
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        walled_tx!(self, Wall::of(scope), tx => {
             let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(user_id).fetch_optional(&mut *tx).await?;
             if user.is_none() {
@@ -142,7 +141,6 @@ impl Store {
                     return Err(StoreError::NotFound("role"));
                 }
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -154,7 +152,7 @@ impl Store {
             role_columns!(),
             " FROM roles r WHERE r.tenant_id = $1 AND r.id = $2"
         );
-        let row: Option<RoleRow> = on_pool!(self, pool => {
+        let row: Option<RoleRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(id).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound("role"))
@@ -170,7 +168,7 @@ impl Store {
         permissions: &[String],
     ) -> Result<RoleRow, StoreError> {
         let (id, now) = (Uuid::now_v7(), Utc::now());
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("INSERT INTO roles (id, tenant_id, name, description, permissions, builtin, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)")
                 .bind(id).bind(scope.tenant_id()).bind(name).bind(description)
@@ -191,7 +189,7 @@ impl Store {
         description: &str,
         permissions: &[String],
     ) -> Result<RoleRow, StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE roles SET name = $3, description = $4, permissions = $5, updated_at = $6 \
                          WHERE tenant_id = $1 AND id = $2 AND builtin = FALSE")
                 .bind(scope.tenant_id()).bind(id).bind(name).bind(description)
@@ -206,7 +204,7 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn delete_role(&self, scope: &TenantScope, id: Uuid) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("DELETE FROM roles WHERE tenant_id = $1 AND id = $2 AND builtin = FALSE")
                 .bind(scope.tenant_id()).bind(id).execute(pool).await?.rows_affected()
         });
@@ -224,7 +222,7 @@ impl Store {
         id: Uuid,
         required: bool,
     ) -> Result<RoleRow, StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE roles SET require_mfa = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(id).bind(required).bind(Utc::now())
                 .execute(pool).await?.rows_affected()

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, Wall, on_pool, walled, walled_tx};
 use crate::tenancy::TenantScope;
 
 /// A signing key as stored; `private_enc` is sealed by the vault.
@@ -77,7 +77,7 @@ impl Store {
         scope: &TenantScope,
         new: &NewRefresh<'_>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
+        walled!(self, Wall::of(scope), pool => {
             sqlx::query("INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, created_at, expires_at, family_expires_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(new.user_id).bind(new.family_id)
@@ -87,9 +87,10 @@ impl Store {
         Ok(())
     }
 
+    /// Behind the platform wall: the token names no tenant until it is found.
     #[instrument(skip_all)]
     pub async fn refresh_by_hash(&self, hash: &[u8]) -> Result<Option<RefreshRow>, StoreError> {
-        Ok(on_pool!(self, pool => {
+        Ok(walled!(self, Wall::Platform, pool => {
             sqlx::query_as("SELECT id, tenant_id, user_id, family_id, expires_at, family_expires_at, used_at, revoked_at \
                             FROM refresh_tokens WHERE token_hash = $1")
                 .bind(hash).fetch_optional(pool).await?
@@ -99,20 +100,20 @@ impl Store {
     /// Marks the token used if nobody did first: of two concurrent uses exactly one wins, and
     /// the other is treated as reuse.
     #[instrument(skip_all)]
-    pub async fn claim_refresh(&self, id: Uuid) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => {
-            sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL")
-                .bind(id).bind(Utc::now()).execute(pool).await?.rows_affected()
+    pub async fn claim_refresh(&self, tenant_id: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        let done = walled!(self, Wall::Tenant(tenant_id), pool => {
+            sqlx::query("UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+                .bind(tenant_id).bind(id).bind(Utc::now()).execute(pool).await?.rows_affected()
         });
         Ok(done == 1)
     }
 
     /// Revokes every token of a family; returns how many were still live.
     #[instrument(skip_all)]
-    pub async fn revoke_family(&self, family_id: Uuid) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-                .bind(family_id).bind(Utc::now()).execute(pool).await?.rows_affected()
+    pub async fn revoke_family(&self, tenant_id: Uuid, family_id: Uuid) -> Result<u64, StoreError> {
+        Ok(walled!(self, Wall::Tenant(tenant_id), pool => {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND family_id = $2 AND revoked_at IS NULL")
+                .bind(tenant_id).bind(family_id).bind(Utc::now()).execute(pool).await?.rows_affected()
         }))
     }
 
@@ -123,13 +124,12 @@ impl Store {
         scope: &TenantScope,
         user_id: Uuid,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let families: Vec<(Uuid,)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT DISTINCT family_id FROM refresh_tokens WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-                .bind(scope.tenant_id()).bind(user_id).fetch_all(pool).await?
-        });
-        on_pool!(self, pool => {
+        let families: Vec<(Uuid,)> = walled_tx!(self, Wall::of(scope), tx => {
+            let families = sqlx::query_as("SELECT DISTINCT family_id FROM refresh_tokens WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
+                .bind(scope.tenant_id()).bind(user_id).fetch_all(&mut *tx).await?;
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
-                .bind(scope.tenant_id()).bind(user_id).bind(Utc::now()).execute(pool).await?;
+                .bind(scope.tenant_id()).bind(user_id).bind(Utc::now()).execute(&mut *tx).await?;
+            families
         });
         Ok(families.into_iter().map(|(f,)| f).collect())
     }

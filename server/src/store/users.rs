@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, like_pattern, on_pool, paginate};
+use super::{Db, Store, StoreError, Wall, like_pattern, paginate, walled};
 use crate::tenancy::TenantScope;
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: Uuid,
     tenant_id: Uuid,
     email: String,
@@ -39,11 +39,37 @@ impl From<UserRow> for User {
 }
 
 /// The columns every query returns, as a literal so queries stay `&'static str`.
-macro_rules! columns {
+macro_rules! user_columns {
     () => {
         "id, tenant_id, email, display_name, disabled, platform_admin, locked_until, created_at, updated_at"
     };
 }
+
+/// Inserts `$new` into `$scope` on executor `$ex`, returning the row; a macro so that a plain
+/// create and an invitation's transaction share one statement on either backend.
+macro_rules! insert_user {
+    ($ex:expr, $scope:expr, $new:expr, $now:expr) => {{
+        let sql = concat!(
+            "INSERT INTO users (id, tenant_id, email, email_lower, display_name, password_hash, \
+             disabled, platform_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8) RETURNING ",
+            user_columns!()
+        );
+        let row: $crate::store::users::UserRow = sqlx::query_as(sql)
+            .bind(Uuid::now_v7())
+            .bind($scope.tenant_id())
+            .bind($new.email)
+            .bind($new.email.to_lowercase())
+            .bind($new.display_name)
+            .bind($new.password_hash)
+            .bind($new.platform_admin)
+            .bind($now)
+            .fetch_one($ex)
+            .await?;
+        row
+    }};
+}
+pub(super) use {insert_user, user_columns};
 
 /// A user to insert, with the fields the public API does not set.
 #[derive(Debug)]
@@ -64,25 +90,8 @@ impl Store {
         new: &NewUserRecord<'_>,
     ) -> Result<User, StoreError> {
         let now = Utc::now();
-        let sql = concat!(
-            "INSERT INTO users (id, tenant_id, email, email_lower, display_name, password_hash, \
-             disabled, platform_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $8) RETURNING ",
-            columns!()
-        );
-        let row: UserRow = on_pool!(self, pool => {
-            sqlx::query_as(sql)
-                .bind(Uuid::now_v7())
-                .bind(scope.tenant_id())
-                .bind(new.email)
-                .bind(new.email.to_lowercase())
-                .bind(new.display_name)
-                .bind(new.password_hash)
-                .bind(new.platform_admin)
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-        });
+        let row: UserRow =
+            walled!(self, Wall::of(scope), pool => insert_user!(pool, scope, new, now));
         Ok(row.into())
     }
 
@@ -90,10 +99,10 @@ impl Store {
     pub async fn get_user(&self, scope: &TenantScope, id: Uuid) -> Result<User, StoreError> {
         let sql = concat!(
             "SELECT ",
-            columns!(),
+            user_columns!(),
             " FROM users WHERE tenant_id = $1 AND id = $2"
         );
-        let row: Option<UserRow> = on_pool!(self, pool => {
+        let row: Option<UserRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql).bind(scope.tenant_id()).bind(id).fetch_optional(pool).await?
         });
         row.map(Into::into).ok_or(StoreError::NotFound("user"))
@@ -111,14 +120,14 @@ impl Store {
     ) -> Result<(Vec<User>, Option<Uuid>), StoreError> {
         let sql = concat!(
             "SELECT ",
-            columns!(),
+            user_columns!(),
             " FROM users WHERE tenant_id = $1 \
                AND ($2 IS NULL OR id > $2) \
                AND ($3 IS NULL OR email_lower LIKE $3 ESCAPE '\\' OR lower(display_name) LIKE $3 ESCAPE '\\') \
                AND ($4 IS NULL OR disabled = $4) \
              ORDER BY id LIMIT $5"
         );
-        let rows: Vec<UserRow> = on_pool!(self, pool => {
+        let rows: Vec<UserRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql)
                 .bind(scope.tenant_id())
                 .bind(cursor)
@@ -144,9 +153,9 @@ impl Store {
             "UPDATE users SET email = COALESCE($3, email), email_lower = COALESCE($4, email_lower), \
              display_name = COALESCE($5, display_name), disabled = COALESCE($6, disabled), updated_at = $7 \
              WHERE tenant_id = $1 AND id = $2 RETURNING ",
-            columns!()
+            user_columns!()
         );
-        let row: Option<UserRow> = on_pool!(self, pool => {
+        let row: Option<UserRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql)
                 .bind(scope.tenant_id())
                 .bind(id)
@@ -163,7 +172,7 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn delete_user(&self, scope: &TenantScope, id: Uuid) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => {
+        let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id())
                 .bind(id)
@@ -192,7 +201,7 @@ impl Store {
         ) else {
             return Ok(());
         };
-        let rows: Vec<(Uuid, String)> = on_pool!(self, pool => {
+        let rows: Vec<(Uuid, String)> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as("SELECT a.user_id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id \
                             WHERE a.tenant_id = $1 AND a.user_id >= $2 AND a.user_id <= $3 ORDER BY r.name")
                 .bind(scope.tenant_id()).bind(first).bind(last).fetch_all(pool).await?
