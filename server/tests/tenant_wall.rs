@@ -139,6 +139,28 @@ async fn postgres_admits_only_the_transactions_tenant() {
         }
     }
 
+    // The audit free-text helper runs as the owner but keeps the wall: no tenant named, no
+    // candidates; blue named, only blue's.
+    let count_candidates = "SELECT count(*) FROM audit_text_candidates('%')";
+    let (none,): (i64,) = sqlx::query_as(count_candidates)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+    let mut tx = conn.begin().await.unwrap();
+    set_tenant(&mut tx, &blue).await;
+    let (candidates,): (i64,) = sqlx::query_as(count_candidates)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let (blue_events,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_events")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(blue_events > 0);
+    assert_eq!(candidates, blue_events);
+    tx.rollback().await.unwrap();
+
     // Writes: blue can neither change red's users nor insert rows for red.
     let mut tx = conn.begin().await.unwrap();
     set_tenant(&mut tx, &blue).await;

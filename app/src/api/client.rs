@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, EffectiveAccess, Me,
-    MfaCode, MfaEnrolment, NewApiKey, NewRole, NewTenant, NewToolPolicy, NewUser, PasswordReset,
-    PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn, Tenant,
-    TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User,
+    AcceptInvitation, ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey,
+    CreatedInvitation, EffectiveAccess, InvitationInfo, InvitationList, InvitationToken, Me,
+    MfaCode, MfaEnrolment, NewApiKey, NewInvitation, NewRole, NewTenant, NewToolPolicy, NewUser,
+    PasswordReset, PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn,
+    Tenant, TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User,
     UserList, UserPatch, UserQuery, UserRoles, WhoQuery,
 };
 
@@ -187,6 +188,49 @@ impl ApiClient {
     pub async fn unlock_user(&self, tenant: uuid::Uuid, user: uuid::Uuid) -> Result<(), Problem> {
         let path = format!("/api/v1/tenants/{tenant}/users/{user}/unlock");
         self.send::<(), _>(Method::Post, &path, None).await
+    }
+
+    /// Invites an address; the answer's link is shown only once.
+    pub async fn invite(
+        &self,
+        tenant: uuid::Uuid,
+        body: &NewInvitation,
+    ) -> Result<CreatedInvitation, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/invitations");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn list_invitations(&self, tenant: uuid::Uuid) -> Result<InvitationList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/invitations");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn withdraw_invitation(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/invitations/{id}");
+        self.send::<(), _>(Method::Delete, &path, None).await
+    }
+
+    /// Whom an invitation link is for (no sign-in needed).
+    pub async fn inspect_invitation(&self, token: &str) -> Result<InvitationInfo, Problem> {
+        let body = InvitationToken {
+            token: token.to_string(),
+        };
+        self.send(
+            Method::Post,
+            "/api/v1/auth/invitations/inspect",
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Sets the invitee's password and spends the link.
+    pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<(), Problem> {
+        self.send(Method::Post, "/api/v1/auth/invitations/accept", Some(body))
+            .await
     }
 
     pub async fn list_roles(&self, tenant: uuid::Uuid) -> Result<RoleList, Problem> {

@@ -3,10 +3,13 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
+use super::invitations::{InviteForm, InviteLink, PendingInvitations};
 use super::pager::{Pager, PagerControls};
 use super::tenant_picker::TenantPage;
 use super::{ProblemBanner, short_time};
-use crate::api::{ApiClient, NewUser, Problem, User, UserPatch, UserQuery, UserRoles, sendable};
+use crate::api::{
+    ApiClient, CreatedInvitation, NewUser, Problem, User, UserPatch, UserQuery, UserRoles, sendable,
+};
 
 const PAGE_SIZE: u32 = 20;
 
@@ -33,6 +36,14 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
         move |_| {
             let api = api.clone();
             sendable(async move { api.list_roles(tenant).await })
+        }
+    });
+    let invited = RwSignal::new(None::<CreatedInvitation>);
+    let invitations = Resource::new(move || reload.get(), {
+        let api = api.clone();
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_invitations(tenant).await })
         }
     });
     let users = Resource::new(
@@ -62,6 +73,7 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
             }
         />
         <CreateUser tenant on_created=move || reload.update(|n| *n += 1)/>
+        <InviteLink invited/>
         <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
             {move || {
                 let names: Vec<String> = roles
@@ -74,9 +86,16 @@ fn TenantUsers(tenant: Uuid) -> impl IntoView {
                     .map(|result| match result {
                         Ok(page) => {
                             let next = page.next_cursor;
+                            let pending = invitations
+                                .get()
+                                .and_then(Result::ok)
+                                .map(|list| list.items)
+                                .unwrap_or_default();
                             view! {
+                                <InviteForm tenant roles=names.clone() invited reload/>
                                 <UserTable users=page.items roles=names.clone() reload/>
                                 <PagerControls pager next/>
+                                <PendingInvitations tenant items=pending reload/>
                             }
                                 .into_any()
                         }
