@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod config;
+pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod kv;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub identity: identity::Identity,
     pub vault: vault::Vault,
+    /// The upstream MCP servers of every tenant.
+    pub upstreams: gateway::Registry,
     /// Per-tenant API rate limits, cached.
     pub limits: tenancy::LimitCache,
 }
@@ -64,7 +67,9 @@ impl AppState {
             tenant_per_second: settings.http.tenant_rate_limit_per_second,
             principal_per_second: settings.http.principal_rate_limit_per_second,
         });
+        let upstreams = gateway::Registry::new(store.clone(), vault.clone());
         Ok(AppState {
+            upstreams,
             limits,
             store,
             kv,

@@ -31,6 +31,10 @@ const CALLER_SCOPED: &[&str] = &[
     "/.well-known/jwks.json",
 ];
 
+fn upstream() -> Value {
+    json!({ "name": "intruder", "connection": { "transport": "streamable_http", "url": "https://evil.example/mcp" } })
+}
+
 /// A valid body for each unsafe route, so the request reaches the tenant check rather than
 /// failing body validation.
 fn body_for(path: &str, method: &str) -> Option<Value> {
@@ -50,6 +54,8 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "evaluate") => json!({ "tool": "files.read" }),
         ("put", "limits") => json!({ "tenant_per_second": 1 }),
         ("put", "require-mfa") => json!({ "required": true }),
+        ("post", "upstreams") => upstream(),
+        ("put", "{id}") if path.contains("/upstreams/") => upstream(),
         ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,
@@ -81,6 +87,7 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "tenant_roles": json_of(server, &format!("/api/v1/tenants/{b}/roles")).await,
         "policies": json_of(server, &format!("/api/v1/tenants/{b}/policies")).await,
         "limits": json_of(server, &format!("/api/v1/tenants/{b}/limits")).await,
+        "upstreams": json_of(server, &format!("/api/v1/tenants/{b}/upstreams")).await,
         "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
         "audit": records,
     })

@@ -14,8 +14,9 @@ use super::{
     CreatedInvitation, EffectiveAccess, InvitationInfo, InvitationList, InvitationToken, Me,
     MfaCode, MfaEnrolment, NewApiKey, NewInvitation, NewRole, NewTenant, NewToolPolicy, NewUser,
     PasswordReset, PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn,
-    Tenant, TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User,
-    UserList, UserPatch, UserQuery, UserRoles, WhoQuery,
+    Tenant, TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList,
+    Upstream, UpstreamInput, UpstreamList, User, UserList, UserPatch, UserQuery, UserRoles,
+    WhoQuery,
 };
 
 /// HTTP methods the API uses.
@@ -231,6 +232,35 @@ impl ApiClient {
     pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<(), Problem> {
         self.send(Method::Post, "/api/v1/auth/invitations/accept", Some(body))
             .await
+    }
+
+    pub async fn list_upstreams(&self, tenant: uuid::Uuid) -> Result<UpstreamList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        body: &UpstreamInput,
+    ) -> Result<Upstream, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn replace_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+        body: &UpstreamInput,
+    ) -> Result<Upstream, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
+        self.send(Method::Put, &path, Some(body)).await
+    }
+
+    pub async fn delete_upstream(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
+        self.send::<(), _>(Method::Delete, &path, None).await
     }
 
     pub async fn list_roles(&self, tenant: uuid::Uuid) -> Result<RoleList, Problem> {

@@ -7,6 +7,7 @@ mod auth;
 mod client;
 mod invitation;
 mod policy;
+mod upstream;
 mod validate;
 
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
@@ -24,6 +25,7 @@ pub use policy::{
     EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
+pub use upstream::{Connection, Upstream, UpstreamInput, UpstreamList};
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ mod pager;
 mod session;
 mod tenant_picker;
 mod tenants;
+mod upstreams;
 mod users;
 
 pub use access::AccessPage;
@@ -17,6 +18,7 @@ pub use audit::AuditPage;
 pub use invitations::InvitePage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
+pub use upstreams::UpstreamsPage;
 pub use users::UsersPage;
 
 use leptos::prelude::*;

@@ -13,7 +13,7 @@ use crate::api::{ApiClient, MAX_PAGE_SIZE, Problem, TenantList, TenantQuery, sen
 #[derive(Clone, Copy)]
 pub struct TenantChoice {
     pub tenants: Resource<Result<TenantList, Problem>>,
-    chosen: Memo<Option<Uuid>>,
+    chosen: Signal<Option<Uuid>>,
 }
 
 impl TenantChoice {
@@ -31,12 +31,18 @@ impl TenantChoice {
 pub fn use_tenant_choice() -> TenantChoice {
     let api = expect_context::<ApiClient>();
     let query = use_query_map();
-    let chosen = Memo::new(move |_| {
-        query
-            .read()
-            .get("tenant")
-            .and_then(|t| Uuid::parse_str(&t).ok())
-    });
+    let parse = |q: &leptos_router::params::ParamsMap| {
+        q.get("tenant").and_then(|t| Uuid::parse_str(&t).ok())
+    };
+    // While rendering on the server the URL never changes, so the choice is read once, now,
+    // while the router's query memo is alive: reading that memo later, from a Transition that
+    // renders once more during teardown, panicked inside reactive_graph and the page never
+    // finished streaming. In the browser the choice follows navigation.
+    let chosen: Signal<Option<Uuid>> = if cfg!(feature = "ssr") {
+        Signal::stored(query.with_untracked(parse))
+    } else {
+        Memo::new(move |_| query.with(parse)).into()
+    };
     let tenants = Resource::new(
         || (),
         move |_| {

@@ -19,6 +19,7 @@ mod policies;
 mod qr;
 mod roles;
 mod tenants;
+mod upstreams;
 mod users;
 
 pub use error::{ApiError, PROBLEM_JSON};
@@ -50,6 +51,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(tenants::router())
         .merge(users::router())
         .merge(invitations::router())
+        .merge(upstreams::router())
         .merge(audit::router())
         .merge(auth::router())
         .merge(keys::router())

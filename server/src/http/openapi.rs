@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         super::roles::user_roles, super::roles::set_user_roles,
         super::accounts::unlock, super::accounts::reset_password, super::accounts::reset_mfa, super::accounts::sign_out,
         super::policies::list, super::policies::create, super::policies::read, super::policies::replace, super::policies::remove,
+        super::upstreams::list, super::upstreams::create, super::upstreams::read, super::upstreams::replace, super::upstreams::remove,
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
@@ -31,6 +32,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "Sign-in, tokens, sessions, MFA and API keys"),
         (name = "roles", description = "Roles and role assignment within a tenant"),
         (name = "policies", description = "Tool policies, the policy tester and the effective-permissions explorer"),
+        (name = "upstreams", description = "The gateway's upstream MCP servers"),
         (name = "admin", description = "Platform administration"),
     )
 )]

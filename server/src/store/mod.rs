@@ -12,6 +12,7 @@ mod policies;
 mod roles;
 mod tenants;
 mod tokens;
+mod upstreams;
 mod users;
 mod wall;
 
@@ -23,6 +24,7 @@ pub use invitations::{InvitationRow, NewInvitation};
 pub use policies::{PolicyRecord, PolicyRow};
 pub use roles::RoleRow;
 pub use tokens::{NewRefresh, RefreshRow, SigningKeyRow};
+pub use upstreams::{UpstreamRecord, UpstreamRow};
 pub use users::NewUserRecord;
 pub use wall::APP_ROLE;
 

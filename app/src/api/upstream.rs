@@ -1,0 +1,252 @@
+//! Upstream MCP servers registered in a tenant (the gateway's registry).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{FieldError, validate_identifier, validate_name};
+
+/// How the gateway reaches an upstream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "transport", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Connection {
+    /// A child process speaking MCP over stdin/stdout.
+    Stdio {
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        /// Non-secret environment; secret variables go in `secrets`.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        working_dir: Option<String>,
+    },
+    /// An MCP server at a Streamable HTTP endpoint.
+    StreamableHttp {
+        url: String,
+        /// Non-secret headers; credentials go in `secrets`.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+}
+
+/// Body of `POST …/upstreams` and `PUT …/upstreams/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamInput {
+    /// The namespace of its tools (`name.tool`): lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub connection: Connection,
+    /// Write-only credentials: environment variables (stdio) or headers (HTTP), stored
+    /// encrypted and never returned. On `PUT`, absent keeps the stored ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<BTreeMap<String, String>>,
+    /// Per-call timeout, 100 ms to 10 min.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_ms: u32,
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn default_call_timeout() -> u32 {
+    30_000
+}
+
+fn default_enabled() -> bool {
+    true
+}
+
+/// A registered upstream; secrets appear by name only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Upstream {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub connection: Connection,
+    /// Names of the stored secrets (their values are never returned).
+    pub secret_names: Vec<String>,
+    pub call_timeout_ms: u32,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpstreamList {
+    pub items: Vec<Upstream>,
+}
+
+impl UpstreamInput {
+    /// Every problem with the input, each naming its field.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        errors.extend(validate_identifier("name", &self.name).err());
+        if self.description.chars().count() > 1000 {
+            errors.push(FieldError::new(
+                "description",
+                "must be at most 1000 characters long",
+            ));
+        }
+        if !(100..=600_000).contains(&self.call_timeout_ms) {
+            errors.push(FieldError::new(
+                "call_timeout_ms",
+                "must be between 100 and 600000",
+            ));
+        }
+        if self.tags.len() > 20 {
+            errors.push(FieldError::new("tags", "at most 20 tags"));
+        }
+        for tag in &self.tags {
+            errors.extend(validate_identifier("tags", tag).err());
+        }
+        match &self.connection {
+            Connection::Stdio {
+                command,
+                args,
+                env,
+                working_dir,
+            } => {
+                errors.extend(validate_name("connection.command", command).err());
+                if args.len() > 100 || args.iter().any(|a| a.len() > 4096 || a.contains('\0')) {
+                    errors.push(FieldError::new(
+                        "connection.args",
+                        "at most 100 arguments of 4096 bytes, without NUL",
+                    ));
+                }
+                for name in env.keys() {
+                    errors.extend(env_name("connection.env", name).err());
+                }
+                if let Some(dir) = working_dir
+                    && !dir.starts_with('/')
+                {
+                    errors.push(FieldError::new(
+                        "connection.working_dir",
+                        "must be an absolute path",
+                    ));
+                }
+                for name in self.secrets.iter().flat_map(BTreeMap::keys) {
+                    errors.extend(env_name("secrets", name).err());
+                }
+            }
+            Connection::StreamableHttp { url, headers } => {
+                let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+                let host_ok = url.split("://").nth(1).is_some_and(|rest| {
+                    rest.split(['/', '?', '#'])
+                        .next()
+                        .is_some_and(|h| !h.is_empty())
+                });
+                if !scheme_ok
+                    || !host_ok
+                    || url.len() > 2048
+                    || url.chars().any(char::is_whitespace)
+                {
+                    errors.push(FieldError::new(
+                        "connection.url",
+                        "must be an http:// or https:// URL with a host",
+                    ));
+                }
+                for name in headers.keys() {
+                    errors.extend(header_name("connection.headers", name).err());
+                }
+                for name in self.secrets.iter().flat_map(BTreeMap::keys) {
+                    errors.extend(header_name("secrets", name).err());
+                }
+            }
+        }
+        errors
+    }
+}
+
+fn env_name(field: &str, name: &str) -> Result<(), FieldError> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("`{name}` is not an environment variable name"),
+        ))
+    }
+}
+
+fn header_name(field: &str, name: &str) -> Result<(), FieldError> {
+    // RFC 9110 §5.1: a field name is a token.
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !name.is_empty() && name.bytes().all(token) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("`{name}` is not a header name"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(url: &str) -> UpstreamInput {
+        UpstreamInput {
+            name: "github".into(),
+            description: String::new(),
+            connection: Connection::StreamableHttp {
+                url: url.into(),
+                headers: BTreeMap::new(),
+            },
+            secrets: Some(BTreeMap::from([(
+                "Authorization".into(),
+                "Bearer x".into(),
+            )])),
+            call_timeout_ms: 30_000,
+            enabled: true,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn inputs_are_checked_field_by_field() {
+        assert!(http("https://mcp.example.com/mcp").problems().is_empty());
+        let fields = |i: &UpstreamInput| {
+            i.problems()
+                .into_iter()
+                .map(|e| e.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields(&http("ftp://x")), ["connection.url"]);
+        assert_eq!(fields(&http("https:///nohost")), ["connection.url"]);
+        let mut bad = http("https://x");
+        bad.name = "Has.Dot".into();
+        bad.call_timeout_ms = 5;
+        bad.secrets = Some(BTreeMap::from([("bad header".into(), "v".into())]));
+        assert_eq!(fields(&bad), ["name", "call_timeout_ms", "secrets"]);
+        let stdio = UpstreamInput {
+            connection: Connection::Stdio {
+                command: "npx".into(),
+                args: vec!["-y".into()],
+                env: BTreeMap::from([("1BAD".into(), "x".into())]),
+                working_dir: Some("relative".into()),
+            },
+            secrets: Some(BTreeMap::from([("NOT-A-NAME".into(), "x".into())])),
+            ..http("https://x")
+        };
+        assert_eq!(
+            fields(&stdio),
+            ["connection.env", "connection.working_dir", "secrets"]
+        );
+    }
+}

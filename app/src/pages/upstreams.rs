@@ -1,0 +1,212 @@
+//! The upstreams page: the tenant's upstream MCP servers, registering one (Streamable HTTP
+//! URL or stdio command, with an optional secret), enabling, disabling and removing them.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::ProblemBanner;
+use super::tenant_picker::TenantPage;
+use crate::api::{ApiClient, Connection, Problem, Upstream, UpstreamInput, sendable};
+
+#[component]
+pub fn UpstreamsPage() -> impl IntoView {
+    view! {
+        <TenantPage
+            title="Upstreams"
+            path="/upstreams"
+            loading="Loading upstreams…"
+            body=|tenant| view! { <TenantUpstreams tenant/> }
+        />
+    }
+}
+
+#[component]
+fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let reload = RwSignal::new(0u32);
+    let upstreams = Resource::new(
+        move || reload.get(),
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_upstreams(tenant).await })
+        },
+    );
+    view! {
+        <NewUpstream tenant reload/>
+        <Transition fallback=|| view! { <p class="loading">"Loading upstreams…"</p> }>
+            {move || {
+                upstreams.get().map(|result| match result {
+                    Ok(list) if list.items.is_empty() => {
+                        view! { <p class="empty">"No upstreams yet."</p> }.into_any()
+                    }
+                    Ok(list) => view! {
+                        <table class="table" aria-label="Upstreams">
+                            <thead>
+                                <tr>
+                                    <th>"Name"</th><th>"Transport"</th><th>"Target"</th>
+                                    <th class="hide-narrow">"Secrets"</th><th>"Status"</th><th></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.items.into_iter().map(|u| view! { <UpstreamRow upstream=u reload/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                    .into_any(),
+                    Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let name = RwSignal::new(String::new());
+    let transport = RwSignal::new("streamable_http".to_string());
+    let target = RwSignal::new(String::new());
+    let args = RwSignal::new(String::new());
+    let secret_name = RwSignal::new(String::new());
+    let secret_value = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<Problem>);
+    let create = Action::new(move |input: &UpstreamInput| {
+        let (api, input) = (api.clone(), input.clone());
+        sendable(async move { api.create_upstream(tenant, &input).await })
+    });
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(_)) => {
+            for field in [name, target, args, secret_name, secret_value] {
+                field.set(String::new());
+            }
+            problem.set(None);
+            reload.update(|n| *n += 1);
+        }
+        Some(Err(p)) => problem.set(Some(p)),
+        None => {}
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let connection = if transport.get() == "stdio" {
+            Connection::Stdio {
+                command: target.get(),
+                args: args.get().split_whitespace().map(str::to_string).collect(),
+                env: BTreeMap::new(),
+                working_dir: None,
+            }
+        } else {
+            Connection::StreamableHttp {
+                url: target.get(),
+                headers: BTreeMap::new(),
+            }
+        };
+        let secrets = (!secret_name.get().trim().is_empty())
+            .then(|| BTreeMap::from([(secret_name.get().trim().to_string(), secret_value.get())]));
+        create.dispatch(UpstreamInput {
+            name: name.get(),
+            description: String::new(),
+            connection,
+            secrets,
+            call_timeout_ms: 30_000,
+            enabled: true,
+            tags: Vec::new(),
+        });
+    };
+    let stdio = move || transport.get() == "stdio";
+    view! {
+        <form class="card form-row" aria-label="New upstream" on:submit=submit>
+            <label>"Name" <input name="name" required placeholder="github" bind:value=name/></label>
+            <label>
+                "Transport"
+                <select name="transport" on:change=move |ev| transport.set(event_target_value(&ev))>
+                    <option value="streamable_http" selected>"Streamable HTTP"</option>
+                    <option value="stdio">"stdio"</option>
+                </select>
+            </label>
+            <label>
+                {move || if stdio() { "Command" } else { "URL" }}
+                <input name="target" required bind:value=target
+                    placeholder=move || if stdio() { "npx" } else { "https://mcp.example.com/mcp" }/>
+            </label>
+            <Show when=stdio>
+                <label>"Arguments" <input name="args" placeholder="-y @modelcontextprotocol/server-everything" bind:value=args/></label>
+            </Show>
+            <label>
+                {move || if stdio() { "Secret variable" } else { "Secret header" }}
+                <input name="secret_name" placeholder=move || if stdio() { "API_TOKEN" } else { "Authorization" } bind:value=secret_name/>
+            </label>
+            <label>"Secret value" <input name="secret_value" type="password" autocomplete="off" bind:value=secret_value/></label>
+            <button type="submit" disabled=move || create.pending().get()>"Add upstream"</button>
+            <ProblemBanner problem=problem/>
+        </form>
+    }
+}
+
+#[component]
+fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let problem = RwSignal::new(None::<Problem>);
+    let (tenant, id) = (upstream.tenant_id, upstream.id);
+    let toggled = UpstreamInput {
+        name: upstream.name.clone(),
+        description: upstream.description.clone(),
+        connection: upstream.connection.clone(),
+        secrets: None,
+        call_timeout_ms: upstream.call_timeout_ms,
+        enabled: !upstream.enabled,
+        tags: upstream.tags.clone(),
+    };
+    let toggle = Action::new({
+        let api = api.clone();
+        move |_: &()| {
+            let (api, input) = (api.clone(), toggled.clone());
+            sendable(async move { api.replace_upstream(tenant, id, &input).await.map(|_| ()) })
+        }
+    });
+    let remove = Action::new(move |_: &()| {
+        let api = api.clone();
+        sendable(async move { api.delete_upstream(tenant, id).await })
+    });
+    Effect::new(move |_| {
+        for done in [toggle.value().get(), remove.value().get()]
+            .into_iter()
+            .flatten()
+        {
+            match done {
+                Ok(()) => reload.update(|n| *n += 1),
+                Err(p) => problem.set(Some(p)),
+            }
+        }
+    });
+    let (kind, target) = match &upstream.connection {
+        Connection::Stdio { command, args, .. } => {
+            ("stdio", format!("{command} {}", args.join(" ")))
+        }
+        Connection::StreamableHttp { url, .. } => ("Streamable HTTP", url.clone()),
+    };
+    let status = if upstream.enabled {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    view! {
+        <tr data-upstream=upstream.name.clone()>
+            <td>{upstream.name.clone()}</td>
+            <td>{kind}</td>
+            <td class="wrap"><code>{target}</code></td>
+            <td class="hide-narrow">{upstream.secret_names.join(", ")}</td>
+            <td><span class=format!("status {status}")>{status}</span></td>
+            <td class="actions-cell">
+                <div class="actions">
+                    <button type="button" on:click=move |_| { toggle.dispatch(()); }>
+                        {if upstream.enabled { "Disable" } else { "Enable" }}
+                    </button>
+                    <button type="button" on:click=move |_| { remove.dispatch(()); }>"Remove"</button>
+                    <ProblemBanner problem=problem/>
+                </div>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,49 @@
+import { expect, test } from "@playwright/test";
+import { api, open, signIn } from "./session";
+
+test("register, disable and remove upstreams; secrets are named, never shown", async ({ page }, info) => {
+  await signIn(page);
+  const slug = `up-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Upstreams ${slug}` });
+  await open(page, `/upstreams?tenant=${tenant.id}`);
+  await expect(page.getByText("No upstreams yet.")).toBeVisible();
+
+  const form = page.getByRole("form", { name: "New upstream" });
+  // A bad URL is refused with the server's field message; nothing is added.
+  await form.getByLabel("Name").fill("github");
+  await form.getByLabel("URL").fill("ftp://nowhere");
+  await form.getByRole("button", { name: "Add upstream" }).click();
+  await expect(form.getByRole("alert")).toContainText("connection.url");
+
+  await form.getByLabel("URL").fill("https://mcp.example.com/mcp");
+  await form.getByLabel("Secret header").fill("Authorization");
+  await form.getByLabel("Secret value").fill("Bearer top-secret-value");
+  await form.getByRole("button", { name: "Add upstream" }).click();
+  const github = page.locator('tr[data-upstream="github"]');
+  await expect(github).toContainText("https://mcp.example.com/mcp");
+  await expect(github).toContainText("Authorization");
+  await expect(page.getByText("top-secret-value")).toHaveCount(0);
+
+  // A stdio upstream.
+  await form.getByLabel("Transport").selectOption("stdio");
+  await form.getByLabel("Name").fill("everything");
+  await form.getByLabel("Command").fill("npx");
+  await form.getByLabel("Arguments").fill("-y @modelcontextprotocol/server-everything");
+  await form.getByRole("button", { name: "Add upstream" }).click();
+  await expect(page.locator('tr[data-upstream="everything"]')).toContainText("npx -y @modelcontextprotocol/server-everything");
+
+  // Disable one; the state survives a reload. Remove the other.
+  await github.getByRole("button", { name: "Disable" }).click();
+  await expect(github).toContainText("disabled");
+  await page.reload();
+  await expect(page.locator('tr[data-upstream="github"]')).toContainText("disabled");
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await page.locator('tr[data-upstream="everything"]').getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator('tr[data-upstream="everything"]')).toHaveCount(0);
+  await page.screenshot({ path: info.outputPath("upstreams.png"), fullPage: true });
+
+  // The API never returns the secret either.
+  const list = await api(page, "GET", `/api/v1/tenants/${tenant.id}/upstreams`);
+  expect(JSON.stringify(list)).not.toContain("top-secret-value");
+  expect(list.items[0].secret_names).toEqual(["Authorization"]);
+});

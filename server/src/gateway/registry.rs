@@ -1,0 +1,161 @@
+//! The upstream registry: what each upstream is and how to reach it. Credentials (secret
+//! headers or environment variables) are sealed by the vault with the upstream's tenant and
+//! id as context, so a sealed blob copied to another row does not open; they are never
+//! returned, logged or audited, only their names.
+
+use std::collections::BTreeMap;
+
+use app::api::{Connection, FieldError, Upstream, UpstreamInput};
+use uuid::Uuid;
+
+use crate::store::{Store, StoreError, UpstreamRecord, UpstreamRow};
+use crate::tenancy::TenantScope;
+use crate::vault::{Vault, VaultError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid upstream")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// A stored row that no longer parses (written by another version).
+    #[error("upstream {0} is stored in a form this version cannot read")]
+    Corrupt(Uuid),
+}
+
+/// The registry: cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    vault: Vault,
+}
+
+fn context(tenant: Uuid, id: Uuid) -> String {
+    format!("upstream:{tenant}:{id}")
+}
+
+fn transport(connection: &Connection) -> &'static str {
+    match connection {
+        Connection::Stdio { .. } => "stdio",
+        Connection::StreamableHttp { .. } => "streamable_http",
+    }
+}
+
+fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
+    let connection: Connection =
+        serde_json::from_value(row.config.0).map_err(|_| RegistryError::Corrupt(row.id))?;
+    Ok(Upstream {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        name: row.name,
+        description: row.description,
+        connection,
+        secret_names: row.secret_names.0,
+        call_timeout_ms: u32::try_from(row.call_timeout_ms).unwrap_or(30_000),
+        enabled: row.enabled,
+        tags: row.tags.0,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+impl Registry {
+    pub fn new(store: Store, vault: Vault) -> Self {
+        Self { store, vault }
+    }
+
+    pub async fn list(&self, scope: &TenantScope) -> Result<Vec<Upstream>, RegistryError> {
+        let rows = self.store.list_upstreams(scope).await?;
+        rows.into_iter().map(to_api).collect()
+    }
+
+    pub async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Upstream, RegistryError> {
+        to_api(self.store.get_upstream(scope, id).await?)
+    }
+
+    /// Registers an upstream after checking every field.
+    pub async fn create(
+        &self,
+        scope: &TenantScope,
+        input: &UpstreamInput,
+    ) -> Result<Upstream, RegistryError> {
+        check(input)?;
+        let id = Uuid::now_v7();
+        let secrets = input.secrets.clone().unwrap_or_default();
+        let record = self.record(scope, id, input, &secrets)?;
+        to_api(self.store.create_upstream(scope, &record).await?)
+    }
+
+    /// Replaces an upstream; absent `secrets` keeps the stored ones.
+    pub async fn replace(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        input: &UpstreamInput,
+    ) -> Result<Upstream, RegistryError> {
+        check(input)?;
+        let secrets = match &input.secrets {
+            Some(new) => new.clone(),
+            None => self.secrets(scope, id).await?,
+        };
+        let record = self.record(scope, id, input, &secrets)?;
+        to_api(self.store.replace_upstream(scope, &record).await?)
+    }
+
+    pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<(), RegistryError> {
+        Ok(self.store.delete_upstream(scope, id).await?)
+    }
+
+    /// The upstream's credentials in clear, for the connection pool only.
+    pub async fn secrets(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> Result<BTreeMap<String, String>, RegistryError> {
+        let row = self.store.get_upstream(scope, id).await?;
+        let Some(sealed) = row.credentials_enc else {
+            return Ok(BTreeMap::new());
+        };
+        let plain = self
+            .vault
+            .open_sealed(&context(row.tenant_id, id), &sealed)?;
+        serde_json::from_slice(&plain).map_err(|_| RegistryError::Corrupt(id))
+    }
+
+    fn record<'a>(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        input: &'a UpstreamInput,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<UpstreamRecord<'a>, RegistryError> {
+        let credentials_enc = (!secrets.is_empty()).then(|| {
+            let plain = serde_json::to_vec(secrets).unwrap_or_default();
+            self.vault.seal(&context(scope.tenant_id(), id), &plain)
+        });
+        Ok(UpstreamRecord {
+            id,
+            name: &input.name,
+            description: &input.description,
+            transport: transport(&input.connection),
+            config: serde_json::to_value(&input.connection)
+                .map_err(|_| RegistryError::Corrupt(id))?,
+            credentials_enc,
+            secret_names: secrets.keys().cloned().collect(),
+            call_timeout_ms: input.call_timeout_ms,
+            enabled: input.enabled,
+            tags: &input.tags,
+        })
+    }
+}
+
+fn check(input: &UpstreamInput) -> Result<(), RegistryError> {
+    let problems = input.problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryError::Invalid(problems))
+    }
+}

@@ -1,0 +1,214 @@
+//! `/api/v1/tenants/{tenant_id}/upstreams`: the gateway's registry of upstream MCP servers.
+//! Secrets go in and never come out: answers and audit records name them only.
+
+use app::api::{Problem, Upstream, UpstreamInput, UpstreamList};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::admin_action;
+use super::authn::authorize;
+use super::error::ApiError;
+use super::extract::{Json, Path, RequestContext};
+use crate::AppState;
+use crate::access::Permission;
+use crate::gateway::RegistryError;
+use crate::identity::Principal;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/tenants/{tenant_id}/upstreams",
+            get(list).post(create),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/upstreams/{id}",
+            get(read).put(replace).delete(remove),
+        )
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Invalid(errors) => ApiError::Validation(errors),
+            RegistryError::Store(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// What the trail keeps of an upstream: never a secret's value.
+fn detail(u: &Upstream) -> serde_json::Value {
+    json!({ "name": u.name, "connection": u.connection, "secret_names": u.secret_names, "enabled": u.enabled })
+}
+
+/// The tenant's upstreams, by name.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/upstreams", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = UpstreamList),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+) -> Result<Json<UpstreamList>, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsRead,
+    )
+    .await?;
+    let items = state.upstreams.list(&scope).await?;
+    Ok(Json(UpstreamList { items }))
+}
+
+/// Register an upstream MCP server (stdio command or Streamable HTTP URL).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/upstreams", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path)), request_body = UpstreamInput,
+    responses(
+        (status = 201, body = Upstream),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+    Json(input): Json<UpstreamInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsWrite,
+    )
+    .await?;
+    let upstream = state.upstreams.create(&scope, &input).await?;
+    let target = format!("upstream:{}", upstream.id);
+    admin_action(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        "upstream.create",
+        target,
+        detail(&upstream),
+    )
+    .await?;
+    let location = format!("/api/v1/tenants/{tenant_id}/upstreams/{}", upstream.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(upstream),
+    ))
+}
+
+/// One upstream.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/upstreams/{id}", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Upstream),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn read(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<Upstream>, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsRead,
+    )
+    .await?;
+    Ok(Json(state.upstreams.get(&scope, id).await?))
+}
+
+/// Replace an upstream; without `secrets` the stored ones are kept.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/upstreams/{id}", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = UpstreamInput,
+    responses(
+        (status = 200, body = Upstream),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn replace(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+    Json(input): Json<UpstreamInput>,
+) -> Result<Json<Upstream>, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsWrite,
+    )
+    .await?;
+    let upstream = state.upstreams.replace(&scope, id, &input).await?;
+    let target = format!("upstream:{id}");
+    admin_action(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        "upstream.update",
+        target,
+        detail(&upstream),
+    )
+    .await?;
+    Ok(Json(upstream))
+}
+
+/// Remove an upstream from the registry.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/upstreams/{id}", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 204),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn remove(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsWrite,
+    )
+    .await?;
+    state.upstreams.delete(&scope, id).await?;
+    admin_action(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        "upstream.delete",
+        format!("upstream:{id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
