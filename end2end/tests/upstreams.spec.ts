@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { expect, test } from "@playwright/test";
 import { api, open, signIn } from "./session";
 
@@ -46,4 +47,24 @@ test("register, disable and remove upstreams; secrets are named, never shown", a
   const list = await api(page, "GET", `/api/v1/tenants/${tenant.id}/upstreams`);
   expect(JSON.stringify(list)).not.toContain("top-secret-value");
   expect(list.items[0].secret_names).toEqual(["Authorization"]);
+});
+
+test("test connection lists a real stdio server's tools, and says why another fails", async ({ page }) => {
+  await signIn(page);
+  const slug = `probe-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Probe ${slug}` });
+  const everything = path.resolve(__dirname, "../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+  await api(page, "POST", `/api/v1/tenants/${tenant.id}/upstreams`, {
+    name: "everything",
+    connection: { transport: "stdio", command: "node", args: [everything, "stdio"] },
+  });
+  await api(page, "POST", `/api/v1/tenants/${tenant.id}/upstreams`, {
+    name: "broken",
+    connection: { transport: "stdio", command: "/nonexistent/server" },
+  });
+  await open(page, `/upstreams?tenant=${tenant.id}`);
+  await page.locator('tr[data-upstream="everything"]').getByRole("button", { name: "Test" }).click();
+  await expect(page.getByTestId("probe-tools")).toContainText("echo");
+  await page.locator('tr[data-upstream="broken"]').getByRole("button", { name: "Test" }).click();
+  await expect(page.getByRole("alert")).toContainText("cannot start `/nonexistent/server`");
 });

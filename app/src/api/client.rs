@@ -15,8 +15,8 @@ use super::{
     MfaCode, MfaEnrolment, NewApiKey, NewInvitation, NewRole, NewTenant, NewToolPolicy, NewUser,
     PasswordReset, PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn,
     Tenant, TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList,
-    Upstream, UpstreamInput, UpstreamList, User, UserList, UserPatch, UserQuery, UserRoles,
-    WhoQuery,
+    Upstream, UpstreamInput, UpstreamList, UpstreamProbe, User, UserList, UserPatch, UserQuery,
+    UserRoles, WhoQuery,
 };
 
 /// HTTP methods the API uses.
@@ -256,6 +256,16 @@ impl ApiClient {
     ) -> Result<Upstream, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
         self.send(Method::Put, &path, Some(body)).await
+    }
+
+    /// Test connection: what the upstream offers, or why it could not be reached.
+    pub async fn test_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<UpstreamProbe, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}/test");
+        self.send::<(), _>(Method::Post, &path, None).await
     }
 
     pub async fn delete_upstream(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {

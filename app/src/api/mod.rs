@@ -25,7 +25,7 @@ pub use policy::{
     EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
-pub use upstream::{Connection, Upstream, UpstreamInput, UpstreamList};
+pub use upstream::{Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 
 use chrono::{DateTime, Utc};

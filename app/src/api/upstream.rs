@@ -88,6 +88,34 @@ pub struct UpstreamList {
     pub items: Vec<Upstream>,
 }
 
+/// The answer of "test connection": what the upstream said it offers, or why it failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpstreamProbe {
+    pub ok: bool,
+    /// Why the connection or a listing failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub server_name: String,
+    pub server_version: String,
+    /// The MCP revision agreed with the upstream.
+    pub protocol_version: String,
+    pub tools: Vec<ProbedItem>,
+    pub resources: Vec<ProbedItem>,
+    pub resource_templates: Vec<ProbedItem>,
+    pub prompts: Vec<ProbedItem>,
+    pub elapsed_ms: u64,
+}
+
+/// A tool, resource (by URI), resource template or prompt, with its description.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProbedItem {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
 impl UpstreamInput {
     /// Every problem with the input, each naming its field.
     pub fn problems(&self) -> Vec<FieldError> {

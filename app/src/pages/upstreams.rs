@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::ProblemBanner;
 use super::tenant_picker::TenantPage;
-use crate::api::{ApiClient, Connection, Problem, Upstream, UpstreamInput, sendable};
+use crate::api::{
+    ApiClient, Connection, Problem, Upstream, UpstreamInput, UpstreamProbe, sendable,
+};
 
 #[component]
 pub fn UpstreamsPage() -> impl IntoView {
@@ -165,9 +167,21 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
             sendable(async move { api.replace_upstream(tenant, id, &input).await.map(|_| ()) })
         }
     });
-    let remove = Action::new(move |_: &()| {
+    let remove = Action::new({
         let api = api.clone();
-        sendable(async move { api.delete_upstream(tenant, id).await })
+        move |_: &()| {
+            let api = api.clone();
+            sendable(async move { api.delete_upstream(tenant, id).await })
+        }
+    });
+    let test = Action::new(move |_: &()| {
+        let api = api.clone();
+        sendable(async move { api.test_upstream(tenant, id).await })
+    });
+    Effect::new(move |_| {
+        if let Some(Err(p)) = test.value().get() {
+            problem.set(Some(p));
+        }
     });
     Effect::new(move |_| {
         for done in [toggle.value().get(), remove.value().get()]
@@ -203,10 +217,47 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
                     <button type="button" on:click=move |_| { toggle.dispatch(()); }>
                         {if upstream.enabled { "Disable" } else { "Enable" }}
                     </button>
+                    <button type="button" on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>
+                        {move || if test.pending().get() { "Testing…" } else { "Test" }}
+                    </button>
                     <button type="button" on:click=move |_| { remove.dispatch(()); }>"Remove"</button>
                     <ProblemBanner problem=problem/>
                 </div>
             </td>
         </tr>
+        {move || test.value().get().and_then(Result::ok).map(|report| view! { <ProbeResult report/> })}
     }
+}
+
+/// The outcome of "test connection", as a row under the upstream's.
+#[component]
+fn ProbeResult(report: UpstreamProbe) -> impl IntoView {
+    let body = if report.ok {
+        let names = |items: &[crate::api::ProbedItem]| {
+            items
+                .iter()
+                .map(|i| i.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        view! {
+            <p role="status">
+                "Connected to " <strong>{report.server_name.clone()}</strong> " " {report.server_version.clone()}
+                " (MCP " {report.protocol_version.clone()} ") in " {report.elapsed_ms} " ms: "
+                {report.tools.len()} " tools, " {report.resources.len()} " resources, "
+                {report.resource_templates.len()} " resource templates, " {report.prompts.len()} " prompts."
+            </p>
+            <p class="wrap" data-testid="probe-tools">"Tools: " {names(&report.tools)}</p>
+            <p class="wrap">"Prompts: " {names(&report.prompts)}</p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p class="problem" role="alert">
+                "Could not connect: " {report.error.clone().unwrap_or_default()} " (" {report.elapsed_ms} " ms)"
+            </p>
+        }
+        .into_any()
+    };
+    view! { <tr class="probe"><td colspan="6">{body}</td></tr> }
 }

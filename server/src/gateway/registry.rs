@@ -104,6 +104,18 @@ impl Registry {
         to_api(self.store.replace_upstream(scope, &record).await?)
     }
 
+    /// Connects to the upstream with its stored credentials and lists what it offers.
+    pub async fn probe(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+    ) -> Result<app::api::UpstreamProbe, RegistryError> {
+        let upstream = self.get(scope, id).await?;
+        let secrets = self.secrets(scope, id).await?;
+        let timeout = std::time::Duration::from_millis(u64::from(upstream.call_timeout_ms));
+        Ok(super::probe(&upstream.connection, &secrets, timeout).await)
+    }
+
     pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<(), RegistryError> {
         Ok(self.store.delete_upstream(scope, id).await?)
     }

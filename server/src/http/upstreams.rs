@@ -1,12 +1,12 @@
 //! `/api/v1/tenants/{tenant_id}/upstreams`: the gateway's registry of upstream MCP servers.
 //! Secrets go in and never come out: answers and audit records name them only.
 
-use app::api::{Problem, Upstream, UpstreamInput, UpstreamList};
+use app::api::{Problem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/tenants/{tenant_id}/upstreams/{id}",
             get(read).put(replace).delete(remove),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/upstreams/{id}/test",
+            post(test),
         )
 }
 
@@ -211,4 +215,43 @@ async fn remove(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Test connection: connect with the stored credentials, list the upstream's tools,
+/// resources, resource templates and prompts, and disconnect. A failure to connect is an
+/// answer (`ok: false` with the reason), not an error of this request.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/upstreams/{id}/test", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = UpstreamProbe),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn test(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<UpstreamProbe>, ApiError> {
+    // Starting a process or reaching out is an operator's act, not a reader's.
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsWrite,
+    )
+    .await?;
+    let report = state.upstreams.probe(&scope, id).await?;
+    let detail = json!({ "ok": report.ok, "error": report.error, "tools": report.tools.len(), "elapsed_ms": report.elapsed_ms });
+    admin_action(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        "upstream.test",
+        format!("upstream:{id}"),
+        detail,
+    )
+    .await?;
+    Ok(Json(report))
 }
