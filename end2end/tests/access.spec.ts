@@ -18,6 +18,20 @@ test("create a role and a tool rule, test a call, find the records on the audit 
   await roleForm.getByRole("button", { name: "Create role" }).click();
   await expect(page.locator(`tr[data-role="${role}"]`)).toContainText("tools:call");
 
+  // Edit it in place: one more permission, and a second factor required of its holders.
+  const roleRow = page.locator(`tr[data-role="${role}"]`);
+  await roleRow.getByRole("button", { name: "Edit" }).click();
+  await roleRow.getByLabel("Permission audit:read").check();
+  await roleRow.getByRole("button", { name: "Save" }).click();
+  await expect(roleRow.getByRole("button", { name: "Edit" })).toBeVisible();
+  await expect(roleRow).toContainText("audit:read");
+  await roleRow.getByLabel(`Require MFA for ${role}`).check();
+  await page.reload();
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(page.locator(`tr[data-role="${role}"]`)).toContainText("audit:read");
+  await expect(page.locator(`tr[data-role="${role}"]`).getByLabel(`Require MFA for ${role}`)).toBeChecked();
+  await expect(page.locator('tr[data-role="viewer"]').getByRole("button", { name: "Edit" })).toHaveCount(0);
+
   // A rule: that role may read files under /srv/reports/ only.
   const ruleForm = page.getByRole("form", { name: "New tool rule" });
   await ruleForm.getByLabel("Rule name").fill(rule);
@@ -62,4 +76,5 @@ test("create a role and a tool rule, test a call, find the records on the audit 
   await page.getByLabel("Text").press("Enter");
   await expect(page.locator("tr[data-seq]").filter({ hasText: "policy.create" })).toHaveCount(1);
   await expect(page.locator("tr[data-seq]").filter({ hasText: "role.create" })).toHaveCount(1);
+  await expect(page.locator("tr[data-seq]").filter({ hasText: "role.update" })).toHaveCount(1);
 });

@@ -5,10 +5,11 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::ProblemBanner;
+use super::roles::{NewRoleForm, RoleTable};
 use super::tenant_picker::TenantPage;
 use crate::api::{
-    ApiClient, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion, Problem, Role,
-    ToolPolicy, UserQuery, sendable,
+    ApiClient, NewToolPolicy, PolicyAnswer, PolicyQuestion, Problem, ToolPolicy, UserQuery,
+    sendable,
 };
 
 #[component]
@@ -63,7 +64,7 @@ fn TenantAccess(tenant: Uuid) -> impl IntoView {
                         let names: Vec<String> = roles.items.iter().map(|r| r.name.clone()).collect();
                         view! {
                             <h2>"Roles"</h2>
-                            <RoleTable roles=roles.items/>
+                            <RoleTable tenant roles=roles.items reload/>
                             <NewRoleForm tenant on_created=bump/>
                             <h2>"Tool rules"</h2>
                             <p class="hint">
@@ -87,105 +88,6 @@ fn TenantAccess(tenant: Uuid) -> impl IntoView {
                 }
             }}
         </Transition>
-    }
-}
-
-#[component]
-fn RoleTable(roles: Vec<Role>) -> impl IntoView {
-    view! {
-        <table class="table">
-            <thead>
-                <tr>
-                    <th>"Role"</th>
-                    <th>"Permissions"</th>
-                    <th class="hide-narrow">"Kind"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {roles
-                    .into_iter()
-                    .map(|role| {
-                        let name = role.name.clone();
-                        view! {
-                            <tr data-role=name>
-                                <td>{role.name}</td>
-                                <td class="wrap"><code>{role.permissions.join(" ")}</code></td>
-                                <td class="hide-narrow">{if role.builtin { "built-in" } else { "custom" }}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-#[component]
-fn NewRoleForm(
-    tenant: Uuid,
-    on_created: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let api = expect_context::<ApiClient>();
-    let name = RwSignal::new(String::new());
-    let chosen = RwSignal::new(Vec::<String>::new());
-    let problem = RwSignal::new(None::<Problem>);
-    let create = Action::new(move |body: &NewRole| {
-        let (api, body) = (api.clone(), body.clone());
-        sendable(async move { api.create_role(tenant, &body).await })
-    });
-    Effect::new(move |_| match create.value().get() {
-        Some(Ok(_)) => {
-            name.set(String::new());
-            chosen.set(Vec::new());
-            problem.set(None);
-            on_created();
-        }
-        Some(Err(p)) => problem.set(Some(p)),
-        None => {}
-    });
-    view! {
-        <form
-            class="card"
-            aria-label="New role"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                create.dispatch(NewRole {
-                    name: name.get(),
-                    description: String::new(),
-                    permissions: chosen.get(),
-                });
-            }
-        >
-            <label>"Role name" <input name="role_name" required placeholder="analyst" bind:value=name/></label>
-            <fieldset class="checks">
-                <legend>"Permissions"</legend>
-                {PERMISSIONS
-                    .into_iter()
-                    .map(|p| {
-                        view! {
-                            <label class="inline">
-                                <input
-                                    type="checkbox"
-                                    prop:checked=move || chosen.with(|c| c.iter().any(|x| x == p))
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        chosen.update(|c| {
-                                            c.retain(|x| x != p);
-                                            if on {
-                                                c.push(p.to_string());
-                                            }
-                                        });
-                                    }
-                                />
-                                {p}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-            </fieldset>
-            <button type="submit" disabled=move || create.pending().get()>"Create role"</button>
-            <ProblemBanner problem=problem/>
-        </form>
     }
 }
 

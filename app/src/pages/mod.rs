@@ -6,6 +6,7 @@ mod audit;
 mod explorer;
 mod invitations;
 mod pager;
+mod roles;
 mod session;
 mod tenant_picker;
 mod tenants;

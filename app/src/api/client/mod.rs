@@ -1,4 +1,4 @@
-//! The typed client of `/api/v1`. In the browser it speaks over `fetch`; during server-side
+//! The typed client of `/api/v1` (the gateway's and invitations' calls in submodules). In the browser it speaks over `fetch`; during server-side
 //! rendering it calls the same axum `Router` in process (DESIGN.md "One API"), so the console
 //! never has a private path to the data.
 
@@ -6,17 +6,19 @@
 // error; requests are not a hot path, so its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+mod invitations;
+mod roles;
+mod upstreams;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AcceptInvitation, ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey,
-    CreatedInvitation, EffectiveAccess, InvitationInfo, InvitationList, InvitationToken, Me,
-    MfaCode, MfaEnrolment, NewApiKey, NewInvitation, NewRole, NewTenant, NewToolPolicy, NewUser,
-    PasswordReset, PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, Role, RoleList, SignIn,
-    Tenant, TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList,
-    Upstream, UpstreamInput, UpstreamList, UpstreamProbe, User, UserList, UserPatch, UserQuery,
-    UserRoles, WhoQuery,
+    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, EffectiveAccess, Me,
+    MfaCode, MfaEnrolment, NewApiKey, NewTenant, NewToolPolicy, NewUser, PasswordReset,
+    PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, RoleList, SignIn, Tenant, TenantList,
+    TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User, UserList,
+    UserPatch, UserQuery, UserRoles, WhoQuery,
 };
 
 /// HTTP methods the API uses.
@@ -189,98 +191,6 @@ impl ApiClient {
     pub async fn unlock_user(&self, tenant: uuid::Uuid, user: uuid::Uuid) -> Result<(), Problem> {
         let path = format!("/api/v1/tenants/{tenant}/users/{user}/unlock");
         self.send::<(), _>(Method::Post, &path, None).await
-    }
-
-    /// Invites an address; the answer's link is shown only once.
-    pub async fn invite(
-        &self,
-        tenant: uuid::Uuid,
-        body: &NewInvitation,
-    ) -> Result<CreatedInvitation, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/invitations");
-        self.send(Method::Post, &path, Some(body)).await
-    }
-
-    pub async fn list_invitations(&self, tenant: uuid::Uuid) -> Result<InvitationList, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/invitations");
-        self.send::<(), _>(Method::Get, &path, None).await
-    }
-
-    pub async fn withdraw_invitation(
-        &self,
-        tenant: uuid::Uuid,
-        id: uuid::Uuid,
-    ) -> Result<(), Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/invitations/{id}");
-        self.send::<(), _>(Method::Delete, &path, None).await
-    }
-
-    /// Whom an invitation link is for (no sign-in needed).
-    pub async fn inspect_invitation(&self, token: &str) -> Result<InvitationInfo, Problem> {
-        let body = InvitationToken {
-            token: token.to_string(),
-        };
-        self.send(
-            Method::Post,
-            "/api/v1/auth/invitations/inspect",
-            Some(&body),
-        )
-        .await
-    }
-
-    /// Sets the invitee's password and spends the link.
-    pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<(), Problem> {
-        self.send(Method::Post, "/api/v1/auth/invitations/accept", Some(body))
-            .await
-    }
-
-    pub async fn list_upstreams(&self, tenant: uuid::Uuid) -> Result<UpstreamList, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/upstreams");
-        self.send::<(), _>(Method::Get, &path, None).await
-    }
-
-    pub async fn create_upstream(
-        &self,
-        tenant: uuid::Uuid,
-        body: &UpstreamInput,
-    ) -> Result<Upstream, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/upstreams");
-        self.send(Method::Post, &path, Some(body)).await
-    }
-
-    pub async fn replace_upstream(
-        &self,
-        tenant: uuid::Uuid,
-        id: uuid::Uuid,
-        body: &UpstreamInput,
-    ) -> Result<Upstream, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
-        self.send(Method::Put, &path, Some(body)).await
-    }
-
-    /// Test connection: what the upstream offers, or why it could not be reached.
-    pub async fn test_upstream(
-        &self,
-        tenant: uuid::Uuid,
-        id: uuid::Uuid,
-    ) -> Result<UpstreamProbe, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}/test");
-        self.send::<(), _>(Method::Post, &path, None).await
-    }
-
-    pub async fn delete_upstream(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
-        self.send::<(), _>(Method::Delete, &path, None).await
-    }
-
-    pub async fn list_roles(&self, tenant: uuid::Uuid) -> Result<RoleList, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/roles");
-        self.send::<(), _>(Method::Get, &path, None).await
-    }
-
-    pub async fn create_role(&self, tenant: uuid::Uuid, body: &NewRole) -> Result<Role, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/roles");
-        self.send(Method::Post, &path, Some(body)).await
     }
 
     pub async fn list_policies(&self, tenant: uuid::Uuid) -> Result<ToolPolicyList, Problem> {

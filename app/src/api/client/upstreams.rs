@@ -1,0 +1,47 @@
+//! The gateway's upstream registry.
+
+#![allow(clippy::result_large_err)]
+
+use super::{ApiClient, Method};
+use crate::api::{Problem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
+
+impl ApiClient {
+    pub async fn list_upstreams(&self, tenant: uuid::Uuid) -> Result<UpstreamList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn create_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        body: &UpstreamInput,
+    ) -> Result<Upstream, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn replace_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+        body: &UpstreamInput,
+    ) -> Result<Upstream, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
+        self.send(Method::Put, &path, Some(body)).await
+    }
+
+    /// Test connection: what the upstream offers, or why it could not be reached.
+    pub async fn test_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<UpstreamProbe, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}/test");
+        self.send::<(), _>(Method::Post, &path, None).await
+    }
+
+    pub async fn delete_upstream(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
+        self.send::<(), _>(Method::Delete, &path, None).await
+    }
+}
