@@ -41,6 +41,8 @@ pub struct AppState {
     pub vault: vault::Vault,
     /// The upstream MCP servers of every tenant.
     pub upstreams: gateway::Registry,
+    /// Tool catalog and calls through the gateway.
+    pub gateway: gateway::Gateway,
     /// Per-tenant API rate limits, cached.
     pub limits: tenancy::LimitCache,
 }
@@ -68,7 +70,10 @@ impl AppState {
             principal_per_second: settings.http.principal_rate_limit_per_second,
         });
         let upstreams = gateway::Registry::new(store.clone(), vault.clone());
+        let pool = gateway::Pool::new(upstreams.clone());
+        let gateway = gateway::Gateway::new(store.clone(), upstreams.clone(), pool);
         Ok(AppState {
+            gateway,
             upstreams,
             limits,
             store,

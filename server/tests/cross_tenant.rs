@@ -56,6 +56,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "require-mfa") => json!({ "required": true }),
         ("post", "upstreams") => upstream(),
         ("put", "{id}") if path.contains("/upstreams/") => upstream(),
+        ("post", "call") => json!({ "tool": "everything.echo", "arguments": {} }),
         ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
         _ => return None,

@@ -7,6 +7,7 @@ mod auth;
 mod client;
 mod invitation;
 mod policy;
+mod tools;
 mod upstream;
 mod validate;
 
@@ -25,6 +26,7 @@ pub use policy::{
     EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
+pub use tools::{CatalogTool, ToolCall, ToolCallResult, ToolList, UpstreamFault};
 pub use upstream::{Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 

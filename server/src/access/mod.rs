@@ -6,7 +6,9 @@ mod permission;
 mod policy;
 
 pub use permission::{BUILTIN_ROLES, BuiltinRole, Permission, PermissionSet, builtin_role};
-pub use policy::{Applies, Condition, Decision, Effect, Glob, Rule, Subject, decide, explain};
+pub use policy::{
+    Applies, Condition, Decision, Effect, Glob, Rule, Subject, decide, explain, visible,
+};
 
 use crate::store::{PolicyRow, RoleRow, Store, StoreError};
 use crate::tenancy::TenantScope;

@@ -228,6 +228,33 @@ fn applies(rule: &Rule, subject: &Subject<'_>, tool: &[char], arguments: &Value)
     }
 }
 
+/// Whether `tool` belongs in the subject's tool list: it may call tools, an allow rule
+/// could apply to it (argument conditions aside: they are checked on the call), and no deny
+/// rule applies to it whatever the arguments. A tool not listed is answered on call as an
+/// unknown tool.
+pub fn visible(rules: &[Rule], subject: &Subject<'_>, tool: &str) -> bool {
+    if !subject.permissions.contains(Permission::ToolsCall) {
+        return false;
+    }
+    let chars: Vec<char> = tool.chars().collect();
+    let relevant = |rule: &&Rule| {
+        rule.role
+            .as_ref()
+            .is_none_or(|role| subject.roles.iter().any(|r| r == role))
+            && rule.pattern.matches_chars(&chars)
+    };
+    let mut candidates = rules.iter().filter(relevant);
+    let mut allowed = false;
+    for rule in candidates.by_ref() {
+        match rule.effect {
+            Effect::Deny if rule.conditions.is_empty() => return false,
+            Effect::Deny => {}
+            Effect::Allow => allowed = true,
+        }
+    }
+    allowed
+}
+
 /// The one decision function: may `subject` call `tool` with `arguments` under `rules`?
 pub fn decide(rules: &[Rule], subject: &Subject<'_>, tool: &str, arguments: &Value) -> Decision {
     if !subject.permissions.contains(Permission::ToolsCall) {

@@ -45,7 +45,19 @@ async fn run(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
 ) -> Result<UpstreamProbe, String> {
-    let client = match connection {
+    let client = connect(connection, secrets).await?;
+    let report = list(&client).await;
+    // Ends the session (and, for stdio, the child: closing its stdin, then killing it).
+    let _ = client.cancel().await;
+    report
+}
+
+/// An initialized MCP client session with the upstream.
+pub(super) async fn connect(
+    connection: &Connection,
+    secrets: &BTreeMap<String, String>,
+) -> Result<RunningService<RoleClient, ()>, String> {
+    match connection {
         Connection::Stdio {
             command,
             args,
@@ -69,7 +81,7 @@ async fn run(
                 .map_err(|e| format!("cannot start `{command}`: {e}"))?;
             ().serve(transport)
                 .await
-                .map_err(|e| format!("initialize failed: {e}"))?
+                .map_err(|e| format!("initialize failed: {e}"))
         }
         Connection::StreamableHttp { url, headers } => {
             let mut all = HashMap::new();
@@ -85,13 +97,9 @@ async fn run(
             let transport = StreamableHttpClientTransport::from_config(config);
             ().serve(transport)
                 .await
-                .map_err(|e| format!("initialize failed: {e}"))?
+                .map_err(|e| format!("initialize failed: {e}"))
         }
-    };
-    let report = list(&client).await;
-    // Ends the session (and, for stdio, the child: closing its stdin, then killing it).
-    let _ = client.cancel().await;
-    report
+    }
 }
 
 async fn list(client: &RunningService<RoleClient, ()>) -> Result<UpstreamProbe, String> {

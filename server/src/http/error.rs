@@ -99,6 +99,8 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
                 StatusCode::UNPROCESSABLE_ENTITY => "invalid-body",
+                StatusCode::BAD_GATEWAY => "upstream-failed",
+                StatusCode::GATEWAY_TIMEOUT => "upstream-timeout",
                 _ => "malformed-body",
             },
             ApiError::Validation(_) => "validation",

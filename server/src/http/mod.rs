@@ -19,6 +19,7 @@ mod policies;
 mod qr;
 mod roles;
 mod tenants;
+mod tools;
 mod upstreams;
 mod users;
 
@@ -52,6 +53,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(users::router())
         .merge(invitations::router())
         .merge(upstreams::router())
+        .merge(tools::router())
         .merge(audit::router())
         .merge(auth::router())
         .merge(keys::router())

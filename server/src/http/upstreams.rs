@@ -168,6 +168,8 @@ async fn replace(
     )
     .await?;
     let upstream = state.upstreams.replace(&scope, id, &input).await?;
+    // The next call opens a session with the new settings (or none, if disabled).
+    state.gateway.pool().evict(id);
     let target = format!("upstream:{id}");
     admin_action(
         &state,
@@ -204,6 +206,7 @@ async fn remove(
     )
     .await?;
     state.upstreams.delete(&scope, id).await?;
+    state.gateway.pool().evict(id);
     admin_action(
         &state,
         &principal,

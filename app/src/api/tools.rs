@@ -1,0 +1,59 @@
+//! The tenant's tool catalog as a caller sees it, and calling a tool through the gateway.
+
+use serde::{Deserialize, Serialize};
+
+/// A tool the caller may use, named `upstream.tool`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CatalogTool {
+    pub name: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub description: String,
+    /// The tool's JSON Schema for its arguments.
+    pub input_schema: serde_json::Value,
+    /// The upstream says the tool changes nothing (`readOnlyHint`).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// An upstream whose tools could not be listed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpstreamFault {
+    pub upstream: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolList {
+    pub items: Vec<CatalogTool>,
+    /// Enabled upstreams that did not answer; their tools are missing from `items`.
+    pub unavailable: Vec<UpstreamFault>,
+}
+
+/// Body of `POST /api/v1/tenants/{tenant_id}/tools/call`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// `upstream.tool`.
+    pub tool: String,
+    /// A JSON object matching the tool's input schema.
+    #[serde(default)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the tool answered (MCP `CallToolResult`), with how the call went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolCallResult {
+    /// The MCP result: `content`, `structuredContent`, `isError`.
+    pub result: serde_json::Value,
+    /// The tool reported an error (`isError`); the call itself went through.
+    pub is_error: bool,
+    /// The policy rule that allowed the call.
+    pub rule: String,
+    pub latency_ms: u64,
+}

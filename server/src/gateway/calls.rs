@@ -1,0 +1,209 @@
+//! The gateway's call path, shared by every way in (REST today; the MCP endpoint, the chat
+//! and workflows next): the catalog a caller may see, and a tool call decided by
+//! `access::decide`, sent through the pool, and audited whatever its outcome.
+
+use std::time::Instant;
+
+use app::api::{CatalogTool, ToolCallResult, ToolList, UpstreamFault};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::pool::{CallError, Pool};
+use super::registry::{Registry, RegistryError};
+use crate::access::{self, Subject};
+use crate::audit::{self, Origin, Outcome};
+use crate::identity::Principal;
+use crate::store::{Store, StoreError};
+use crate::tenancy::TenantScope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Not in the caller's catalog: no such upstream or tool, or the caller may not use it
+    /// (the same answer, so a caller cannot probe for tools it may not see).
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Splits `upstream.tool` at the first dot: upstream names have none, tool names may.
+fn split(name: &str) -> Option<(&str, &str)> {
+    name.split_once('.')
+        .filter(|(u, t)| !u.is_empty() && !t.is_empty())
+}
+
+/// SHA-256 of the arguments' JSON, so the trail can tell calls apart without keeping them.
+fn digest(arguments: &Map<String, Value>) -> String {
+    let bytes = serde_json::to_vec(arguments).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    store: Store,
+    registry: Registry,
+    pool: Pool,
+}
+
+impl Gateway {
+    pub fn new(store: Store, registry: Registry, pool: Pool) -> Self {
+        Self {
+            store,
+            registry,
+            pool,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The tools of the tenant's enabled upstreams that `principal` may use.
+    pub async fn tools(
+        &self,
+        scope: &TenantScope,
+        principal: &Principal,
+    ) -> Result<ToolList, GatewayError> {
+        let rules = access::load_rules(&self.store, scope).await?;
+        let subject = Subject {
+            roles: &principal.roles,
+            permissions: principal.permissions,
+        };
+        let mut list = ToolList {
+            items: Vec::new(),
+            unavailable: Vec::new(),
+        };
+        for upstream in self.registry.list(scope).await? {
+            if !upstream.enabled {
+                continue;
+            }
+            match self.pool.tools(scope, &upstream).await {
+                Ok(tools) => {
+                    for tool in tools {
+                        let name = format!("{}.{}", upstream.name, tool.name);
+                        if !access::visible(&rules, &subject, &name) {
+                            continue;
+                        }
+                        list.items.push(CatalogTool {
+                            name,
+                            upstream: upstream.name.clone(),
+                            description: tool
+                                .description
+                                .map(|d| d.to_string())
+                                .unwrap_or_default(),
+                            input_schema: Value::Object((*tool.input_schema).clone()),
+                            read_only: tool
+                                .annotations
+                                .and_then(|a| a.read_only_hint)
+                                .unwrap_or(false),
+                        });
+                    }
+                }
+                Err(e) => list.unavailable.push(UpstreamFault {
+                    upstream: upstream.name.clone(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        Ok(list)
+    }
+
+    /// Calls `name` (`upstream.tool`) for `principal`: decided, forwarded, audited.
+    pub async fn call(
+        &self,
+        scope: &TenantScope,
+        principal: &Principal,
+        name: &str,
+        arguments: Map<String, Value>,
+        origin: &Origin,
+    ) -> Result<ToolCallResult, GatewayError> {
+        let started = Instant::now();
+        let unknown = || GatewayError::UnknownTool(name.to_owned());
+        let (upstream_name, tool) = split(name).ok_or_else(unknown)?;
+        let upstream = self
+            .registry
+            .list(scope)
+            .await?
+            .into_iter()
+            .find(|u| u.name == upstream_name && u.enabled)
+            .ok_or_else(unknown)?;
+        let rules = access::load_rules(&self.store, scope).await?;
+        let subject = Subject {
+            roles: &principal.roles,
+            permissions: principal.permissions,
+        };
+        let decision = access::decide(&rules, &subject, name, &Value::Object(arguments.clone()));
+        let event = |outcome| {
+            origin
+                .event(principal.actor(), "tool.call", outcome)
+                .target(format!("tool:{name}"))
+                .rule(decision.rule_label())
+        };
+        let base = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments) });
+        if !decision.allowed {
+            let detail = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments), "reason": decision.reason });
+            audit::record(
+                &self.store,
+                scope.tenant_id(),
+                event(Outcome::Denied).detail(detail),
+            )
+            .await?;
+            return Err(unknown());
+        }
+        let outcome = self.pool.call_tool(scope, &upstream, tool, arguments).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut detail = base;
+        detail["latency_ms"] = json!(latency_ms);
+        match outcome {
+            Ok(result) => {
+                let is_error = result.is_error.unwrap_or(false);
+                detail["is_error"] = json!(is_error);
+                let outcome = if is_error {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
+                audit::record(
+                    &self.store,
+                    scope.tenant_id(),
+                    event(outcome).detail(detail),
+                )
+                .await?;
+                Ok(ToolCallResult {
+                    result: serde_json::to_value(&result).unwrap_or(Value::Null),
+                    is_error,
+                    rule: decision.rule_label(),
+                    latency_ms,
+                })
+            }
+            Err(e) => {
+                detail["error"] = json!(e.to_string());
+                audit::record(
+                    &self.store,
+                    scope.tenant_id(),
+                    event(Outcome::Failure).detail(detail),
+                )
+                .await?;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn names_split_at_the_first_dot() {
+        assert_eq!(split("files.read"), Some(("files", "read")));
+        assert_eq!(split("web.search.news"), Some(("web", "search.news")));
+        assert_eq!(split("nodot"), None);
+        assert_eq!(split(".x"), None);
+        assert_eq!(split("x."), None);
+    }
+}

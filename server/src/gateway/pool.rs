@@ -1,0 +1,212 @@
+//! One live MCP client session per upstream, shared by every call to it, behind a circuit
+//! breaker. A session is opened on first use, reused while it lives, and reopened after it
+//! dies (a crashed stdio child, a dropped HTTP session); a changed or removed upstream's
+//! session is closed, which for stdio ends the child. Calls carry the upstream's timeout.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::api::Upstream;
+use chrono::{DateTime, Utc};
+use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use rmcp::service::{RoleClient, RunningService, ServiceError};
+use uuid::Uuid;
+
+use super::breaker::{Breaker, BreakerView};
+use super::probe::connect;
+use super::registry::{Registry, RegistryError};
+use crate::tenancy::TenantScope;
+
+/// Consecutive failures that open an upstream's breaker, and how long it stays open.
+const BREAKER_THRESHOLD: u32 = 5;
+const BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("upstream `{0}` is unavailable (circuit open); retry in {1} s")]
+    BreakerOpen(String, u64),
+    #[error("upstream `{0}` is unavailable: {1}")]
+    Unavailable(String, String),
+    #[error("upstream `{0}` did not answer within {1} ms")]
+    Timeout(String, u64),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+type Session = RunningService<RoleClient, ()>;
+
+struct Slot {
+    /// The registry row this session was opened for; a newer one means reconnect.
+    version: DateTime<Utc>,
+    session: tokio::sync::Mutex<Option<Arc<Session>>>,
+    breaker: Breaker,
+}
+
+/// The sessions of every tenant's upstreams; cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    registry: Registry,
+    slots: Arc<Mutex<HashMap<Uuid, Arc<Slot>>>>,
+}
+
+impl Pool {
+    pub fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            slots: Arc::default(),
+        }
+    }
+
+    fn slot(&self, upstream: &Upstream) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        match slots.get(&upstream.id) {
+            Some(slot) if slot.version == upstream.updated_at => Arc::clone(slot),
+            _ => {
+                let slot = Arc::new(Slot {
+                    version: upstream.updated_at,
+                    session: tokio::sync::Mutex::new(None),
+                    breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+                });
+                // A replaced slot's session closes when its last call ends (drop cancels it).
+                slots.insert(upstream.id, Arc::clone(&slot));
+                slot
+            }
+        }
+    }
+
+    /// Closes the upstream's session (on disable, change or removal).
+    pub fn evict(&self, id: Uuid) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(slot) = slot {
+            tokio::spawn(async move {
+                if let Some(session) = slot.session.lock().await.take()
+                    && let Ok(session) = Arc::try_unwrap(session)
+                {
+                    let _ = session.cancel().await;
+                }
+            });
+        }
+    }
+
+    /// The breaker of an upstream, for the API and console.
+    pub fn breaker(&self, id: Uuid) -> BreakerView {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(&id).map_or(
+            BreakerView {
+                state: "closed",
+                consecutive_failures: 0,
+            },
+            |slot| slot.breaker.view(BREAKER_THRESHOLD),
+        )
+    }
+
+    async fn session(
+        &self,
+        scope: &TenantScope,
+        upstream: &Upstream,
+        slot: &Slot,
+    ) -> Result<Arc<Session>, CallError> {
+        let mut guard = slot.session.lock().await;
+        if let Some(session) = guard.as_ref()
+            && !session.is_closed()
+        {
+            return Ok(Arc::clone(session));
+        }
+        let secrets = self.registry.secrets(scope, upstream.id).await?;
+        let timeout = Duration::from_millis(u64::from(upstream.call_timeout_ms));
+        let opened = tokio::time::timeout(timeout, connect(&upstream.connection, &secrets))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
+            .map_err(|e| CallError::Unavailable(upstream.name.clone(), e))?;
+        let session = Arc::new(opened);
+        *guard = Some(Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Runs `op` on the upstream's session under its breaker and timeout. Transport failures
+    /// and timeouts count against the breaker and drop the session; answers, including tool
+    /// errors, count as success.
+    async fn with_session<T, F, Fut>(
+        &self,
+        scope: &TenantScope,
+        upstream: &Upstream,
+        op: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnOnce(Arc<Session>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ServiceError>>,
+    {
+        let slot = self.slot(upstream);
+        if let Err(wait) = slot.breaker.admit(Instant::now()) {
+            return Err(CallError::BreakerOpen(
+                upstream.name.clone(),
+                wait.as_secs().max(1),
+            ));
+        }
+        let session = match self.session(scope, upstream, &slot).await {
+            Ok(session) => session,
+            Err(e) => {
+                slot.breaker.failure(Instant::now());
+                return Err(e);
+            }
+        };
+        let timeout_ms = u64::from(upstream.call_timeout_ms);
+        let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms), op(session)).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                slot.breaker.success();
+                Ok(value)
+            }
+            Ok(Err(ServiceError::McpError(e))) => {
+                // The upstream answered, with a JSON-RPC error: it is alive.
+                slot.breaker.success();
+                Err(CallError::Unavailable(
+                    upstream.name.clone(),
+                    e.message.to_string(),
+                ))
+            }
+            Ok(Err(e)) => {
+                slot.breaker.failure(Instant::now());
+                slot.session.lock().await.take();
+                Err(CallError::Unavailable(upstream.name.clone(), e.to_string()))
+            }
+            Err(_) => {
+                slot.breaker.failure(Instant::now());
+                slot.session.lock().await.take();
+                Err(CallError::Timeout(upstream.name.clone(), timeout_ms))
+            }
+        }
+    }
+
+    /// The upstream's tools, as it names them.
+    pub async fn tools(
+        &self,
+        scope: &TenantScope,
+        upstream: &Upstream,
+    ) -> Result<Vec<Tool>, CallError> {
+        self.with_session(scope, upstream, |s| async move { s.list_all_tools().await })
+            .await
+    }
+
+    /// Calls `tool` (the upstream's own name) with `arguments`.
+    pub async fn call_tool(
+        &self,
+        scope: &TenantScope,
+        upstream: &Upstream,
+        tool: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CallToolResult, CallError> {
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        self.with_session(
+            scope,
+            upstream,
+            |s| async move { s.call_tool(params).await },
+        )
+        .await
+    }
+}

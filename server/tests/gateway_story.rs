@@ -1,0 +1,297 @@
+//! The gateway's call path over REST, against the reference `server-everything` over stdio:
+//! the catalog holds only what policy lets the caller use, calls are decided, forwarded over
+//! one reused session and audited; a crashed upstream is reconnected; a dead one trips its
+//! breaker; a disabled one's process ends.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{PASSWORD, TestDb, TestServer, default_tenant, make_user, post, settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn everything() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../end2end/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        path.exists(),
+        "{} is missing: run `.ci/setup --test`",
+        path.display()
+    );
+    path
+}
+
+/// Process ids whose command line holds `marker`.
+fn pids_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .contains(marker)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+async fn wait_for_pids(marker: &str, count: usize) -> Vec<u32> {
+    for _ in 0..100 {
+        let pids = pids_with(marker);
+        if pids.len() == count {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pids_with(marker)
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn tools_are_listed_called_and_audited_through_the_gateway() {
+    let everything = everything();
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = default_tenant(&server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let marker = format!("gateway-marker-{}", uuid::Uuid::new_v4().simple());
+    let created: Value = post(&server.client, url("/upstreams"), json!({
+        "name": "everything",
+        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", marker] },
+    }))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let upstream_id = created["id"].as_str().unwrap().to_string();
+    let call = |tool: &str, arguments: Value| {
+        post(
+            &server.client,
+            url("/tools/call"),
+            json!({ "tool": tool, "arguments": arguments }),
+        )
+    };
+
+    // No rule: nothing listed, and a call is answered as an unknown tool (and audited).
+    let list: Value = server
+        .get(&format!("/api/v1/tenants/{t}/tools"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(names(&list).is_empty(), "{list}");
+    let r = call("everything.echo", json!({ "message": "hi" })).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["detail"], "unknown tool `everything.echo`");
+
+    // Everything allowed but get-env (a deny wins): listed and callable accordingly.
+    for rule in [
+        json!({ "name": "everything-all", "effect": "allow", "tool_pattern": "everything.*", "priority": 1 }),
+        json!({ "name": "no-env", "effect": "deny", "tool_pattern": "everything.get-env" }),
+    ] {
+        assert_eq!(
+            post(&server.client, url("/policies"), rule).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let list: Value = server
+        .get(&format!("/api/v1/tenants/{t}/tools"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = names(&list);
+    assert!(
+        listed.contains(&"everything.echo".to_string()),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&"everything.get-env".to_string()));
+    let echo = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "everything.echo")
+        .unwrap();
+    assert_eq!(echo["input_schema"]["type"], "object");
+    assert_eq!(
+        call("everything.get-env", json!({})).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let answer: Value = call("everything.echo", json!({ "message": "an-argument-value" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["is_error"], false, "{answer}");
+    assert_eq!(answer["rule"], "everything-all");
+    assert!(
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("an-argument-value")
+    );
+    let sum: Value = call("everything.get-sum", json!({ "a": 2, "b": 3 }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(sum["result"].to_string().contains('5'), "{sum}");
+    // Bad arguments are the tool's error, not a broken call.
+    let bad = call("everything.get-sum", json!({ "a": "two" })).await;
+    assert!(
+        bad.status() == StatusCode::OK || bad.status() == StatusCode::BAD_GATEWAY,
+        "{}",
+        bad.status()
+    );
+
+    // One session serves every call: one child process.
+    let pids = wait_for_pids(&marker, 1).await;
+    assert_eq!(pids.len(), 1);
+
+    // A member (tools:call) sees the same tools; a viewer, none.
+    make_user(&server, &t, "member@example.com", &["member"]).await;
+    make_user(&server, &t, "viewer@example.com", &["viewer"]).await;
+    let (member, _) = server
+        .sign_in_as("default", "member@example.com", PASSWORD)
+        .await;
+    let (viewer, _) = server
+        .sign_in_as("default", "viewer@example.com", PASSWORD)
+        .await;
+    let seen: Value = member
+        .get(url("/tools"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(names(&seen).contains(&"everything.echo".to_string()));
+    let seen: Value = viewer
+        .get(url("/tools"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(names(&seen).is_empty());
+    let r = post(
+        &viewer,
+        url("/tools/call"),
+        json!({ "tool": "everything.echo", "arguments": { "message": "x" } }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The upstream crashes: the next call reconnects (a new child) and succeeds.
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pids[0].to_string())
+        .status();
+    wait_for_pids(&marker, 0).await;
+    let mut recovered = false;
+    for _ in 0..3 {
+        let r = call("everything.echo", json!({ "message": "again" })).await;
+        if r.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered, "no recovery after the upstream crashed");
+    assert_eq!(wait_for_pids(&marker, 1).await.len(), 1);
+
+    // Disabling the upstream ends its process; its tools are unknown.
+    let disable = json!({
+        "name": "everything",
+        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", marker] },
+        "enabled": false,
+    });
+    let r = server
+        .client
+        .put(url(&format!("/upstreams/{upstream_id}")))
+        .json(&disable)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        wait_for_pids(&marker, 0).await.len(),
+        0,
+        "the disabled upstream's child lives on"
+    );
+    assert_eq!(
+        call("everything.echo", json!({ "message": "x" }))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A dead upstream: failures, then the breaker opens and answers at once.
+    post(&server.client, url("/upstreams"), json!({ "name": "dead", "connection": { "transport": "stdio", "command": "/nonexistent/server" } })).await;
+    post(
+        &server.client,
+        url("/policies"),
+        json!({ "name": "dead-all", "effect": "allow", "tool_pattern": "dead.*" }),
+    )
+    .await;
+    let mut last = Value::Null;
+    for _ in 0..6 {
+        let r = call("dead.anything", json!({})).await;
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+        last = r.json().await.unwrap();
+    }
+    assert!(
+        last["detail"].as_str().unwrap().contains("circuit open"),
+        "{last}"
+    );
+    let list: Value = server
+        .get(&format!("/api/v1/tenants/{t}/tools"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["unavailable"][0]["upstream"], "dead");
+
+    // The trail: every call with its rule and outcome; arguments only as a digest.
+    let trail = server
+        .text(&format!(
+            "/api/v1/tenants/{t}/audit/export?format=json&action=tool.call"
+        ))
+        .await;
+    let records: Vec<Value> = serde_json::from_str(&trail).unwrap();
+    let outcomes: Vec<&str> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains(&"denied")
+            && outcomes.contains(&"success")
+            && outcomes.contains(&"failure")
+    );
+    assert!(records.iter().any(|r| r["rule"] == "default-deny"));
+    assert!(records.iter().any(|r| r["rule"] == "no-env"));
+    assert!(records.iter().all(|r| {
+        r["detail"]["argument_digest"]
+            .as_str()
+            .is_some_and(|d| d.len() == 64)
+    }));
+    assert!(!trail.contains("an-argument-value"));
+
+    server.stop().await;
+    db.drop_db().await;
+}
