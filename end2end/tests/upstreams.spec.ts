@@ -66,5 +66,37 @@ test("test connection lists a real stdio server's tools, and says why another fa
   await page.locator('tr[data-upstream="everything"]').getByRole("button", { name: "Test" }).click();
   await expect(page.getByTestId("probe-tools")).toContainText("echo");
   await page.locator('tr[data-upstream="broken"]').getByRole("button", { name: "Test" }).click();
-  await expect(page.getByRole("alert")).toContainText("cannot start `/nonexistent/server`");
+  await expect(page.locator("tr.probe").getByRole("alert")).toContainText("cannot start `/nonexistent/server`");
+  // The catalog says which upstream is not answering.
+  await expect(page.getByText("Not answering: broken")).toBeVisible();
+});
+
+test("try a tool through the gateway with the signed-in user's rights", async ({ page }) => {
+  await signIn(page);
+  const slug = `try-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Try ${slug}` });
+  const everything = path.resolve(__dirname, "../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+  await api(page, "POST", `/api/v1/tenants/${tenant.id}/upstreams`, {
+    name: "everything",
+    connection: { transport: "stdio", command: "node", args: [everything, "stdio"] },
+  });
+  await api(page, "POST", `/api/v1/tenants/${tenant.id}/policies`, {
+    name: "echo-only",
+    effect: "allow",
+    tool_pattern: "everything.echo",
+  });
+  await open(page, `/upstreams?tenant=${tenant.id}`);
+  // Only what the policy allows is listed.
+  const tools = page.getByRole("list", { name: "Tools" });
+  await expect(tools.getByRole("button")).toHaveCount(1);
+  await page.getByLabel("Search tools").fill("echo");
+  await tools.getByRole("button", { name: "everything.echo" }).click();
+  await expect(page.getByTestId("chosen-tool")).toHaveText("everything.echo");
+  await page.getByLabel("Arguments (JSON)").fill("not json");
+  await page.getByRole("button", { name: "Call" }).click();
+  await expect(page.getByRole("alert")).toContainText("not a JSON object");
+  await page.getByLabel("Arguments (JSON)").fill('{"message": "hello from the console"}');
+  await page.getByRole("button", { name: "Call" }).click();
+  await expect(page.getByTestId("tool-result")).toContainText("hello from the console");
+  await expect(page.getByTestId("tool-result")).toContainText("echo-only");
 });

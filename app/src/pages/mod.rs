@@ -10,6 +10,7 @@ mod roles;
 mod session;
 mod tenant_picker;
 mod tenants;
+mod try_tool;
 mod upstreams;
 mod users;
 

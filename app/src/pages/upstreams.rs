@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::ProblemBanner;
 use super::tenant_picker::TenantPage;
+use super::try_tool::TryTool;
 use crate::api::{
     ApiClient, Connection, Problem, Upstream, UpstreamInput, UpstreamProbe, sendable,
 };
@@ -28,11 +29,19 @@ pub fn UpstreamsPage() -> impl IntoView {
 fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let reload = RwSignal::new(0u32);
-    let upstreams = Resource::new(
-        move || reload.get(),
+    let upstreams = Resource::new(move || reload.get(), {
+        let api = api.clone();
         move |_| {
             let api = api.clone();
             sendable(async move { api.list_upstreams(tenant).await })
+        }
+    });
+    // Created beside the other, so server and browser create resources in one order.
+    let tools = Resource::new(
+        move || reload.get(),
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_tools(tenant).await })
         },
     );
     view! {
@@ -57,6 +66,17 @@ fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
                         </table>
                     }
                     .into_any(),
+                    Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
+                })
+            }}
+        </Transition>
+        <Transition fallback=|| view! { <p class="loading">"Loading tools…"</p> }>
+            {move || {
+                tools.get().map(|result| match result {
+                    Ok(list) => {
+                        let unavailable = list.unavailable.iter().map(|u| format!("{} ({})", u.upstream, u.error)).collect();
+                        view! { <TryTool tenant tools=list.items unavailable/> }.into_any()
+                    }
                     Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
                 })
             }}

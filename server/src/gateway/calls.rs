@@ -77,11 +77,18 @@ impl Gateway {
             items: Vec::new(),
             unavailable: Vec::new(),
         };
-        for upstream in self.registry.list(scope).await? {
-            if !upstream.enabled {
-                continue;
-            }
-            match self.pool.tools(scope, &upstream).await {
+        // Every upstream at once: the slowest, not the sum, bounds the answer.
+        let upstreams: Vec<_> = self
+            .registry
+            .list(scope)
+            .await?
+            .into_iter()
+            .filter(|u| u.enabled)
+            .collect();
+        let listed =
+            futures::future::join_all(upstreams.iter().map(|u| self.pool.tools(scope, u))).await;
+        for (upstream, outcome) in upstreams.iter().zip(listed) {
+            match outcome {
                 Ok(tools) => {
                     for tool in tools {
                         let name = format!("{}.{}", upstream.name, tool.name);

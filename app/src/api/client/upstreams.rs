@@ -3,7 +3,10 @@
 #![allow(clippy::result_large_err)]
 
 use super::{ApiClient, Method};
-use crate::api::{Problem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
+use crate::api::{
+    Problem, ToolCall, ToolCallResult, ToolList, Upstream, UpstreamInput, UpstreamList,
+    UpstreamProbe,
+};
 
 impl ApiClient {
     pub async fn list_upstreams(&self, tenant: uuid::Uuid) -> Result<UpstreamList, Problem> {
@@ -43,5 +46,21 @@ impl ApiClient {
     pub async fn delete_upstream(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
         let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}");
         self.send::<(), _>(Method::Delete, &path, None).await
+    }
+
+    /// The tools the caller may use, across the tenant's upstreams.
+    pub async fn list_tools(&self, tenant: uuid::Uuid) -> Result<ToolList, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/tools");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    /// Calls a tool through the gateway as the caller.
+    pub async fn call_tool(
+        &self,
+        tenant: uuid::Uuid,
+        body: &ToolCall,
+    ) -> Result<ToolCallResult, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/tools/call");
+        self.send(Method::Post, &path, Some(body)).await
     }
 }
