@@ -70,15 +70,17 @@ impl AppState {
             principal_per_second: settings.http.principal_rate_limit_per_second,
         });
         let upstreams = gateway::Registry::new(store.clone(), vault.clone());
-        let pool = gateway::Pool::new(upstreams.clone());
-        let gateway = gateway::Gateway::new(store.clone(), upstreams.clone(), pool);
+        let metrics = Metrics::new()?;
+        let pool = gateway::Pool::new(upstreams.clone(), metrics.clone());
+        let gateway =
+            gateway::Gateway::new(store.clone(), upstreams.clone(), pool, metrics.clone());
         Ok(AppState {
             gateway,
             upstreams,
             limits,
             store,
             kv,
-            metrics: Metrics::new()?,
+            metrics,
             settings,
             identity,
             vault,

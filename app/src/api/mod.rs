@@ -27,7 +27,9 @@ pub use policy::{
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
 pub use tools::{CatalogTool, ToolCall, ToolCallResult, ToolList, UpstreamFault};
-pub use upstream::{Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
+pub use upstream::{
+    Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe, UpstreamStatus,
+};
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 
 use chrono::{DateTime, Utc};

@@ -80,6 +80,22 @@ pub struct Upstream {
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// This replica's view of the connection: whether a session is open, and the circuit
+    /// breaker (`closed`, `open`, `half_open`) with its count of consecutive failures.
+    #[serde(default)]
+    pub status: UpstreamStatus,
+}
+
+/// How the gateway's connection to an upstream fares (on the replica that answered).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpstreamStatus {
+    pub connected: bool,
+    pub breaker: String,
+    pub consecutive_failures: u32,
+    /// The last connection or call failure, if the breaker has counted any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -225,13 +225,27 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
     } else {
         "disabled"
     };
+    let health = match (upstream.enabled, upstream.status.breaker.as_str()) {
+        (false, _) => String::new(),
+        (true, "open") => format!(
+            "circuit open after {} failures",
+            upstream.status.consecutive_failures
+        ),
+        (true, "half_open") => "probing".into(),
+        (true, _) if upstream.status.connected => "connected".into(),
+        (true, _) => "idle".into(),
+    };
+    let last_error = upstream.status.last_error.clone().unwrap_or_default();
     view! {
         <tr data-upstream=upstream.name.clone()>
             <td>{upstream.name.clone()}</td>
             <td>{kind}</td>
             <td class="wrap"><code>{target}</code></td>
             <td class="hide-narrow">{upstream.secret_names.join(", ")}</td>
-            <td><span class=format!("status {status}")>{status}</span></td>
+            <td>
+                <span class=format!("status {status}")>{status}</span>
+                " " <span class="hint" data-testid="upstream-health" title=last_error>{health}</span>
+            </td>
             <td class="actions-cell">
                 <div class="actions">
                     <button type="button" on:click=move |_| { toggle.dispatch(()); }>

@@ -6,10 +6,17 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Closed { failures: u32 },
+enum Phase {
+    Closed,
     Open { until: Instant },
     HalfOpen,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct State {
+    phase: Phase,
+    /// Consecutive failures; reset by a success.
+    failures: u32,
 }
 
 #[derive(Debug)]
@@ -30,7 +37,10 @@ pub struct BreakerView {
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
         Self {
-            state: Mutex::new(State::Closed { failures: 0 }),
+            state: Mutex::new(State {
+                phase: Phase::Closed,
+                failures: 0,
+            }),
             threshold: threshold.max(1),
             cooldown,
         }
@@ -44,48 +54,51 @@ impl Breaker {
     /// May a call go out at `now`? `Err` carries how long until the next probe.
     pub fn admit(&self, now: Instant) -> Result<(), Duration> {
         let mut state = self.lock();
-        match *state {
-            State::Closed { .. } => Ok(()),
-            State::Open { until } if now >= until => {
-                *state = State::HalfOpen;
+        match state.phase {
+            Phase::Closed => Ok(()),
+            Phase::Open { until } if now >= until => {
+                state.phase = Phase::HalfOpen;
                 Ok(())
             }
-            State::Open { until } => Err(until - now),
+            Phase::Open { until } => Err(until - now),
             // One probe is already out.
-            State::HalfOpen => Err(self.cooldown),
+            Phase::HalfOpen => Err(self.cooldown),
         }
     }
 
     pub fn success(&self) {
-        *self.lock() = State::Closed { failures: 0 };
-    }
-
-    pub fn failure(&self, now: Instant) {
-        let mut state = self.lock();
-        *state = match *state {
-            State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
-                failures: failures + 1,
-            },
-            _ => State::Open {
-                until: now + self.cooldown,
-            },
+        *self.lock() = State {
+            phase: Phase::Closed,
+            failures: 0,
         };
     }
 
-    pub fn view(&self, failures_if_open: u32) -> BreakerView {
-        match *self.lock() {
-            State::Closed { failures } => BreakerView {
-                state: "closed",
-                consecutive_failures: failures,
+    /// Counts a failure; returns true when this one opened the breaker.
+    pub fn failure(&self, now: Instant) -> bool {
+        let mut state = self.lock();
+        state.failures = state.failures.saturating_add(1);
+        let opens = match state.phase {
+            Phase::Closed => state.failures >= self.threshold,
+            Phase::HalfOpen => true,
+            Phase::Open { .. } => false,
+        };
+        if opens {
+            state.phase = Phase::Open {
+                until: now + self.cooldown,
+            };
+        }
+        opens
+    }
+
+    pub fn view(&self) -> BreakerView {
+        let state = *self.lock();
+        BreakerView {
+            state: match state.phase {
+                Phase::Closed => "closed",
+                Phase::Open { .. } => "open",
+                Phase::HalfOpen => "half_open",
             },
-            State::Open { .. } => BreakerView {
-                state: "open",
-                consecutive_failures: failures_if_open,
-            },
-            State::HalfOpen => BreakerView {
-                state: "half_open",
-                consecutive_failures: failures_if_open,
-            },
+            consecutive_failures: state.failures,
         }
     }
 }
@@ -104,11 +117,17 @@ mod tests {
         }
         // A success in between resets the count.
         b.success();
-        for _ in 0..3 {
+        for n in 1..=3 {
             assert!(b.admit(t0).is_ok());
-            b.failure(t0);
+            assert_eq!(b.failure(t0), n == 3, "only the third failure opens it");
         }
-        assert_eq!(b.view(3).state, "open");
+        assert_eq!(
+            b.view(),
+            BreakerView {
+                state: "open",
+                consecutive_failures: 3
+            }
+        );
         assert_eq!(
             b.admit(t0 + Duration::from_secs(4)),
             Err(Duration::from_secs(6))
@@ -116,16 +135,16 @@ mod tests {
         // After the cooldown one probe goes out; a second caller waits for its outcome.
         let later = t0 + Duration::from_secs(10);
         assert!(b.admit(later).is_ok());
-        assert_eq!(b.view(3).state, "half_open");
+        assert_eq!(b.view().state, "half_open");
         assert!(b.admit(later).is_err());
         // The probe fails: open again for a full cooldown.
-        b.failure(later);
+        assert!(b.failure(later));
         assert!(b.admit(later + Duration::from_secs(9)).is_err());
         assert!(b.admit(later + Duration::from_secs(10)).is_ok());
         // The next probe succeeds: closed.
         b.success();
         assert_eq!(
-            b.view(0),
+            b.view(),
             BreakerView {
                 state: "closed",
                 consecutive_failures: 0

@@ -14,6 +14,7 @@ use crate::access::{self, Subject};
 use crate::audit::{self, Origin, Outcome};
 use crate::identity::Principal;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +48,16 @@ pub struct Gateway {
     store: Store,
     registry: Registry,
     pool: Pool,
+    metrics: Metrics,
 }
 
 impl Gateway {
-    pub fn new(store: Store, registry: Registry, pool: Pool) -> Self {
+    pub fn new(store: Store, registry: Registry, pool: Pool, metrics: Metrics) -> Self {
         Self {
             store,
             registry,
             pool,
+            metrics,
         }
     }
 
@@ -159,6 +162,7 @@ impl Gateway {
                 event(Outcome::Denied).detail(detail),
             )
             .await?;
+            self.metrics.tool_call("denied", started.elapsed());
             return Err(unknown());
         }
         let outcome = self.pool.call_tool(scope, &upstream, tool, arguments).await;
@@ -180,6 +184,8 @@ impl Gateway {
                     event(outcome).detail(detail),
                 )
                 .await?;
+                let label = if is_error { "failure" } else { "success" };
+                self.metrics.tool_call(label, started.elapsed());
                 Ok(ToolCallResult {
                     result: serde_json::to_value(&result).unwrap_or(Value::Null),
                     is_error,
@@ -195,6 +201,7 @@ impl Gateway {
                     event(Outcome::Failure).detail(detail),
                 )
                 .await?;
+                self.metrics.tool_call("failure", started.elapsed());
                 Err(e.into())
             }
         }

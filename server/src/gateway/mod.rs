@@ -10,7 +10,6 @@ mod pool;
 mod probe;
 mod registry;
 
-pub use breaker::BreakerView;
 pub use calls::{Gateway, GatewayError};
 pub use pool::{CallError, Pool};
 pub use probe::probe;

@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::api::Upstream;
+use app::api::{Upstream, UpstreamStatus};
 use chrono::{DateTime, Utc};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use uuid::Uuid;
 
-use super::breaker::{Breaker, BreakerView};
+use super::breaker::Breaker;
 use super::probe::connect;
 use super::registry::{Registry, RegistryError};
+use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
@@ -41,19 +42,32 @@ struct Slot {
     version: DateTime<Utc>,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     breaker: Breaker,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Slot {
+    fn failed(&self, metrics: &Metrics, upstream: &Upstream, error: &CallError) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+        if self.breaker.failure(Instant::now()) {
+            tracing::warn!(upstream = %upstream.id, name = %upstream.name, %error, "circuit opened");
+            metrics.breaker_opened();
+        }
+    }
 }
 
 /// The sessions of every tenant's upstreams; cheap to clone.
 #[derive(Clone)]
 pub struct Pool {
     registry: Registry,
+    metrics: Metrics,
     slots: Arc<Mutex<HashMap<Uuid, Arc<Slot>>>>,
 }
 
 impl Pool {
-    pub fn new(registry: Registry) -> Self {
+    pub fn new(registry: Registry, metrics: Metrics) -> Self {
         Self {
             registry,
+            metrics,
             slots: Arc::default(),
         }
     }
@@ -67,6 +81,7 @@ impl Pool {
                     version: upstream.updated_at,
                     session: tokio::sync::Mutex::new(None),
                     breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+                    last_error: Mutex::new(None),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -93,16 +108,34 @@ impl Pool {
         }
     }
 
-    /// The breaker of an upstream, for the API and console.
-    pub fn breaker(&self, id: Uuid) -> BreakerView {
+    /// This replica's view of an upstream's connection, for the API and console.
+    pub fn status(&self, id: Uuid) -> UpstreamStatus {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.get(&id).map_or(
-            BreakerView {
-                state: "closed",
-                consecutive_failures: 0,
-            },
-            |slot| slot.breaker.view(BREAKER_THRESHOLD),
-        )
+        let Some(slot) = slots.get(&id) else {
+            return UpstreamStatus {
+                breaker: "closed".into(),
+                ..UpstreamStatus::default()
+            };
+        };
+        let view = slot.breaker.view();
+        // A session being opened right now counts as not (yet) connected.
+        let connected = slot
+            .session
+            .try_lock()
+            .is_ok_and(|s| s.as_ref().is_some_and(|s| !s.is_closed()));
+        UpstreamStatus {
+            connected,
+            breaker: view.state.into(),
+            consecutive_failures: view.consecutive_failures,
+            last_error: (view.consecutive_failures > 0)
+                .then(|| {
+                    slot.last_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone()
+                })
+                .flatten(),
+        }
     }
 
     async fn session(
@@ -151,7 +184,7 @@ impl Pool {
         let session = match self.session(scope, upstream, &slot).await {
             Ok(session) => session,
             Err(e) => {
-                slot.breaker.failure(Instant::now());
+                slot.failed(&self.metrics, upstream, &e);
                 return Err(e);
             }
         };
@@ -171,14 +204,16 @@ impl Pool {
                 ))
             }
             Ok(Err(e)) => {
-                slot.breaker.failure(Instant::now());
+                let error = CallError::Unavailable(upstream.name.clone(), e.to_string());
+                slot.failed(&self.metrics, upstream, &error);
                 slot.session.lock().await.take();
-                Err(CallError::Unavailable(upstream.name.clone(), e.to_string()))
+                Err(error)
             }
             Err(_) => {
-                slot.breaker.failure(Instant::now());
+                let error = CallError::Timeout(upstream.name.clone(), timeout_ms);
+                slot.failed(&self.metrics, upstream, &error);
                 slot.session.lock().await.take();
-                Err(CallError::Timeout(upstream.name.clone(), timeout_ms))
+                Err(error)
             }
         }
     }

@@ -58,6 +58,7 @@ fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
         tags: row.tags.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        status: app::api::UpstreamStatus::default(),
     })
 }
 

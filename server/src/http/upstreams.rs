@@ -71,7 +71,10 @@ async fn list(
         Permission::UpstreamsRead,
     )
     .await?;
-    let items = state.upstreams.list(&scope).await?;
+    let mut items = state.upstreams.list(&scope).await?;
+    for upstream in &mut items {
+        upstream.status = state.gateway.pool().status(upstream.id);
+    }
     Ok(Json(UpstreamList { items }))
 }
 
@@ -140,7 +143,9 @@ async fn read(
         Permission::UpstreamsRead,
     )
     .await?;
-    Ok(Json(state.upstreams.get(&scope, id).await?))
+    let mut upstream = state.upstreams.get(&scope, id).await?;
+    upstream.status = state.gateway.pool().status(id);
+    Ok(Json(upstream))
 }
 
 /// Replace an upstream; without `secrets` the stored ones are kept.

@@ -88,6 +88,20 @@ impl Metrics {
         });
     }
 
+    /// One tool call through the gateway, by outcome (`success`, `failure`, `denied`).
+    pub fn tool_call(&self, outcome: &'static str, elapsed: Duration) {
+        self.record(|| {
+            metrics::counter!("gateway_tool_calls_total", "outcome" => outcome).increment(1);
+            metrics::histogram!("gateway_tool_call_duration_seconds", "outcome" => outcome)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// An upstream's circuit breaker opened.
+    pub fn breaker_opened(&self) {
+        self.record(|| metrics::counter!("gateway_breaker_opened_total").increment(1));
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         self.handle.run_upkeep();
