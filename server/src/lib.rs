@@ -118,6 +118,7 @@ pub async fn serve(
     let started = std::time::Instant::now();
     let state = AppState::open(settings).await?;
     let (store, settings) = (state.store.clone(), state.settings.clone());
+    let pool = state.gateway.pool().clone();
     let address = listener.local_addr()?;
     let app = http::router(state, leptos_options(&settings, address));
     tracing::info!(
@@ -146,6 +147,9 @@ pub async fn serve(
             }
         }
     }
+    // Upstream sessions end before the process does: stdio children are told to stop, then
+    // killed, rather than orphaned.
+    pool.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -292,6 +292,29 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
     }));
     assert!(!trail.contains("an-argument-value"));
 
+    // A live session's child ends with the server.
+    let last = format!("gateway-last-{}", uuid::Uuid::new_v4().simple());
+    post(&server.client, url("/upstreams"), json!({
+        "name": "last",
+        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", last] },
+    }))
+    .await;
+    post(
+        &server.client,
+        url("/policies"),
+        json!({ "name": "last-all", "effect": "allow", "tool_pattern": "last.*" }),
+    )
+    .await;
+    assert_eq!(
+        call("last.echo", json!({ "message": "x" })).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(pids_with(&last).len(), 1);
     server.stop().await;
+    assert_eq!(
+        wait_for_pids(&last, 0).await.len(),
+        0,
+        "an upstream child outlived the server"
+    );
     db.drop_db().await;
 }

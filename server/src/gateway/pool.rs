@@ -108,6 +108,29 @@ impl Pool {
         }
     }
 
+    /// Closes every session (server shutdown), waiting for each to end.
+    pub async fn shutdown(&self) {
+        let slots: Vec<Arc<Slot>> = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, slot)| slot)
+            .collect();
+        let closing = slots.into_iter().map(|slot| async move {
+            if let Some(session) = slot.session.lock().await.take() {
+                match Arc::try_unwrap(session) {
+                    Ok(session) => {
+                        let _ = session.cancel().await;
+                    }
+                    // A call still holds it: dropping our handle leaves it to end with the call.
+                    Err(shared) => drop(shared),
+                }
+            }
+        });
+        futures::future::join_all(closing).await;
+    }
+
     /// This replica's view of an upstream's connection, for the API and console.
     pub fn status(&self, id: Uuid) -> UpstreamStatus {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
