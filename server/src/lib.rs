@@ -72,8 +72,14 @@ impl AppState {
         let upstreams = gateway::Registry::new(store.clone(), vault.clone());
         let metrics = Metrics::new()?;
         let pool = gateway::Pool::new(upstreams.clone(), metrics.clone());
-        let gateway =
-            gateway::Gateway::new(store.clone(), upstreams.clone(), pool, metrics.clone());
+        let gateway = gateway::Gateway::new(
+            store.clone(),
+            kv.clone(),
+            settings.http.tool_rate_limit_per_second,
+            upstreams.clone(),
+            pool,
+            metrics.clone(),
+        );
         Ok(AppState {
             gateway,
             upstreams,

@@ -318,3 +318,61 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
     );
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn each_caller_has_a_rate_per_tool() {
+    let everything = everything();
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let mut s = settings(&db);
+    s.http.tool_rate_limit_per_second = 1;
+    let server = TestServer::start(s).await;
+    let t = default_tenant(&server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    post(&server.client, url("/upstreams"), json!({
+        "name": "everything",
+        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio"] },
+    }))
+    .await;
+    post(
+        &server.client,
+        url("/policies"),
+        json!({ "name": "all", "effect": "allow", "tool_pattern": "everything.*" }),
+    )
+    .await;
+    // Three at once: the rate is checked before any is sent, so one goes through.
+    let calls = (0..3).map(|_| {
+        post(
+            &server.client,
+            url("/tools/call"),
+            json!({ "tool": "everything.echo", "arguments": { "message": "x" } }),
+        )
+    });
+    let answers = futures::future::join_all(calls).await;
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(
+        refused.len(),
+        2,
+        "{:?}",
+        answers.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    assert!(refused[0].headers().contains_key("retry-after"));
+    // Another tool has its own bucket.
+    let other = post(
+        &server.client,
+        url("/tools/call"),
+        json!({ "tool": "everything.get-sum", "arguments": { "a": 1, "b": 2 } }),
+    )
+    .await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let trail = server
+        .text(&format!(
+            "/api/v1/tenants/{t}/audit/export?format=json&action=tool.call"
+        ))
+        .await;
+    assert_eq!(trail.matches("rate-limit:tool").count(), 2);
+    server.stop().await;
+    db.drop_db().await;
+}

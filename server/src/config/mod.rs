@@ -109,6 +109,8 @@ pub struct HttpSettings {
     pub tenant_rate_limit_per_second: u32,
     /// Default API requests per second per user or API key; 0 = none.
     pub principal_rate_limit_per_second: u32,
+    /// Tool calls per second through the gateway, per caller and tool; 0 = none.
+    pub tool_rate_limit_per_second: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -198,6 +200,7 @@ impl Default for HttpSettings {
             rate_limit_per_second: 100,
             tenant_rate_limit_per_second: 500,
             principal_rate_limit_per_second: 50,
+            tool_rate_limit_per_second: 20,
         }
     }
 }

@@ -12,13 +12,17 @@ use super::pool::{CallError, Pool};
 use super::registry::{Registry, RegistryError};
 use crate::access::{self, Subject};
 use crate::audit::{self, Origin, Outcome};
-use crate::identity::Principal;
+use crate::identity::{Credential, Principal};
+use crate::kv::{Kv, KvError, RateLimit};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// The caller's calls to this tool are over the per-tool rate; retry after the seconds.
+    #[error("too many calls to `{0}`; retry in {1} s")]
+    RateLimited(String, u64),
     /// Not in the caller's catalog: no such upstream or tool, or the caller may not use it
     /// (the same answer, so a caller cannot probe for tools it may not see).
     #[error("unknown tool `{0}`")]
@@ -29,6 +33,8 @@ pub enum GatewayError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Kv(#[from] KvError),
 }
 
 /// Splits `upstream.tool` at the first dot: upstream names have none, tool names may.
@@ -46,15 +52,27 @@ fn digest(arguments: &Map<String, Value>) -> String {
 #[derive(Clone)]
 pub struct Gateway {
     store: Store,
+    kv: Kv,
+    /// Calls per second per caller and tool; 0 = none.
+    tool_rate: u32,
     registry: Registry,
     pool: Pool,
     metrics: Metrics,
 }
 
 impl Gateway {
-    pub fn new(store: Store, registry: Registry, pool: Pool, metrics: Metrics) -> Self {
+    pub fn new(
+        store: Store,
+        kv: Kv,
+        tool_rate: u32,
+        registry: Registry,
+        pool: Pool,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             store,
+            kv,
+            tool_rate,
             registry,
             pool,
             metrics,
@@ -122,6 +140,29 @@ impl Gateway {
         Ok(list)
     }
 
+    /// Seconds to wait when the caller is over its rate for this tool (per user, or per API
+    /// key when it used one, as for the API's own limits).
+    async fn over_rate(
+        &self,
+        scope: &TenantScope,
+        principal: &Principal,
+        tool: &str,
+    ) -> Result<Option<u64>, GatewayError> {
+        if self.tool_rate == 0 {
+            return Ok(None);
+        }
+        let who = match principal.credential {
+            Credential::ApiKey { id } => format!("key:{id}"),
+            _ => format!("user:{}", principal.user_id),
+        };
+        let key = format!("t:{}:rl:tool:{who}:{tool}", scope.tenant_id());
+        let decision = self
+            .kv
+            .rate_limit(&key, &RateLimit::per_second(self.tool_rate))
+            .await?;
+        Ok((!decision.allowed).then(|| decision.retry_after.as_secs_f64().ceil().max(1.0) as u64))
+    }
+
     /// Calls `name` (`upstream.tool`) for `principal`: decided, forwarded, audited.
     pub async fn call(
         &self,
@@ -164,6 +205,17 @@ impl Gateway {
             .await?;
             self.metrics.tool_call("denied", started.elapsed());
             return Err(unknown());
+        }
+        if let Some(retry) = self.over_rate(scope, principal, name).await? {
+            let detail = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments), "retry_after_s": retry });
+            let refused = origin
+                .event(principal.actor(), "tool.call", Outcome::Denied)
+                .target(format!("tool:{name}"))
+                .rule("rate-limit:tool")
+                .detail(detail);
+            audit::record(&self.store, scope.tenant_id(), refused).await?;
+            self.metrics.tool_call("denied", started.elapsed());
+            return Err(GatewayError::RateLimited(name.to_owned(), retry));
         }
         let outcome = self.pool.call_tool(scope, &upstream, tool, arguments).await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

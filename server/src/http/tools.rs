@@ -36,7 +36,9 @@ impl From<GatewayError> for ApiError {
                 status: StatusCode::BAD_GATEWAY,
                 detail: e.to_string(),
             },
+            GatewayError::RateLimited(_, retry) => ApiError::RateLimited(retry),
             GatewayError::Store(e) => e.into(),
+            GatewayError::Kv(e) => e.into(),
         }
     }
 }
@@ -66,6 +68,7 @@ async fn list(
     responses(
         (status = 200, body = ToolCallResult),
         (status = 404, description = "Unknown tool, or not the caller's to use", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the per-tool rate; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The upstream failed or its circuit is open", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The upstream did not answer in time", body = Problem, content_type = "application/problem+json"),
     ))]
