@@ -99,4 +99,6 @@ test("try a tool through the gateway with the signed-in user's rights", async ({
   await page.getByRole("button", { name: "Call" }).click();
   await expect(page.getByTestId("tool-result")).toContainText("hello from the console");
   await expect(page.getByTestId("tool-result")).toContainText("echo-only");
+  // The usage table counts the call (and the refused one before it was never sent: bad JSON).
+  await expect(page.locator('tr[data-tool="everything.echo"]').getByTestId("tool-calls")).toHaveText("1");
 });

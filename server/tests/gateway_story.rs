@@ -267,6 +267,35 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
         .unwrap();
     assert_eq!(list["unavailable"][0]["upstream"], "dead");
 
+    // Usage per tool over the window, from the trail.
+    let stats: Value = server
+        .get(&format!("/api/v1/tenants/{t}/tools/stats?hours=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let of = |tool: &str| {
+        stats["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["tool"] == tool)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(of("dead.anything")["calls"], 6);
+    assert_eq!(of("dead.anything")["failures"], 6);
+    assert_eq!(of("everything.get-env")["denied"], 1);
+    assert!(of("everything.echo")["calls"].as_u64().unwrap() >= 3);
+    assert_eq!(stats["items"][0]["tool"], "dead.anything", "busiest first");
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/tenants/{t}/tools/stats?hours=0"))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
     // The trail: every call with its rule and outcome; arguments only as a digest.
     let trail = server
         .text(&format!(

@@ -26,7 +26,10 @@ pub use policy::{
     EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
-pub use tools::{CatalogTool, ToolCall, ToolCallResult, ToolList, UpstreamFault};
+pub use tools::{
+    CatalogTool, ToolCall, ToolCallResult, ToolList, ToolStats, ToolStatsList, ToolStatsQuery,
+    UpstreamFault,
+};
 pub use upstream::{
     Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe, UpstreamStatus,
 };

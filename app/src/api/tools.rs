@@ -57,3 +57,33 @@ pub struct ToolCallResult {
     pub rule: String,
     pub latency_ms: u64,
 }
+
+/// Query of `GET /api/v1/tenants/{tenant_id}/tools/stats`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct ToolStatsQuery {
+    /// The window, in hours back from now: 1–720 (default 24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<u32>,
+}
+
+/// Calls to one tool in the window, from the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolStats {
+    pub tool: String,
+    pub calls: u64,
+    /// Calls that failed: the upstream failed or the tool reported an error.
+    pub failures: u64,
+    /// Calls refused by policy or rate limit.
+    pub denied: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolStatsList {
+    pub hours: u32,
+    /// Busiest first.
+    pub items: Vec<ToolStats>,
+}

@@ -6,10 +6,16 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::ProblemBanner;
-use crate::api::{ApiClient, CatalogTool, Problem, ToolCall, sendable};
+use crate::api::{ApiClient, CatalogTool, Problem, ToolCall, ToolStatsList, sendable};
 
 #[component]
-pub fn TryTool(tenant: Uuid, tools: Vec<CatalogTool>, unavailable: Vec<String>) -> impl IntoView {
+pub fn TryTool(
+    tenant: Uuid,
+    tools: Vec<CatalogTool>,
+    unavailable: Vec<String>,
+    /// Bumped after each call, so the usage table can refresh.
+    called: RwSignal<u32>,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let search = RwSignal::new(String::new());
     let chosen = RwSignal::new(None::<CatalogTool>);
@@ -19,10 +25,13 @@ pub fn TryTool(tenant: Uuid, tools: Vec<CatalogTool>, unavailable: Vec<String>) 
         let (api, body) = (api.clone(), body.clone());
         sendable(async move { api.call_tool(tenant, &body).await })
     });
-    Effect::new(move |_| {
-        if let Some(Err(p)) = call.value().get() {
+    Effect::new(move |_| match call.value().get() {
+        Some(Err(p)) => {
             problem.set(Some(p));
+            called.update(|n| *n += 1);
         }
+        Some(Ok(_)) => called.update(|n| *n += 1),
+        None => {}
     });
     let total = tools.len();
     let tools = StoredValue::new(tools);
@@ -98,4 +107,38 @@ pub fn TryTool(tenant: Uuid, tools: Vec<CatalogTool>, unavailable: Vec<String>) 
             </div>
         })}
     }
+}
+
+/// Calls per tool in the window, with error and refusal rates.
+#[component]
+pub fn ToolUsage(stats: ToolStatsList) -> impl IntoView {
+    if stats.items.is_empty() {
+        return view! { <p class="empty">"No tool calls in the last " {stats.hours} " hours."</p> }
+            .into_any();
+    }
+    let rate = |part: u64, whole: u64| {
+        if whole == 0 {
+            "0 %".to_string()
+        } else {
+            format!("{:.0} %", part as f64 * 100.0 / whole as f64)
+        }
+    };
+    view! {
+        <table class="table" aria-label="Tool usage">
+            <thead>
+                <tr><th>"Tool"</th><th>"Calls"</th><th>"Errors"</th><th>"Refused"</th></tr>
+            </thead>
+            <tbody>
+                {stats.items.into_iter().map(|s| view! {
+                    <tr data-tool=s.tool.clone()>
+                        <td>{s.tool.clone()}</td>
+                        <td data-testid="tool-calls">{s.calls}</td>
+                        <td>{rate(s.failures, s.calls)}</td>
+                        <td>{rate(s.denied, s.calls)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

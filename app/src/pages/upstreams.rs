@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::ProblemBanner;
 use super::tenant_picker::TenantPage;
-use super::try_tool::TryTool;
+use super::try_tool::{ToolUsage, TryTool};
 use crate::api::{
     ApiClient, Connection, Problem, Upstream, UpstreamInput, UpstreamProbe, sendable,
 };
@@ -37,11 +37,19 @@ fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
         }
     });
     // Created beside the other, so server and browser create resources in one order.
-    let tools = Resource::new(
-        move || reload.get(),
+    let tools = Resource::new(move || reload.get(), {
+        let api = api.clone();
         move |_| {
             let api = api.clone();
             sendable(async move { api.list_tools(tenant).await })
+        }
+    });
+    let called = RwSignal::new(0u32);
+    let usage = Resource::new(
+        move || (reload.get(), called.get()),
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.tool_stats(tenant, 24).await })
         },
     );
     view! {
@@ -75,9 +83,19 @@ fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
                 tools.get().map(|result| match result {
                     Ok(list) => {
                         let unavailable = list.unavailable.iter().map(|u| format!("{} ({})", u.upstream, u.error)).collect();
-                        view! { <TryTool tenant tools=list.items unavailable/> }.into_any()
+                        view! { <TryTool tenant tools=list.items unavailable called/> }.into_any()
                     }
                     Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
+                })
+            }}
+        </Transition>
+        <h2>"Tool usage, last 24 hours"</h2>
+        <Transition fallback=|| view! { <p class="loading">"Loading usage…"</p> }>
+            {move || {
+                usage.get().map(|result| match result {
+                    Ok(stats) => view! { <ToolUsage stats/> }.into_any(),
+                    // Usage needs audit:read; without it the table is simply not shown.
+                    Err(_) => ().into_any(),
                 })
             }}
         </Transition>

@@ -2,7 +2,11 @@
 //! the gateway (the console's "try this tool", scripts, mobile apps). Same call path, policy
 //! and audit as the MCP endpoint.
 
-use app::api::{Problem, ToolCall, ToolCallResult, ToolList};
+use std::collections::BTreeMap;
+
+use app::api::{
+    Problem, ToolCall, ToolCallResult, ToolList, ToolStats, ToolStatsList, ToolStatsQuery,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,7 +15,7 @@ use uuid::Uuid;
 
 use super::authn::authorize;
 use super::error::ApiError;
-use super::extract::{Json, Path, RequestContext};
+use super::extract::{Json, Path, Query, RequestContext};
 use crate::AppState;
 use crate::access::Permission;
 use crate::gateway::{CallError, GatewayError};
@@ -21,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tenants/{tenant_id}/tools", get(list))
         .route("/api/v1/tenants/{tenant_id}/tools/call", post(call))
+        .route("/api/v1/tenants/{tenant_id}/tools/stats", get(stats))
 }
 
 impl From<GatewayError> for ApiError {
@@ -91,4 +96,50 @@ async fn call(
         )
         .await?;
     Ok(Json(result))
+}
+
+/// Calls per tool over the last `hours`, with failures and refusals, from the audit trail:
+/// the tenant's usage and error rates.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/tools/stats", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), ToolStatsQuery),
+    responses(
+        (status = 200, body = ToolStatsList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn stats(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+    Query(query): Query<ToolStatsQuery>,
+) -> Result<Json<ToolStatsList>, ApiError> {
+    let hours = query.hours.unwrap_or(24);
+    if !(1..=720).contains(&hours) {
+        return Err(ApiError::BadRequest(format!(
+            "hours must be between 1 and 720, got {hours}"
+        )));
+    }
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::AuditRead).await?;
+    let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(hours));
+    let mut per_tool: BTreeMap<String, ToolStats> = BTreeMap::new();
+    for (target, outcome, count) in state.store.tool_call_counts(&scope, since).await? {
+        let tool = target.strip_prefix("tool:").unwrap_or(&target).to_owned();
+        let entry = per_tool.entry(tool.clone()).or_insert(ToolStats {
+            tool,
+            calls: 0,
+            failures: 0,
+            denied: 0,
+        });
+        let count = u64::try_from(count).unwrap_or(0);
+        entry.calls += count;
+        match outcome.as_str() {
+            "failure" => entry.failures += count,
+            "denied" => entry.denied += count,
+            _ => {}
+        }
+    }
+    let mut items: Vec<ToolStats> = per_tool.into_values().collect();
+    items.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
+    Ok(Json(ToolStatsList { hours, items }))
 }

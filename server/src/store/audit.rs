@@ -243,4 +243,20 @@ impl Store {
         };
         Ok((rows, next))
     }
+
+    /// `tool.call` records since `since`, counted per target and outcome (for usage and error
+    /// rates). Reads the (tenant, action, seq) index, then the time.
+    #[instrument(skip_all)]
+    pub async fn tool_call_counts(
+        &self,
+        scope: &TenantScope,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let sql = "SELECT target, outcome, COUNT(*) FROM audit_events \
+                   WHERE tenant_id = $1 AND action = 'tool.call' AND at >= $2 \
+                   GROUP BY target, outcome";
+        Ok(walled!(self, Wall::of(scope), pool => {
+            sqlx::query_as(sql).bind(scope.tenant_id()).bind(since).fetch_all(pool).await?
+        }))
+    }
 }

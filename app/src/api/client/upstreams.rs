@@ -4,8 +4,8 @@
 
 use super::{ApiClient, Method};
 use crate::api::{
-    Problem, ToolCall, ToolCallResult, ToolList, Upstream, UpstreamInput, UpstreamList,
-    UpstreamProbe,
+    Problem, ToolCall, ToolCallResult, ToolList, ToolStatsList, ToolStatsQuery, Upstream,
+    UpstreamInput, UpstreamList, UpstreamProbe,
 };
 
 impl ApiClient {
@@ -62,5 +62,16 @@ impl ApiClient {
     ) -> Result<ToolCallResult, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/tools/call");
         self.send(Method::Post, &path, Some(body)).await
+    }
+
+    /// Calls per tool over the last `hours`, from the audit trail.
+    pub async fn tool_stats(
+        &self,
+        tenant: uuid::Uuid,
+        hours: u32,
+    ) -> Result<ToolStatsList, Problem> {
+        let query = super::query_string(&ToolStatsQuery { hours: Some(hours) })?;
+        let path = format!("/api/v1/tenants/{tenant}/tools/stats{query}");
+        self.send::<(), _>(Method::Get, &path, None).await
     }
 }
