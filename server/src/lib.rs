@@ -125,6 +125,8 @@ pub async fn serve(
     let state = AppState::open(settings).await?;
     let (store, settings) = (state.store.clone(), state.settings.clone());
     let pool = state.gateway.pool().clone();
+    let health = (settings.gateway.health_check_secs > 0)
+        .then(|| pool.spawn_health_checks(Duration::from_secs(settings.gateway.health_check_secs)));
     let address = listener.local_addr()?;
     let app = http::router(state, leptos_options(&settings, address));
     tracing::info!(
@@ -155,6 +157,9 @@ pub async fn serve(
     }
     // Upstream sessions end before the process does: stdio children are told to stop, then
     // killed, rather than orphaned.
+    if let Some(health) = health {
+        health.abort();
+    }
     pool.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

@@ -405,3 +405,78 @@ async fn each_caller_has_a_rate_per_tool() {
     server.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn health_checks_notice_a_dead_upstream_before_anyone_calls() {
+    let everything = everything();
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let mut s = settings(&db);
+    s.gateway.health_check_secs = 1;
+    let server = TestServer::start(s).await;
+    let t = default_tenant(&server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let marker = format!("health-marker-{}", uuid::Uuid::new_v4().simple());
+    let created: Value = post(&server.client, url("/upstreams"), json!({
+        "name": "everything",
+        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", marker] },
+    }))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    post(
+        &server.client,
+        url("/policies"),
+        json!({ "name": "all", "effect": "allow", "tool_pattern": "everything.*" }),
+    )
+    .await;
+    let r = post(
+        &server.client,
+        url("/tools/call"),
+        json!({ "tool": "everything.echo", "arguments": { "message": "x" } }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(upstream_status(&server, &t, &id).await["connected"], true);
+
+    // The child dies; with no call in between, a health check notices within seconds.
+    let pids = wait_for_pids(&marker, 1).await;
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pids[0].to_string())
+        .status();
+    let mut seen = Value::Null;
+    for _ in 0..50 {
+        seen = upstream_status(&server, &t, &id).await;
+        if seen["connected"] == false && seen["consecutive_failures"].as_u64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen["connected"], false, "{seen}");
+    assert!(seen["consecutive_failures"].as_u64() >= Some(1), "{seen}");
+    assert!(
+        seen["last_error"].as_str().unwrap().contains("ping"),
+        "{seen}"
+    );
+    // The next call reconnects and resets the count.
+    let r = post(
+        &server.client,
+        url("/tools/call"),
+        json!({ "tool": "everything.echo", "arguments": { "message": "y" } }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        upstream_status(&server, &t, &id).await["consecutive_failures"],
+        0
+    );
+    server.stop().await;
+    db.drop_db().await;
+}
+
+async fn upstream_status(server: &TestServer, t: &str, id: &str) -> Value {
+    let path = format!("/api/v1/tenants/{t}/upstreams/{id}");
+    server.get(&path).await.json::<Value>().await.unwrap()["status"].clone()
+}

@@ -45,6 +45,24 @@ pub struct Settings {
     pub site: SiteSettings,
     pub auth: AuthSettings,
     pub vault: VaultSettings,
+    pub gateway: GatewaySettings,
+}
+
+/// The MCP gateway's connections to upstreams.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Every this many seconds each open upstream session is pinged; one that does not
+    /// answer is closed and counted against the upstream's breaker. 0 = never.
+    pub health_check_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            health_check_secs: 30,
+        }
+    }
 }
 
 /// Sign-in, tokens and console sessions.
@@ -186,6 +204,7 @@ impl Default for Settings {
             site: SiteSettings::default(),
             auth: AuthSettings::default(),
             vault: VaultSettings::default(),
+            gateway: GatewaySettings::default(),
         }
     }
 }

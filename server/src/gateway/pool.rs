@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use app::api::{Upstream, UpstreamStatus};
 use chrono::{DateTime, Utc};
-use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, PingRequest, Tool};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use uuid::Uuid;
 
@@ -22,6 +22,8 @@ use crate::tenancy::TenantScope;
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
 const BREAKER_THRESHOLD: u32 = 5;
 const BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
+/// How long a health-check ping may take.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -38,6 +40,8 @@ pub enum CallError {
 type Session = RunningService<RoleClient, ()>;
 
 struct Slot {
+    id: Uuid,
+    name: String,
     /// The registry row this session was opened for; a newer one means reconnect.
     version: DateTime<Utc>,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
@@ -46,11 +50,30 @@ struct Slot {
 }
 
 impl Slot {
-    fn failed(&self, metrics: &Metrics, upstream: &Upstream, error: &CallError) {
+    fn failed(&self, metrics: &Metrics, error: &CallError) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
         if self.breaker.failure(Instant::now()) {
-            tracing::warn!(upstream = %upstream.id, name = %upstream.name, %error, "circuit opened");
+            tracing::warn!(upstream = %self.id, name = %self.name, %error, "circuit opened");
             metrics.breaker_opened();
+        }
+    }
+
+    /// Pings the open session, if any; closes it and counts a failure when it is gone or
+    /// silent.
+    async fn check(&self, metrics: &Metrics) {
+        let Some(session) = self.session.lock().await.clone() else {
+            return;
+        };
+        let ping = ClientRequest::PingRequest(PingRequest::default());
+        let alive = !session.is_closed()
+            && matches!(
+                tokio::time::timeout(HEALTH_TIMEOUT, session.send_request(ping)).await,
+                Ok(Ok(_))
+            );
+        if !alive {
+            self.session.lock().await.take();
+            let error = CallError::Unavailable(self.name.clone(), "did not answer a ping".into());
+            self.failed(metrics, &error);
         }
     }
 }
@@ -78,6 +101,8 @@ impl Pool {
             Some(slot) if slot.version == upstream.updated_at => Arc::clone(slot),
             _ => {
                 let slot = Arc::new(Slot {
+                    id: upstream.id,
+                    name: upstream.name.clone(),
                     version: upstream.updated_at,
                     session: tokio::sync::Mutex::new(None),
                     breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
@@ -106,6 +131,28 @@ impl Pool {
                 }
             });
         }
+    }
+
+    /// Pings every open session each `every` until the returned task is aborted, so a dead
+    /// upstream shows (and its breaker counts) before anyone calls it.
+    pub fn spawn_health_checks(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let slots: Vec<Arc<Slot>> = pool
+                    .slots
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect();
+                futures::future::join_all(slots.iter().map(|slot| slot.check(&pool.metrics))).await;
+            }
+        })
     }
 
     /// Closes every session (server shutdown), waiting for each to end.
@@ -207,7 +254,7 @@ impl Pool {
         let session = match self.session(scope, upstream, &slot).await {
             Ok(session) => session,
             Err(e) => {
-                slot.failed(&self.metrics, upstream, &e);
+                slot.failed(&self.metrics, &e);
                 return Err(e);
             }
         };
@@ -228,13 +275,13 @@ impl Pool {
             }
             Ok(Err(e)) => {
                 let error = CallError::Unavailable(upstream.name.clone(), e.to_string());
-                slot.failed(&self.metrics, upstream, &error);
+                slot.failed(&self.metrics, &error);
                 slot.session.lock().await.take();
                 Err(error)
             }
             Err(_) => {
                 let error = CallError::Timeout(upstream.name.clone(), timeout_ms);
-                slot.failed(&self.metrics, upstream, &error);
+                slot.failed(&self.metrics, &error);
                 slot.session.lock().await.take();
                 Err(error)
             }
