@@ -5,51 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::peers::{everything, pids_with, wait_for_pids};
 use common::{PASSWORD, TestDb, TestServer, default_tenant, make_user, post, settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn everything() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../end2end/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        path.exists(),
-        "{} is missing: run `.ci/setup --test`",
-        path.display()
-    );
-    path
-}
-
-/// Process ids whose command line holds `marker`.
-fn pids_with(marker: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            String::from_utf8_lossy(&cmdline)
-                .contains(marker)
-                .then_some(pid)
-        })
-        .collect()
-}
-
-async fn wait_for_pids(marker: &str, count: usize) -> Vec<u32> {
-    for _ in 0..100 {
-        let pids = pids_with(marker);
-        if pids.len() == count {
-            return pids;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    pids_with(marker)
-}
 
 fn names(list: &Value) -> Vec<String> {
     list["items"]
@@ -68,15 +29,7 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
     let t = default_tenant(&server).await;
     let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
     let marker = format!("gateway-marker-{}", uuid::Uuid::new_v4().simple());
-    let created: Value = post(&server.client, url("/upstreams"), json!({
-        "name": "everything",
-        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", marker] },
-    }))
-    .await
-    .json()
-    .await
-    .unwrap();
-    let upstream_id = created["id"].as_str().unwrap().to_string();
+    let upstream_id = register_everything(&server, &t, "everything", &marker).await;
     let call = |tool: &str, arguments: Value| {
         post(
             &server.client,
@@ -323,11 +276,7 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
 
     // A live session's child ends with the server.
     let last = format!("gateway-last-{}", uuid::Uuid::new_v4().simple());
-    post(&server.client, url("/upstreams"), json!({
-        "name": "last",
-        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", last] },
-    }))
-    .await;
+    register_everything(&server, &t, "last", &last).await;
     post(
         &server.client,
         url("/policies"),
@@ -350,18 +299,13 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
 
 #[tokio::test]
 async fn each_caller_has_a_rate_per_tool() {
-    let everything = everything();
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let mut s = settings(&db);
     s.http.tool_rate_limit_per_second = 1;
     let server = TestServer::start(s).await;
     let t = default_tenant(&server).await;
     let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
-    post(&server.client, url("/upstreams"), json!({
-        "name": "everything",
-        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio"] },
-    }))
-    .await;
+    register_everything(&server, &t, "everything", "rate-story").await;
     post(
         &server.client,
         url("/policies"),
@@ -408,7 +352,6 @@ async fn each_caller_has_a_rate_per_tool() {
 
 #[tokio::test]
 async fn health_checks_notice_a_dead_upstream_before_anyone_calls() {
-    let everything = everything();
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let mut s = settings(&db);
     s.gateway.health_check_secs = 1;
@@ -416,15 +359,7 @@ async fn health_checks_notice_a_dead_upstream_before_anyone_calls() {
     let t = default_tenant(&server).await;
     let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
     let marker = format!("health-marker-{}", uuid::Uuid::new_v4().simple());
-    let created: Value = post(&server.client, url("/upstreams"), json!({
-        "name": "everything",
-        "connection": { "transport": "stdio", "command": "node", "args": [everything, "stdio", marker] },
-    }))
-    .await
-    .json()
-    .await
-    .unwrap();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = register_everything(&server, &t, "everything", &marker).await;
     post(
         &server.client,
         url("/policies"),
@@ -479,4 +414,22 @@ async fn health_checks_notice_a_dead_upstream_before_anyone_calls() {
 async fn upstream_status(server: &TestServer, t: &str, id: &str) -> Value {
     let path = format!("/api/v1/tenants/{t}/upstreams/{id}");
     server.get(&path).await.json::<Value>().await.unwrap()["status"].clone()
+}
+
+/// Registers `server-everything` over stdio as upstream `name`, with `marker` on its command
+/// line so its processes can be found; returns the upstream's id.
+async fn register_everything(server: &TestServer, t: &str, name: &str, marker: &str) -> String {
+    let body = json!({
+        "name": name,
+        "connection": { "transport": "stdio", "command": "node", "args": [everything(), "stdio", marker] },
+    });
+    let r = post(
+        &server.client,
+        server.url(&format!("/api/v1/tenants/{t}/upstreams")),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    created["id"].as_str().unwrap().to_string()
 }

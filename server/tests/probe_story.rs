@@ -5,35 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::peers::{everything, wait_for_pids};
 use common::{PASSWORD, TestDb, TestServer, default_tenant, make_user, post, settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn everything() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../end2end/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        path.exists(),
-        "{} is missing: run `.ci/setup --test` (npm install in end2end)",
-        path.display()
-    );
-    path
-}
-
-/// Processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(marker))
-        .count()
-}
 
 async fn register(server: &TestServer, t: &str, body: Value) -> String {
     let r = post(
@@ -110,14 +87,7 @@ async fn test_connection_lists_a_real_servers_tools_resources_and_prompts() {
     );
     assert!(!report["protocol_version"].as_str().unwrap().is_empty());
     // The child is gone once the probe has answered (closing stdin ends it; a kill follows).
-    let mut left = processes_with(&marker);
-    for _ in 0..100 {
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = processes_with(&marker);
-    }
+    let left = wait_for_pids(&marker, 0).await.len();
     assert_eq!(left, 0, "the probed child outlived the probe");
 
     // Streamable HTTP: the same server listening on a loopback port, with a secret header.
@@ -213,14 +183,7 @@ async fn test_connection_lists_a_real_servers_tools_resources_and_prompts() {
         .unwrap();
     assert_eq!(report["ok"], false);
     assert_eq!(report["error"], "no answer within 500 ms");
-    let mut left = processes_with(&marker);
-    for _ in 0..100 {
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = processes_with(&marker);
-    }
+    let left = wait_for_pids(&marker, 0).await.len();
     assert_eq!(left, 0, "the hanging child outlived its timeout");
 
     // Reaching out is an operator's act: a viewer may not.

@@ -188,38 +188,31 @@ impl Gateway {
             permissions: principal.permissions,
         };
         let decision = access::decide(&rules, &subject, name, &Value::Object(arguments.clone()));
-        let event = |outcome| {
-            origin
-                .event(principal.actor(), "tool.call", outcome)
-                .target(format!("tool:{name}"))
-                .rule(decision.rule_label())
+        // Every outcome leaves one record: who, which tool and upstream, the deciding rule,
+        // and the arguments only as a digest.
+        let call = Call {
+            scope,
+            principal,
+            origin,
+            name,
+            started,
         };
-        let base = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments) });
+        let mut detail =
+            json!({ "upstream": upstream.name, "argument_digest": digest(&arguments) });
         if !decision.allowed {
-            let detail = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments), "reason": decision.reason });
-            audit::record(
-                &self.store,
-                scope.tenant_id(),
-                event(Outcome::Denied).detail(detail),
-            )
-            .await?;
-            self.metrics.tool_call("denied", started.elapsed());
+            detail["reason"] = json!(decision.reason);
+            let rule = decision.rule_label();
+            self.record(&call, Outcome::Denied, rule, detail).await?;
             return Err(unknown());
         }
         if let Some(retry) = self.over_rate(scope, principal, name).await? {
-            let detail = json!({ "upstream": upstream.name, "argument_digest": digest(&arguments), "retry_after_s": retry });
-            let refused = origin
-                .event(principal.actor(), "tool.call", Outcome::Denied)
-                .target(format!("tool:{name}"))
-                .rule("rate-limit:tool")
-                .detail(detail);
-            audit::record(&self.store, scope.tenant_id(), refused).await?;
-            self.metrics.tool_call("denied", started.elapsed());
+            detail["retry_after_s"] = json!(retry);
+            let rule = "rate-limit:tool".to_owned();
+            self.record(&call, Outcome::Denied, rule, detail).await?;
             return Err(GatewayError::RateLimited(name.to_owned(), retry));
         }
         let outcome = self.pool.call_tool(scope, &upstream, tool, arguments).await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut detail = base;
         detail["latency_ms"] = json!(latency_ms);
         match outcome {
             Ok(result) => {
@@ -230,14 +223,8 @@ impl Gateway {
                 } else {
                     Outcome::Success
                 };
-                audit::record(
-                    &self.store,
-                    scope.tenant_id(),
-                    event(outcome).detail(detail),
-                )
-                .await?;
-                let label = if is_error { "failure" } else { "success" };
-                self.metrics.tool_call(label, started.elapsed());
+                self.record(&call, outcome, decision.rule_label(), detail)
+                    .await?;
                 Ok(ToolCallResult {
                     result: serde_json::to_value(&result).unwrap_or(Value::Null),
                     is_error,
@@ -247,17 +234,41 @@ impl Gateway {
             }
             Err(e) => {
                 detail["error"] = json!(e.to_string());
-                audit::record(
-                    &self.store,
-                    scope.tenant_id(),
-                    event(Outcome::Failure).detail(detail),
-                )
-                .await?;
-                self.metrics.tool_call("failure", started.elapsed());
+                self.record(&call, Outcome::Failure, decision.rule_label(), detail)
+                    .await?;
                 Err(e.into())
             }
         }
     }
+
+    /// Writes the `tool.call` record and counts the call in the metrics.
+    async fn record(
+        &self,
+        call: &Call<'_>,
+        outcome: Outcome,
+        rule: String,
+        detail: Value,
+    ) -> Result<(), GatewayError> {
+        let event = call
+            .origin
+            .event(call.principal.actor(), "tool.call", outcome)
+            .target(format!("tool:{}", call.name))
+            .rule(rule)
+            .detail(detail);
+        audit::record(&self.store, call.scope.tenant_id(), event).await?;
+        self.metrics
+            .tool_call(outcome.as_str(), call.started.elapsed());
+        Ok(())
+    }
+}
+
+/// One call in progress, as its audit record names it.
+struct Call<'a> {
+    scope: &'a TenantScope,
+    principal: &'a Principal,
+    origin: &'a Origin,
+    name: &'a str,
+    started: Instant,
 }
 
 #[cfg(test)]
