@@ -45,6 +45,17 @@ pub struct AppState {
     pub gateway: gateway::Gateway,
     /// Per-tenant API rate limits, cached.
     pub limits: tenancy::LimitCache,
+    /// The MCP endpoint's sessions, catalog-change fan-out and shutdown signal.
+    pub mcp: McpState,
+}
+
+/// What the MCP endpoint shares across requests.
+#[derive(Clone)]
+pub struct McpState {
+    pub sessions: gateway::Sessions,
+    pub watch: gateway::CatalogWatch,
+    /// Cancelled at shutdown, ending open SSE streams so the server can stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -71,7 +82,7 @@ impl AppState {
         });
         let upstreams = gateway::Registry::new(store.clone(), vault.clone());
         let metrics = Metrics::new()?;
-        let pool = gateway::Pool::new(upstreams.clone(), metrics.clone());
+        let pool = gateway::Pool::new(upstreams.clone(), metrics.clone(), kv.clone());
         let gateway = gateway::Gateway::new(
             store.clone(),
             kv.clone(),
@@ -80,7 +91,16 @@ impl AppState {
             pool,
             metrics.clone(),
         );
+        let mcp = McpState {
+            sessions: gateway::Sessions::new(
+                kv.clone(),
+                Duration::from_secs(settings.gateway.session_idle_secs.max(1)),
+            ),
+            watch: gateway::CatalogWatch::new(kv.clone()),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        };
         Ok(AppState {
+            mcp,
             gateway,
             upstreams,
             limits,
@@ -128,6 +148,7 @@ pub async fn serve(
     let health = (settings.gateway.health_check_secs > 0)
         .then(|| pool.spawn_health_checks(Duration::from_secs(settings.gateway.health_check_secs)));
     let address = listener.local_addr()?;
+    let state_mcp_shutdown = state.mcp.shutdown.clone();
     let app = http::router(state, leptos_options(&settings, address));
     tracing::info!(
         %address,
@@ -137,6 +158,12 @@ pub async fn serve(
     );
 
     let shutdown = shutdown.shared();
+    let mcp_shutdown = state_mcp_shutdown;
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        stopping.await;
+        mcp_shutdown.cancel();
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -55,12 +55,20 @@ pub struct GatewaySettings {
     /// Every this many seconds each open upstream session is pinged; one that does not
     /// answer is closed and counted against the upstream's breaker. 0 = never.
     pub health_check_secs: u64,
+    /// An MCP session unused this long ends (on every replica); its client initializes again.
+    pub session_idle_secs: u64,
+    /// Browser origins (`https://app.example.com`) allowed to call the MCP endpoint besides
+    /// the endpoint's own; any other `Origin` is refused with 403 (MCP Streamable HTTP
+    /// §Security Warning: DNS rebinding).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             health_check_secs: 30,
+            session_idle_secs: 3600,
+            allowed_origins: Vec::new(),
         }
     }
 }

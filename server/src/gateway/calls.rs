@@ -1,16 +1,22 @@
-//! The gateway's call path, shared by every way in (REST today; the MCP endpoint, the chat
-//! and workflows next): the catalog a caller may see, and a tool call decided by
-//! `access::decide`, sent through the pool, and audited whatever its outcome.
+//! The gateway's call path, shared by every way in (the MCP endpoint, REST, and next the
+//! chat and workflows): the catalog a caller may see, and every `tools/call`,
+//! `resources/read` and `prompts/get` decided by `access::decide`, rate limited, sent
+//! through the pool, and audited whatever its outcome. A thing the caller may not use is
+//! answered exactly as a thing that does not exist.
 
 use std::time::Instant;
 
-use app::api::{CatalogTool, ToolCallResult, ToolList, UpstreamFault};
+use app::api::{CatalogTool, ToolList, UpstreamFault};
+use rmcp::model::{
+    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool,
+};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::pool::{CallError, Pool};
+use super::catalog::{self, qualified, split, split_resource};
+use super::pool::{CallError, Control, Pool};
 use super::registry::{Registry, RegistryError};
-use crate::access::{self, Subject};
+use crate::access::{self, Decision, Subject};
 use crate::audit::{self, Origin, Outcome};
 use crate::identity::{Credential, Principal};
 use crate::kv::{Kv, KvError, RateLimit};
@@ -23,10 +29,10 @@ pub enum GatewayError {
     /// The caller's calls to this tool are over the per-tool rate; retry after the seconds.
     #[error("too many calls to `{0}`; retry in {1} s")]
     RateLimited(String, u64),
-    /// Not in the caller's catalog: no such upstream or tool, or the caller may not use it
-    /// (the same answer, so a caller cannot probe for tools it may not see).
-    #[error("unknown tool `{0}`")]
-    UnknownTool(String),
+    /// Not in the caller's catalog: no such upstream or item, or the caller may not use it
+    /// (the same answer, so a caller cannot probe for what it may not see).
+    #[error("unknown {0} `{1}`")]
+    Unknown(&'static str, String),
     #[error(transparent)]
     Call(#[from] CallError),
     #[error(transparent)]
@@ -37,16 +43,60 @@ pub enum GatewayError {
     Kv(#[from] KvError),
 }
 
-/// Splits `upstream.tool` at the first dot: upstream names have none, tool names may.
-fn split(name: &str) -> Option<(&str, &str)> {
-    name.split_once('.')
-        .filter(|(u, t)| !u.is_empty() && !t.is_empty())
-}
-
 /// SHA-256 of the arguments' JSON, so the trail can tell calls apart without keeping them.
 fn digest(arguments: &Map<String, Value>) -> String {
     let bytes = serde_json::to_vec(arguments).unwrap_or_default();
     hex::encode(Sha256::digest(bytes))
+}
+
+/// What the caller may use, in the gateway's names, and the upstreams that did not answer.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub tools: Vec<Tool>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
+    pub unavailable: Vec<UpstreamFault>,
+}
+
+/// Who is asking, from where: every governed request carries it.
+pub struct Caller<'a> {
+    pub scope: &'a TenantScope,
+    pub principal: &'a Principal,
+    pub origin: &'a Origin,
+}
+
+/// A tool call's answer with what decided it.
+pub struct Called {
+    pub result: CallToolResult,
+    pub rule: String,
+    pub latency_ms: u64,
+}
+
+/// The three kinds of governed request, as the audit trail and errors name them.
+#[derive(Clone, Copy)]
+enum Kind {
+    Tool,
+    Resource,
+    Prompt,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Resource => "resource",
+            Kind::Prompt => "prompt",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool.call",
+            Kind::Resource => "resource.read",
+            Kind::Prompt => "prompt.get",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -83,22 +133,15 @@ impl Gateway {
         &self.pool
     }
 
-    /// The tools of the tenant's enabled upstreams that `principal` may use.
-    pub async fn tools(
+    /// Everything of the tenant's enabled upstreams that `principal` may use.
+    pub async fn catalog(
         &self,
         scope: &TenantScope,
         principal: &Principal,
-    ) -> Result<ToolList, GatewayError> {
+    ) -> Result<Catalog, GatewayError> {
         let rules = access::load_rules(&self.store, scope).await?;
-        let subject = Subject {
-            roles: &principal.roles,
-            permissions: principal.permissions,
-        };
-        let mut list = ToolList {
-            items: Vec::new(),
-            unavailable: Vec::new(),
-        };
-        // Every upstream at once: the slowest, not the sum, bounds the answer.
+        let subject = subject(principal);
+        let visible = |name: &str| access::visible(&rules, &subject, name);
         let upstreams: Vec<_> = self
             .registry
             .list(scope)
@@ -106,38 +149,226 @@ impl Gateway {
             .into_iter()
             .filter(|u| u.enabled)
             .collect();
+        // Every upstream at once: the slowest, not the sum, bounds the answer.
         let listed =
-            futures::future::join_all(upstreams.iter().map(|u| self.pool.tools(scope, u))).await;
-        for (upstream, outcome) in upstreams.iter().zip(listed) {
-            match outcome {
-                Ok(tools) => {
-                    for tool in tools {
-                        let name = format!("{}.{}", upstream.name, tool.name);
-                        if !access::visible(&rules, &subject, &name) {
-                            continue;
-                        }
-                        list.items.push(CatalogTool {
-                            name,
-                            upstream: upstream.name.clone(),
-                            description: tool
-                                .description
-                                .map(|d| d.to_string())
-                                .unwrap_or_default(),
-                            input_schema: Value::Object((*tool.input_schema).clone()),
-                            read_only: tool
-                                .annotations
-                                .and_then(|a| a.read_only_hint)
-                                .unwrap_or(false),
-                        });
-                    }
+            futures::future::join_all(upstreams.iter().map(|u| self.pool.lists(scope, u))).await;
+        let mut out = Catalog::default();
+        for (upstream, lists) in upstreams.iter().zip(listed) {
+            let lists = match lists {
+                Ok(lists) => lists,
+                Err(e) => {
+                    out.unavailable.push(UpstreamFault {
+                        upstream: upstream.name.clone(),
+                        error: e.to_string(),
+                    });
+                    continue;
                 }
-                Err(e) => list.unavailable.push(UpstreamFault {
-                    upstream: upstream.name.clone(),
-                    error: e.to_string(),
-                }),
-            }
+            };
+            let name = upstream.name.as_str();
+            let tools = lists.tools.iter().map(|t| catalog::gateway_tool(name, t));
+            out.tools.extend(tools.filter(|t| visible(&t.name)));
+            let prompts = lists
+                .prompts
+                .iter()
+                .map(|p| catalog::gateway_prompt(name, p));
+            out.prompts.extend(prompts.filter(|p| visible(&p.name)));
+            let resources = lists.resources.iter();
+            let resources = resources.filter(|r| visible(&qualified(name, &r.uri)));
+            out.resources
+                .extend(resources.map(|r| catalog::gateway_resource(name, r)));
+            let templates = lists.templates.iter();
+            let templates = templates.filter(|t| visible(&qualified(name, &t.uri_template)));
+            out.templates
+                .extend(templates.map(|t| catalog::gateway_template(name, t)));
         }
-        Ok(list)
+        Ok(out)
+    }
+
+    /// The caller's tools in the REST API's form.
+    pub async fn tools(
+        &self,
+        scope: &TenantScope,
+        principal: &Principal,
+    ) -> Result<ToolList, GatewayError> {
+        let catalog = self.catalog(scope, principal).await?;
+        let items = catalog
+            .tools
+            .into_iter()
+            .map(|tool| CatalogTool {
+                upstream: split(&tool.name).map_or("", |(u, _)| u).to_owned(),
+                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
+                input_schema: Value::Object((*tool.input_schema).clone()),
+                read_only: tool
+                    .annotations
+                    .and_then(|a| a.read_only_hint)
+                    .unwrap_or(false),
+                name: tool.name.to_string(),
+            })
+            .collect();
+        Ok(ToolList {
+            items,
+            unavailable: catalog.unavailable,
+        })
+    }
+
+    /// Calls `name` (`upstream.tool`): decided, rate limited, forwarded, audited.
+    pub async fn call(
+        &self,
+        caller: &Caller<'_>,
+        name: &str,
+        arguments: Map<String, Value>,
+        control: Control,
+    ) -> Result<Called, GatewayError> {
+        let started = Instant::now();
+        let (upstream, tool) = split(name).ok_or_else(|| unknown(Kind::Tool, name))?;
+        let governed = self
+            .govern(caller, Kind::Tool, name, name, upstream, &arguments)
+            .await?;
+        let (upstream, decision, mut detail) = governed;
+        let outcome = self
+            .pool
+            .call_tool(caller.scope, &upstream, tool, arguments, control)
+            .await;
+        let latency_ms = elapsed_ms(started);
+        let ok = outcome.as_ref().map(|r| !r.is_error.unwrap_or(false));
+        if let Ok(result) = &outcome {
+            detail["is_error"] = json!(result.is_error.unwrap_or(false));
+        }
+        self.settle(caller, Kind::Tool, name, &decision, detail, started, ok)
+            .await?;
+        Ok(Called {
+            result: outcome?,
+            rule: decision.rule_label(),
+            latency_ms,
+        })
+    }
+
+    /// Reads `uri` (`switchyard://upstream/original`): decided as `upstream.original` (so
+    /// `upstream.*` covers an upstream's tools, prompts and resources alike), audited.
+    pub async fn read_resource(
+        &self,
+        caller: &Caller<'_>,
+        uri: &str,
+        control: Control,
+    ) -> Result<ReadResourceResult, GatewayError> {
+        let started = Instant::now();
+        let (upstream, original) =
+            split_resource(uri).ok_or_else(|| unknown(Kind::Resource, uri))?;
+        let none = Map::new();
+        let policy_name = qualified(upstream, original);
+        let governed = self
+            .govern(caller, Kind::Resource, uri, &policy_name, upstream, &none)
+            .await?;
+        let (upstream, decision, detail) = governed;
+        let outcome = self
+            .pool
+            .read_resource(caller.scope, &upstream, original, control)
+            .await;
+        let ok = outcome.as_ref().map(|_| true);
+        self.settle(caller, Kind::Resource, uri, &decision, detail, started, ok)
+            .await?;
+        let mut result = outcome?;
+        // The contents name the resource as the caller knows it.
+        for content in &mut result.contents {
+            rename_content(content, &upstream.name);
+        }
+        Ok(result)
+    }
+
+    /// Gets prompt `name` (`upstream.prompt`) with `arguments`: decided, audited.
+    pub async fn get_prompt(
+        &self,
+        caller: &Caller<'_>,
+        name: &str,
+        arguments: Map<String, Value>,
+        control: Control,
+    ) -> Result<GetPromptResult, GatewayError> {
+        let started = Instant::now();
+        let (upstream, prompt) = split(name).ok_or_else(|| unknown(Kind::Prompt, name))?;
+        let governed = self
+            .govern(caller, Kind::Prompt, name, name, upstream, &arguments)
+            .await?;
+        let (upstream, decision, detail) = governed;
+        let outcome = self
+            .pool
+            .get_prompt(caller.scope, &upstream, prompt, arguments, control)
+            .await;
+        let ok = outcome.as_ref().map(|_| true);
+        self.settle(caller, Kind::Prompt, name, &decision, detail, started, ok)
+            .await?;
+        Ok(outcome?)
+    }
+
+    /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)
+    /// and the rate. A refusal is audited here and answered as unknown (policy) or rate
+    /// limited.
+    #[allow(clippy::too_many_arguments)]
+    async fn govern(
+        &self,
+        caller: &Caller<'_>,
+        kind: Kind,
+        name: &str,
+        policy_name: &str,
+        upstream_name: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<(app::api::Upstream, Decision, Value), GatewayError> {
+        let started = Instant::now();
+        let upstream = self
+            .registry
+            .list(caller.scope)
+            .await?
+            .into_iter()
+            .find(|u| u.name == upstream_name && u.enabled)
+            .ok_or_else(|| unknown(kind, name))?;
+        let rules = access::load_rules(&self.store, caller.scope).await?;
+        let subject = subject(caller.principal);
+        let arguments_value = Value::Object(arguments.clone());
+        let decision = access::decide(&rules, &subject, policy_name, &arguments_value);
+        // Every outcome leaves one record: who, what and which upstream, the deciding rule,
+        // and the arguments only as a digest.
+        let mut detail = json!({ "upstream": upstream.name, "argument_digest": digest(arguments) });
+        if !decision.allowed {
+            detail["reason"] = json!(decision.reason);
+            let rule = decision.rule_label();
+            self.record(caller, kind, name, Outcome::Denied, rule, detail, started)
+                .await?;
+            return Err(unknown(kind, name));
+        }
+        if let Some(retry) = self.over_rate(caller.scope, caller.principal, name).await? {
+            detail["retry_after_s"] = json!(retry);
+            let rule = "rate-limit:tool".to_owned();
+            self.record(caller, kind, name, Outcome::Denied, rule, detail, started)
+                .await?;
+            return Err(GatewayError::RateLimited(name.to_owned(), retry));
+        }
+        Ok((upstream, decision, detail))
+    }
+
+    /// Audits a forwarded request's outcome: `Ok(true)` answered, `Ok(false)` answered
+    /// with a tool error, `Err` not answered.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        caller: &Caller<'_>,
+        kind: Kind,
+        name: &str,
+        decision: &Decision,
+        mut detail: Value,
+        started: Instant,
+        ok: Result<bool, &CallError>,
+    ) -> Result<(), GatewayError> {
+        detail["latency_ms"] = json!(elapsed_ms(started));
+        let outcome = match ok {
+            Ok(true) => Outcome::Success,
+            Ok(false) => Outcome::Failure,
+            Err(e) => {
+                detail["error"] = json!(e.to_string());
+                Outcome::Failure
+            }
+        };
+        let rule = decision.rule_label();
+        self.record(caller, kind, name, outcome, rule, detail, started)
+            .await
     }
 
     /// Seconds to wait when the caller is over its rate for this tool (per user, or per API
@@ -163,124 +394,53 @@ impl Gateway {
         Ok((!decision.allowed).then(|| decision.retry_after.as_secs_f64().ceil().max(1.0) as u64))
     }
 
-    /// Calls `name` (`upstream.tool`) for `principal`: decided, forwarded, audited.
-    pub async fn call(
-        &self,
-        scope: &TenantScope,
-        principal: &Principal,
-        name: &str,
-        arguments: Map<String, Value>,
-        origin: &Origin,
-    ) -> Result<ToolCallResult, GatewayError> {
-        let started = Instant::now();
-        let unknown = || GatewayError::UnknownTool(name.to_owned());
-        let (upstream_name, tool) = split(name).ok_or_else(unknown)?;
-        let upstream = self
-            .registry
-            .list(scope)
-            .await?
-            .into_iter()
-            .find(|u| u.name == upstream_name && u.enabled)
-            .ok_or_else(unknown)?;
-        let rules = access::load_rules(&self.store, scope).await?;
-        let subject = Subject {
-            roles: &principal.roles,
-            permissions: principal.permissions,
-        };
-        let decision = access::decide(&rules, &subject, name, &Value::Object(arguments.clone()));
-        // Every outcome leaves one record: who, which tool and upstream, the deciding rule,
-        // and the arguments only as a digest.
-        let call = Call {
-            scope,
-            principal,
-            origin,
-            name,
-            started,
-        };
-        let mut detail =
-            json!({ "upstream": upstream.name, "argument_digest": digest(&arguments) });
-        if !decision.allowed {
-            detail["reason"] = json!(decision.reason);
-            let rule = decision.rule_label();
-            self.record(&call, Outcome::Denied, rule, detail).await?;
-            return Err(unknown());
-        }
-        if let Some(retry) = self.over_rate(scope, principal, name).await? {
-            detail["retry_after_s"] = json!(retry);
-            let rule = "rate-limit:tool".to_owned();
-            self.record(&call, Outcome::Denied, rule, detail).await?;
-            return Err(GatewayError::RateLimited(name.to_owned(), retry));
-        }
-        let outcome = self.pool.call_tool(scope, &upstream, tool, arguments).await;
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        detail["latency_ms"] = json!(latency_ms);
-        match outcome {
-            Ok(result) => {
-                let is_error = result.is_error.unwrap_or(false);
-                detail["is_error"] = json!(is_error);
-                let outcome = if is_error {
-                    Outcome::Failure
-                } else {
-                    Outcome::Success
-                };
-                self.record(&call, outcome, decision.rule_label(), detail)
-                    .await?;
-                Ok(ToolCallResult {
-                    result: serde_json::to_value(&result).unwrap_or(Value::Null),
-                    is_error,
-                    rule: decision.rule_label(),
-                    latency_ms,
-                })
-            }
-            Err(e) => {
-                detail["error"] = json!(e.to_string());
-                self.record(&call, Outcome::Failure, decision.rule_label(), detail)
-                    .await?;
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Writes the `tool.call` record and counts the call in the metrics.
+    /// Writes the audit record and counts the request in the metrics.
+    #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
-        call: &Call<'_>,
+        caller: &Caller<'_>,
+        kind: Kind,
+        name: &str,
         outcome: Outcome,
         rule: String,
         detail: Value,
+        started: Instant,
     ) -> Result<(), GatewayError> {
-        let event = call
+        let event = caller
             .origin
-            .event(call.principal.actor(), "tool.call", outcome)
-            .target(format!("tool:{}", call.name))
+            .event(caller.principal.actor(), kind.action(), outcome)
+            .target(format!("{}:{name}", kind.noun()))
             .rule(rule)
             .detail(detail);
-        audit::record(&self.store, call.scope.tenant_id(), event).await?;
+        audit::record(&self.store, caller.scope.tenant_id(), event).await?;
         self.metrics
-            .tool_call(outcome.as_str(), call.started.elapsed());
+            .gateway_request(kind.noun(), outcome.as_str(), started.elapsed());
         Ok(())
     }
 }
 
-/// One call in progress, as its audit record names it.
-struct Call<'a> {
-    scope: &'a TenantScope,
-    principal: &'a Principal,
-    origin: &'a Origin,
-    name: &'a str,
-    started: Instant,
+fn subject(principal: &Principal) -> Subject<'_> {
+    Subject {
+        roles: &principal.roles,
+        permissions: principal.permissions,
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::split;
+fn unknown(kind: Kind, name: &str) -> GatewayError {
+    GatewayError::Unknown(kind.noun(), name.to_owned())
+}
 
-    #[test]
-    fn names_split_at_the_first_dot() {
-        assert_eq!(split("files.read"), Some(("files", "read")));
-        assert_eq!(split("web.search.news"), Some(("web", "search.news")));
-        assert_eq!(split("nodot"), None);
-        assert_eq!(split(".x"), None);
-        assert_eq!(split("x."), None);
-    }
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn rename_content(content: &mut rmcp::model::ResourceContents, upstream: &str) {
+    use rmcp::model::ResourceContents;
+    let uri = match content {
+        ResourceContents::TextResourceContents { uri, .. }
+        | ResourceContents::BlobResourceContents { uri, .. } => uri,
+        // A kind of content this version does not know keeps its upstream URI.
+        _ => return,
+    };
+    *uri = catalog::resource_uri(upstream, uri);
 }

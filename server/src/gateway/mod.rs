@@ -1,16 +1,19 @@
 //! The MCP gateway: the registry of upstream MCP servers per tenant, probing one ("test
-//! connection"), a session pool with a breaker per upstream, and the call path every tool
-//! call takes (catalog filtered by policy, decision, forwarding, audit). The MCP endpoint
-//! comes next. The client pool,
-//! breaker, catalog and MCP endpoint (issue #4) build on it.
+//! connection"), a session pool with a breaker per upstream, the catalog in gateway names,
+//! the governed call path every request takes (decision, rate, forwarding, audit), and the
+//! MCP endpoint that real clients connect to.
 
 mod breaker;
 mod calls;
+mod catalog;
+mod endpoint;
 mod pool;
 mod probe;
 mod registry;
+mod upstream;
 
-pub use calls::{Gateway, GatewayError};
-pub use pool::{CallError, Pool};
+pub use calls::{Called, Caller, Catalog, Gateway, GatewayError};
+pub use endpoint::{CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
+pub use pool::{CallError, Control, Pool};
 pub use probe::probe;
 pub use registry::{Registry, RegistryError};

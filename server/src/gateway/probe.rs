@@ -8,10 +8,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use app::api::{Connection, ProbedItem, UpstreamProbe};
-use rmcp::ServiceExt;
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
 
 /// Variables a child inherits from the server, for `npx`, `uvx` and friends to work.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR"];
@@ -45,18 +45,19 @@ async fn run(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
 ) -> Result<UpstreamProbe, String> {
-    let client = connect(connection, secrets).await?;
+    let client = connect(connection, secrets, ()).await?;
     let report = list(&client).await;
     // Ends the session (and, for stdio, the child: closing its stdin, then killing it).
     let _ = client.cancel().await;
     report
 }
 
-/// An initialized MCP client session with the upstream.
-pub(super) async fn connect(
+/// An initialized MCP client session with the upstream, its notifications going to `handler`.
+pub(super) async fn connect<H: ClientHandler>(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
-) -> Result<RunningService<RoleClient, ()>, String> {
+    handler: H,
+) -> Result<RunningService<RoleClient, H>, String> {
     match connection {
         Connection::Stdio {
             command,
@@ -79,7 +80,8 @@ pub(super) async fn connect(
                 .stderr(Stdio::null())
                 .spawn()
                 .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-            ().serve(transport)
+            handler
+                .serve(transport)
                 .await
                 .map_err(|e| format!("initialize failed: {e}"))
         }
@@ -95,7 +97,8 @@ pub(super) async fn connect(
             let config =
                 StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(all);
             let transport = StreamableHttpClientTransport::from_config(config);
-            ().serve(transport)
+            handler
+                .serve(transport)
                 .await
                 .map_err(|e| format!("initialize failed: {e}"))
         }

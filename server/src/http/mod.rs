@@ -13,6 +13,7 @@ mod extract;
 mod guard;
 mod invitations;
 mod keys;
+mod mcp;
 mod openapi;
 mod ops;
 mod policies;
@@ -74,13 +75,16 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(api.clone())
         .merge(ops::router().with_state(state.clone()))
         .merge(console::router(options, api))
-        // A panicking handler answers 500 instead of dropping the connection.
-        .layer(CatchPanicLayer::new())
-        .layer(from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(http.request_timeout_secs),
         ))
+        // MCP requests are bounded by each upstream's call timeout, and its SSE streams by
+        // the session: the API's request timeout would cut both short.
+        .merge(mcp::router(state.clone()))
+        // A panicking handler answers 500 instead of dropping the connection.
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn_with_state(state.clone(), record_metrics))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {

@@ -177,6 +177,8 @@ async fn create(
         .target(format!("policy:{}", row.id))
         .detail(serde_json::to_value(&body).unwrap_or_default());
     audit::record(&state.store, tenant_id, event).await?;
+    // What each caller may see changed: open MCP sessions list again.
+    state.mcp.watch.announce(tenant_id, "all").await;
     let location = format!("/api/v1/tenants/{tenant_id}/policies/{}", row.id);
     Ok((
         StatusCode::CREATED,
@@ -244,6 +246,8 @@ async fn replace(
         .target(format!("policy:{id}"))
         .detail(serde_json::to_value(&body).unwrap_or_default());
     audit::record(&state.store, tenant_id, event).await?;
+    // What each caller may see changed: open MCP sessions list again.
+    state.mcp.watch.announce(tenant_id, "all").await;
     Ok(Json(to_api(row)))
 }
 
@@ -276,6 +280,8 @@ async fn remove(
         .target(format!("policy:{id}"))
         .detail(json!({ "name": row.name }));
     audit::record(&state.store, tenant_id, event).await?;
+    // What each caller may see changed: open MCP sessions list again.
+    state.mcp.watch.announce(tenant_id, "all").await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::authn::authorize;
@@ -18,7 +19,7 @@ use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
 use crate::AppState;
 use crate::access::Permission;
-use crate::gateway::{CallError, GatewayError};
+use crate::gateway::{CallError, Caller, Control, GatewayError};
 use crate::identity::Principal;
 
 pub fn router() -> Router<AppState> {
@@ -31,7 +32,11 @@ pub fn router() -> Router<AppState> {
 impl From<GatewayError> for ApiError {
     fn from(error: GatewayError) -> Self {
         match error {
-            GatewayError::UnknownTool(_) => ApiError::NotFound(error.to_string()),
+            GatewayError::Unknown(..) => ApiError::NotFound(error.to_string()),
+            GatewayError::Call(CallError::Refused(..)) => ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: error.to_string(),
+            },
             GatewayError::Call(CallError::Timeout(..)) => ApiError::Rejected {
                 status: StatusCode::GATEWAY_TIMEOUT,
                 detail: error.to_string(),
@@ -85,17 +90,23 @@ async fn call(
     Json(body): Json<ToolCall>,
 ) -> Result<Json<ToolCallResult>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
-    let result = state
+    let origin = ctx.origin();
+    let caller = Caller {
+        scope: &scope,
+        principal: &principal,
+        origin: &origin,
+    };
+    let called = state
         .gateway
-        .call(
-            &scope,
-            &principal,
-            &body.tool,
-            body.arguments,
-            &ctx.origin(),
-        )
+        .call(&caller, &body.tool, body.arguments, Control::default())
         .await?;
-    Ok(Json(result))
+    let is_error = called.result.is_error.unwrap_or(false);
+    Ok(Json(ToolCallResult {
+        result: serde_json::to_value(&called.result).unwrap_or(Value::Null),
+        is_error,
+        rule: called.rule,
+        latency_ms: called.latency_ms,
+    }))
 }
 
 /// Calls per tool over the last `hours`, with failures and refusals, from the audit trail:

@@ -114,6 +114,7 @@ async fn create(
         detail(&upstream),
     )
     .await?;
+    state.mcp.watch.announce(tenant_id, "all").await;
     let location = format!("/api/v1/tenants/{tenant_id}/upstreams/{}", upstream.id);
     Ok((
         StatusCode::CREATED,
@@ -186,6 +187,7 @@ async fn replace(
         detail(&upstream),
     )
     .await?;
+    state.mcp.watch.announce(tenant_id, "all").await;
     Ok(Json(upstream))
 }
 
@@ -222,6 +224,7 @@ async fn remove(
         json!({}),
     )
     .await?;
+    state.mcp.watch.announce(tenant_id, "all").await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -68,6 +68,16 @@ impl Store {
         row.map(Into::into).ok_or(StoreError::NotFound("tenant"))
     }
 
+    /// The tenant whose slug is `slug` (the MCP endpoint's path names tenants by slug).
+    #[instrument(skip_all)]
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Tenant, StoreError> {
+        let sql = concat!("SELECT ", columns!(), " FROM tenants WHERE slug = $1");
+        let row: Option<TenantRow> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(slug).fetch_optional(pool).await?
+        });
+        row.map(Into::into).ok_or(StoreError::NotFound("tenant"))
+    }
+
     /// One page of tenants in creation order after `cursor`, optionally filtered by `q`.
     #[instrument(skip_all)]
     pub async fn list_tenants(

@@ -88,11 +88,12 @@ impl Metrics {
         });
     }
 
-    /// One tool call through the gateway, by outcome (`success`, `failure`, `denied`).
-    pub fn tool_call(&self, outcome: &'static str, elapsed: Duration) {
+    /// A governed request through the gateway (`kind`: tool, resource or prompt).
+    pub fn gateway_request(&self, kind: &'static str, outcome: &'static str, elapsed: Duration) {
         self.record(|| {
-            metrics::counter!("gateway_tool_calls_total", "outcome" => outcome).increment(1);
-            metrics::histogram!("gateway_tool_call_duration_seconds", "outcome" => outcome)
+            let labels = [("kind", kind), ("outcome", outcome)];
+            metrics::counter!("gateway_requests_total", &labels).increment(1);
+            metrics::histogram!("gateway_request_duration_seconds", &labels)
                 .record(elapsed.as_secs_f64());
         });
     }

@@ -2,6 +2,7 @@
 //! PostgreSQL database when `DATABASE_URL` is set, with Redis when `REDIS_URL` is set.
 #![allow(dead_code)]
 
+pub mod mcp;
 pub mod peers;
 
 use std::time::{SystemTime, UNIX_EPOCH};

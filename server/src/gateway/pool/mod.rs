@@ -9,15 +9,21 @@ use std::time::{Duration, Instant};
 
 use app::api::{Upstream, UpstreamStatus};
 use chrono::{DateTime, Utc};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, PingRequest, Tool};
+use rmcp::model::{ClientRequest, PingRequest};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use uuid::Uuid;
 
 use super::breaker::Breaker;
 use super::probe::connect;
 use super::registry::{Registry, RegistryError};
+use super::upstream::{ListCache, ProgressRoutes, UpstreamClient};
+use crate::kv::Kv;
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
+
+mod requests;
+
+pub use requests::Control;
 
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -33,11 +39,17 @@ pub enum CallError {
     Unavailable(String, String),
     #[error("upstream `{0}` did not answer within {1} ms")]
     Timeout(String, u64),
+    /// The upstream answered with a JSON-RPC error (code and message kept for the caller).
+    #[error("upstream `{0}` refused: {1}")]
+    Refused(String, rmcp::ErrorData),
+    /// The caller withdrew the request; the upstream was told.
+    #[error("cancelled")]
+    Cancelled,
     #[error(transparent)]
     Registry(#[from] RegistryError),
 }
 
-type Session = RunningService<RoleClient, ()>;
+type Session = RunningService<RoleClient, UpstreamClient>;
 
 struct Slot {
     id: Uuid,
@@ -47,6 +59,8 @@ struct Slot {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     breaker: Breaker,
     last_error: Mutex<Option<String>>,
+    /// The upstream's tools, resources and prompts, until a `list_changed` or the TTL.
+    lists: ListCache,
 }
 
 impl Slot {
@@ -83,15 +97,19 @@ impl Slot {
 pub struct Pool {
     registry: Registry,
     metrics: Metrics,
+    kv: Kv,
     slots: Arc<Mutex<HashMap<Uuid, Arc<Slot>>>>,
+    progress: ProgressRoutes,
 }
 
 impl Pool {
-    pub fn new(registry: Registry, metrics: Metrics) -> Self {
+    pub fn new(registry: Registry, metrics: Metrics, kv: Kv) -> Self {
         Self {
             registry,
             metrics,
+            kv,
             slots: Arc::default(),
+            progress: ProgressRoutes::default(),
         }
     }
 
@@ -107,6 +125,7 @@ impl Pool {
                     session: tokio::sync::Mutex::new(None),
                     breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
                     last_error: Mutex::new(None),
+                    lists: ListCache::default(),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -222,7 +241,16 @@ impl Pool {
         }
         let secrets = self.registry.secrets(scope, upstream.id).await?;
         let timeout = Duration::from_millis(u64::from(upstream.call_timeout_ms));
-        let opened = tokio::time::timeout(timeout, connect(&upstream.connection, &secrets))
+        let handler = UpstreamClient {
+            tenant_id: scope.tenant_id(),
+            lists: Arc::clone(&slot.lists),
+            progress: Arc::clone(&self.progress),
+            kv: self.kv.clone(),
+        };
+        // A new session may see a changed upstream: what was cached is not trusted.
+        slot.lists.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let connecting = connect(&upstream.connection, &secrets, handler);
+        let opened = tokio::time::timeout(timeout, connecting)
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
             .map_err(|e| CallError::Unavailable(upstream.name.clone(), e))?;
@@ -268,11 +296,10 @@ impl Pool {
             Ok(Err(ServiceError::McpError(e))) => {
                 // The upstream answered, with a JSON-RPC error: it is alive.
                 slot.breaker.success();
-                Err(CallError::Unavailable(
-                    upstream.name.clone(),
-                    e.message.to_string(),
-                ))
+                Err(CallError::Refused(upstream.name.clone(), e))
             }
+            // Withdrawn by the caller, not a fault of the upstream's.
+            Ok(Err(ServiceError::Cancelled { .. })) => Err(CallError::Cancelled),
             Ok(Err(e)) => {
                 let error = CallError::Unavailable(upstream.name.clone(), e.to_string());
                 slot.failed(&self.metrics, &error);
@@ -286,32 +313,5 @@ impl Pool {
                 Err(error)
             }
         }
-    }
-
-    /// The upstream's tools, as it names them.
-    pub async fn tools(
-        &self,
-        scope: &TenantScope,
-        upstream: &Upstream,
-    ) -> Result<Vec<Tool>, CallError> {
-        self.with_session(scope, upstream, |s| async move { s.list_all_tools().await })
-            .await
-    }
-
-    /// Calls `tool` (the upstream's own name) with `arguments`.
-    pub async fn call_tool(
-        &self,
-        scope: &TenantScope,
-        upstream: &Upstream,
-        tool: &str,
-        arguments: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<CallToolResult, CallError> {
-        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
-        self.with_session(
-            scope,
-            upstream,
-            |s| async move { s.call_tool(params).await },
-        )
-        .await
     }
 }

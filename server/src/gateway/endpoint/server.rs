@@ -1,0 +1,293 @@
+//! The MCP server the gateway presents to clients: one catalog of every upstream's tools,
+//! resources and prompts, in gateway names, each request governed by [`Gateway`] for the
+//! caller the HTTP layer authenticated. Answers follow MCP 2025-11-25 server/tools §Error
+//! Handling: an unknown tool or prompt is `-32602`, an unknown resource `-32002`, an upstream
+//! that failed or timed out an internal error naming it, a tool's own failure its result.
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::ErrorData as McpError;
+use rmcp::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::McpCaller;
+use super::watch::CatalogWatch;
+use crate::gateway::{CallError, Caller, Catalog, Control, Gateway, GatewayError};
+
+/// One per MCP session (or per stateless request); cheap to make.
+pub struct McpServer {
+    gateway: Gateway,
+    watch: CatalogWatch,
+    /// Forwards catalog changes to this session's client; ends with the session.
+    forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl McpServer {
+    pub fn new(gateway: Gateway, watch: CatalogWatch) -> Self {
+        Self {
+            gateway,
+            watch,
+            forwarder: Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// The caller the HTTP layer put on the request; its absence is a wiring fault.
+fn caller_of(extensions: &rmcp::model::Extensions) -> Result<Arc<McpCaller>, McpError> {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Arc<McpCaller>>())
+        .cloned()
+        .ok_or_else(|| {
+            McpError::internal_error("request reached the gateway unauthenticated", None)
+        })
+}
+
+fn governed_error(error: GatewayError) -> McpError {
+    match error {
+        GatewayError::Unknown("resource", uri) => McpError::resource_not_found(
+            format!("Resource not found: {uri}"),
+            Some(json!({ "uri": uri })),
+        ),
+        GatewayError::Unknown(noun, name) => {
+            McpError::invalid_params(format!("Unknown {noun}: {name}"), None)
+        }
+        GatewayError::Call(CallError::Refused(upstream, e)) => McpError::new(
+            e.code,
+            format!("upstream `{upstream}`: {}", e.message),
+            e.data,
+        ),
+        GatewayError::Call(CallError::Cancelled) => {
+            McpError::new(ErrorCode(-32800), "request cancelled", None)
+        }
+        GatewayError::Call(e) => McpError::internal_error(e.to_string(), None),
+        other => {
+            tracing::error!(error = %other, "gateway request failed");
+            McpError::internal_error("the gateway could not serve this request", None)
+        }
+    }
+}
+
+/// A control for one request: its cancellation, and its progress relayed to the client
+/// under the client's own token when it asked for progress.
+fn control(context: &RequestContext<RoleServer>) -> (Control, Option<tokio::task::JoinHandle<()>>) {
+    let mut control = Control {
+        progress: None,
+        cancel: context.ct.clone(),
+    };
+    let Some(token) = context.meta.get_progress_token() else {
+        return (control, None);
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    control.progress = Some(tx);
+    let peer: Peer<RoleServer> = context.peer.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let mut note = ProgressNotificationParam::new(token.clone(), p.progress);
+            note.total = p.total;
+            note.message = p.message;
+            if peer.notify_progress(note).await.is_err() {
+                break;
+            }
+        }
+    });
+    (control, Some(relay))
+}
+
+impl McpServer {
+    async fn catalog(&self, context: &RequestContext<RoleServer>) -> Result<Catalog, McpError> {
+        let caller = caller_of(&context.extensions)?;
+        self.gateway
+            .catalog(&caller.scope, &caller.principal)
+            .await
+            .map_err(governed_error)
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .build();
+        let mut info = ServerConfig::new(capabilities);
+        info.server_info = Implementation::new("switchyard", env!("CARGO_PKG_VERSION"));
+        info.instructions = Some(
+            "Switchyard gateway: the tools, resources and prompts of this tenant's upstream \
+             MCP servers that you may use. Tools and prompts are named `upstream.name`."
+                .into(),
+        );
+        info
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Ok(caller) = caller_of(&context.extensions) else {
+            return;
+        };
+        let mut changes = self.watch.watch(caller.scope.tenant_id()).await;
+        let peer = context.peer.clone();
+        let task = tokio::spawn(async move {
+            while let Some(what) = changes.next().await {
+                let sent = match what.as_str() {
+                    "resources" => peer.notify_resource_list_changed().await,
+                    "prompts" => peer.notify_prompt_list_changed().await,
+                    "tools" => peer.notify_tool_list_changed().await,
+                    // A registry or policy change may alter any list.
+                    _ => {
+                        let _ = peer.notify_resource_list_changed().await;
+                        let _ = peer.notify_prompt_list_changed().await;
+                        peer.notify_tool_list_changed().await
+                    }
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(old) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(
+            self.catalog(&context).await?.tools,
+        ))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let resources = self.catalog(&context).await?.resources;
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let templates = self.catalog(&context).await?.templates;
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let prompts = self.catalog(&context).await?.prompts;
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let caller = caller_of(&context.extensions)?;
+        let (control, relay) = control(&context);
+        let arguments = request.arguments.unwrap_or_default();
+        let called = self
+            .gateway
+            .call(&caller.as_caller(), &request.name, arguments, control)
+            .await;
+        if let Some(relay) = relay {
+            // The relay ends when the call drops its sender; let it flush first.
+            let _ = relay.await;
+        }
+        match called {
+            Ok(called) => Ok(CallToolResponse::Complete(called.result)),
+            // Over the rate is a result the model can read and act on, not a fault.
+            Err(GatewayError::RateLimited(tool, retry)) => {
+                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(format!("too many calls to `{tool}`; retry in {retry} s")),
+                ])))
+            }
+            Err(e) => Err(governed_error(e)),
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let caller = caller_of(&context.extensions)?;
+        let (control, relay) = control(&context);
+        let read = self
+            .gateway
+            .read_resource(&caller.as_caller(), &request.uri, control)
+            .await;
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
+        read.map(ReadResourceResponse::Complete)
+            .map_err(governed_error)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let caller = caller_of(&context.extensions)?;
+        let (control, relay) = control(&context);
+        let arguments = request.arguments.unwrap_or_default();
+        let got = self
+            .gateway
+            .get_prompt(&caller.as_caller(), &request.name, arguments, control)
+            .await;
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
+        got.map(GetPromptResponse::Complete).map_err(governed_error)
+    }
+}
+
+impl McpCaller {
+    fn as_caller(&self) -> Caller<'_> {
+        Caller {
+            scope: &self.scope,
+            principal: &self.principal,
+            origin: &self.origin,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The gateway's side of an upstream session: what it does with the upstream's notifications.
+//! `notifications/*/list_changed` drops the upstream's cached lists and tells every replica
+//! (so their MCP sessions can tell their clients); `notifications/progress` for a call in
+//! flight is handed to whoever made the call (MCP 2025-11-25, basic/utilities/progress).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::ClientHandler;
+use rmcp::model::{ClientConfig, ProgressNotificationParam, ProgressToken};
+use rmcp::service::{NotificationContext, RoleClient};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::catalog::Lists;
+use crate::kv::Kv;
+
+/// Where a call in flight wants its upstream's progress: keyed by the progress token the
+/// upstream session gave the request.
+pub type ProgressRoutes = Arc<Mutex<HashMap<ProgressToken, mpsc::UnboundedSender<Progress>>>>;
+
+/// One progress report, without the token (the caller knows its own).
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub progress: f64,
+    pub total: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// The kv channel on which every replica hears that a tenant's catalog changed.
+pub fn catalog_channel(tenant_id: Uuid) -> String {
+    format!("t:{tenant_id}:catalog")
+}
+
+/// A cached copy of an upstream's lists, shared by its slot and its session's handler.
+pub type ListCache = Arc<Mutex<Option<Arc<Lists>>>>;
+
+/// The client handler of one upstream session.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    pub tenant_id: Uuid,
+    pub lists: ListCache,
+    pub progress: ProgressRoutes,
+    pub kv: Kv,
+}
+
+impl UpstreamClient {
+    /// Forgets the cached lists and announces the change; a lost announcement only delays
+    /// other replicas until their cache expires.
+    async fn changed(&self, what: &'static str) {
+        self.lists.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let channel = catalog_channel(self.tenant_id);
+        if let Err(error) = self.kv.publish(&channel, what.as_bytes()).await {
+            tracing::warn!(%error, tenant = %self.tenant_id, "catalog change not announced");
+        }
+    }
+}
+
+impl ClientHandler for UpstreamClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        info.client_info.name = "switchyard-gateway".into();
+        info.client_info.version = env!("CARGO_PKG_VERSION").into();
+        info
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let route = self
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&params.progress_token)
+            .cloned();
+        if let Some(route) = route {
+            let _ = route.send(Progress {
+                progress: params.progress,
+                total: params.total,
+                message: params.message,
+            });
+        }
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.changed("tools").await;
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.changed("resources").await;
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.changed("prompts").await;
+    }
+}

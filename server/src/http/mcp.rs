@@ -1,0 +1,212 @@
+//! `/mcp/{tenant}`: the tenant's MCP endpoint (Streamable HTTP). Before rmcp sees a request,
+//! this layer
+//! - refuses a browser `Origin` that is neither the endpoint's own nor configured (403; MCP
+//!   2025-11-25 basic/transports §Security Warning, against DNS rebinding);
+//! - resolves the tenant by slug (404 when unknown);
+//! - authenticates a bearer JWT or API key (401 with `WWW-Authenticate`, RFC 6750 §3; no
+//!   cookies: a page must not drive a user's tools);
+//! - admits a named session only for its owner, on any replica (404 when unknown, expired,
+//!   ended or someone else's: the client initializes again).
+//!
+//! Afterwards it records the owner of a session rmcp opened, and ends one on DELETE.
+//! Errors are JSON-RPC error objects with `id: null`, as the transport section shows.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::extract::RequestContext;
+use crate::AppState;
+use crate::gateway::{self, McpCaller, Owner};
+use crate::identity::{AuthError, Principal};
+use crate::store::StoreError;
+use crate::tenancy::TenantScope;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.http.body_limit_bytes;
+    let service = gateway::mcp_service(
+        state.gateway.clone(),
+        state.mcp.watch.clone(),
+        state.mcp.sessions.clone(),
+        std::time::Duration::from_secs(state.settings.gateway.session_idle_secs.max(1)),
+        body_limit,
+        state.mcp.shutdown.clone(),
+    );
+    Router::new()
+        .route_service("/mcp/{tenant}", service)
+        .route_layer(from_fn_with_state(state, admit))
+}
+
+/// A JSON-RPC error answer outside any request (`id: null`).
+fn refuse(status: StatusCode, code: i32, message: impl Into<String>) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message.into() },
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn unauthorized(detail: &str, invalid_token: bool) -> Response {
+    let mut response = refuse(StatusCode::UNAUTHORIZED, -32001, detail);
+    let challenge = if invalid_token {
+        format!(
+            "Bearer realm=\"switchyard\", error=\"invalid_token\", error_description=\"{detail}\""
+        )
+    } else {
+        "Bearer realm=\"switchyard\"".to_owned()
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Whether the request's `Origin`, if any, is the endpoint's own or an allowed one.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthorized(
+            "send `Authorization: Bearer <token or API key>`",
+            false,
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("only Bearer authorization is accepted", true))?;
+    let identity = &state.identity;
+    let verified = if token.starts_with(crate::identity::API_KEY_PREFIX) {
+        identity.verify_api_key(token).await
+    } else {
+        identity.verify_access(token).await
+    };
+    verified.map_err(|error| match error {
+        AuthError::InvalidToken(detail) => unauthorized(detail, true),
+        AuthError::InvalidCredentials => unauthorized("the credential is not valid", true),
+        AuthError::Disabled => refuse(StatusCode::FORBIDDEN, -32001, error.to_string()),
+        other => {
+            tracing::error!(error = %other, "MCP authentication failed");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                -32603,
+                "authentication is unavailable",
+            )
+        }
+    })
+}
+
+async fn admit(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    ctx: RequestContext,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    if !origin_allowed(request.headers(), &state.settings.gateway.allowed_origins) {
+        return refuse(StatusCode::FORBIDDEN, -32600, "Origin not allowed");
+    }
+    let tenant = match state.store.tenant_by_slug(&tenant).await {
+        Ok(tenant) => tenant,
+        Err(StoreError::NotFound(_)) => {
+            return refuse(StatusCode::NOT_FOUND, -32600, "no MCP endpoint here");
+        }
+        Err(error) => {
+            tracing::error!(%error, "tenant lookup failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
+        }
+    };
+    let principal = match bearer_principal(&state, request.headers()).await {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
+    // Members only: a token of another tenant (platform administrators included) does not
+    // open this tenant's tools; the answer does not say whether the tenant exists.
+    if principal.tenant_id != tenant.id {
+        return refuse(StatusCode::NOT_FOUND, -32600, "no MCP endpoint here");
+    }
+    if principal.must_enrol_mfa {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            -32001,
+            "a role you hold requires a second factor: enrol TOTP, then sign in again",
+        );
+    }
+    let owner = Owner::of(&principal);
+    let session = request
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(id) = &session {
+        match state.mcp.sessions.admit(id, &owner).await {
+            Ok(true) => {}
+            Ok(false) => return refuse(StatusCode::NOT_FOUND, -32001, "Session not found"),
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
+            }
+        }
+    }
+    let method = request.method().clone();
+    request.extensions_mut().insert(Arc::new(McpCaller {
+        scope: TenantScope::verified(tenant.id),
+        principal,
+        origin: ctx.origin(),
+    }));
+    let mut response = next.run(request).await;
+    let outcome = match (&session, method) {
+        (None, Method::POST) => match response.headers().get(SESSION_HEADER) {
+            Some(id) => {
+                let id = id.to_str().unwrap_or_default().to_owned();
+                state.mcp.sessions.bind(&id, &owner).await
+            }
+            None => Ok(()),
+        },
+        (Some(id), Method::DELETE) => {
+            // This replica may never have held the session in memory; it existed all the
+            // same (it was admitted), and now it has ended everywhere.
+            if response.status() == StatusCode::NOT_FOUND {
+                response = StatusCode::OK.into_response();
+            }
+            state.mcp.sessions.end(id).await
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) = outcome {
+        // An unrecorded session would be refused on its next request: say so now.
+        tracing::error!(%error, "session record failed");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
+    }
+    response
+}

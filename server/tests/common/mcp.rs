@@ -1,0 +1,124 @@
+//! Speaking MCP to the gateway in tests: an rmcp client (as real clients are built), and a
+//! raw JSON-RPC poster for what a client library would never send (bad headers, foreign
+//! sessions, requests alternating between replicas).
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{ProgressNotificationParam, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::Value;
+
+/// A client handler that remembers the notifications it got.
+#[derive(Clone, Default)]
+pub struct Watcher {
+    pub progress: Arc<Mutex<Vec<f64>>>,
+    pub tools_changed: Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for Watcher {
+    /// A session-era client: it asks for 2025-11-25 in `initialize`.
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        info.protocol_version = ProtocolVersion::V_2025_11_25;
+        info
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params.progress);
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_changed.notify_one();
+    }
+}
+
+pub type Client = RunningService<RoleClient, Watcher>;
+
+/// Which lifecycle the client uses.
+pub enum Era {
+    /// `initialize` and an `Mcp-Session-Id` session (2025-11-25).
+    Session,
+    /// `server/discover` and self-contained requests (2026-07-28).
+    Stateless,
+}
+
+/// An rmcp client of `url` sending `Authorization: Bearer token`.
+pub async fn connect(url: &str, token: &str, era: Era, watcher: Watcher) -> Client {
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    match era {
+        Era::Session => watcher.serve(transport).await.expect("initialize"),
+        Era::Stateless => {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            watcher
+                .serve_with_lifecycle(transport, lifecycle)
+                .await
+                .expect("discover")
+        }
+    }
+}
+
+/// One raw JSON-RPC exchange: status, the session header, and the JSON-RPC message in the
+/// body (plain JSON, or the last `data:` event of an SSE body).
+pub struct Exchange {
+    pub status: reqwest::StatusCode,
+    pub session: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> Exchange {
+    let mut request = client
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .json(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    exchange(request.send().await.unwrap()).await
+}
+
+pub async fn exchange(response: reqwest::Response) -> Exchange {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let session = headers
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .next_back()
+            .unwrap_or(Value::Null)
+    });
+    Exchange {
+        status,
+        session,
+        headers,
+        body,
+    }
+}
+
+/// The `_meta` every 2026-07-28 request carries.
+pub fn meta_2026() -> Value {
+    serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "raw-test", "version": "1" },
+    })
+}
