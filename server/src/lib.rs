@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bridge;
 pub mod config;
 pub mod gateway;
 pub mod http;

@@ -8,6 +8,8 @@ use switchyard::config::Settings;
 const USAGE: &str = "usage: switchyard [--config FILE]                 run the server
        switchyard [--config FILE] audit verify    check every tenant's audit hash chain
        switchyard openapi                         print the OpenAPI document
+       switchyard connect URL                     bridge stdio to the MCP endpoint URL
+                                                  (API key in $SWITCHYARD_API_KEY)
 
 Settings: defaults, then FILE (or $SWITCHYARD_CONFIG), then SWITCHYARD_* variables.
 See deploy/switchyard.example.toml for every key.";
@@ -24,6 +26,7 @@ async fn main() -> ExitCode {
         match arg.as_str() {
             "--config" | "-c" => config = args.next().map(PathBuf::from),
             "audit" if args.next().as_deref() == Some("verify") => audit_verify = true,
+            "connect" => return connect(args.next()).await,
             "openapi" => {
                 print!("{}", switchyard::http::openapi_document());
                 return ExitCode::SUCCESS;
@@ -64,6 +67,28 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "switchyard stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchyard connect URL`: stdio for a desktop MCP client, Streamable HTTP to the gateway.
+/// stdout carries the protocol, so everything else goes to stderr.
+async fn connect(url: Option<String>) -> ExitCode {
+    let Some(url) = url else {
+        eprintln!("switchyard connect: name the endpoint, e.g. https://gw.example.com/mcp/acme");
+        return ExitCode::from(2);
+    };
+    // The key comes from the environment, never the command line (other users see that).
+    let key = std::env::var("SWITCHYARD_API_KEY").unwrap_or_default();
+    if key.trim().is_empty() {
+        eprintln!("switchyard connect: set SWITCHYARD_API_KEY to an API key (sy_...)");
+        return ExitCode::from(2);
+    }
+    match switchyard::bridge::connect(&url, key.trim()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard connect: {e}");
             ExitCode::FAILURE
         }
     }

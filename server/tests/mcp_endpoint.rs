@@ -399,6 +399,86 @@ async fn what_no_client_library_sends_is_refused_precisely() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_desktop_client_connects_over_the_stdio_bridge() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = tenant_with_everything(&server.base, &server.client).await;
+    let r = post(
+        &server.client,
+        server.url("/api/v1/auth/api-keys"),
+        json!({ "name": "claude-desktop" }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let key = r.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // What Claude Desktop does with the README's snippet: start the command, speak stdio.
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .args(["connect", &server.url("/mcp/default")])
+        .env("SWITCHYARD_API_KEY", &key);
+    let transport = rmcp::transport::TokioChildProcess::new(command).unwrap();
+    let watcher = Watcher::default();
+    let desktop = rmcp::ServiceExt::serve(watcher.clone(), transport)
+        .await
+        .unwrap();
+    let info = desktop.peer_info().unwrap();
+    assert_eq!(info.server_info.as_ref().unwrap().name, "switchyard");
+    let tools = desktop.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "everything.echo"));
+    assert!(tools.iter().all(|t| t.name != "everything.get-env"));
+    let echo = CallToolRequestParams::new("everything.echo").with_arguments(
+        json!({ "message": "from the desktop" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let result = desktop.call_tool(echo).await.unwrap();
+    assert!(text_of(&result).contains("from the desktop"));
+    let long = CallToolRequestParams::new("everything.trigger-long-running-operation")
+        .with_arguments(
+            json!({ "duration": 1, "steps": 2 })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+    desktop.call_tool(long).await.unwrap();
+    assert_eq!(
+        *watcher.progress.lock().unwrap(),
+        vec![1.0, 2.0],
+        "progress through the bridge"
+    );
+    let denied = desktop
+        .call_tool(CallToolRequestParams::new("everything.get-env"))
+        .await
+        .unwrap_err();
+    assert!(matches!(denied, rmcp::ServiceError::McpError(e) if e.code.0 == -32602));
+    desktop.cancel().await.unwrap();
+
+    // The calls were made, and audited, as the key's owner.
+    let trail = audit_actions(&server, &t).await;
+    assert!(
+        trail
+            .iter()
+            .any(|(a, tg, o)| a == "tool.call" && tg == "tool:everything.echo" && o == "success")
+    );
+
+    // Without a key the bridge says what is missing and exits 2.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["connect", &server.url("/mcp/default")])
+        .env_remove("SWITCHYARD_API_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SWITCHYARD_API_KEY"));
+    server.stop().await;
+}
+
 /// A `switchyard` process; killed when dropped.
 struct Replica {
     child: std::process::Child,

@@ -14,8 +14,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{self, qualified, split, split_resource};
-use super::pool::{CallError, Control, Pool};
+use super::pool::{CallError, Pool};
 use super::registry::{Registry, RegistryError};
+use super::relay::Control;
 use crate::access::{self, Decision, Subject};
 use crate::audit::{self, Origin, Outcome};
 use crate::identity::{Credential, Principal};

@@ -10,10 +10,12 @@ mod endpoint;
 mod pool;
 mod probe;
 mod registry;
+pub mod relay;
 mod upstream;
 
 pub use calls::{Called, Caller, Catalog, Gateway, GatewayError};
 pub use endpoint::{CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
-pub use pool::{CallError, Control, Pool};
+pub use pool::{CallError, Pool};
 pub use probe::probe;
 pub use registry::{Registry, RegistryError};
+pub use relay::Control;

@@ -3,29 +3,16 @@
 //! (so their MCP sessions can tell their clients); `notifications/progress` for a call in
 //! flight is handed to whoever made the call (MCP 2025-11-25, basic/utilities/progress).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, ProgressNotificationParam, ProgressToken};
+use rmcp::model::{ClientConfig, ProgressNotificationParam};
 use rmcp::service::{NotificationContext, RoleClient};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::catalog::Lists;
+use super::relay::{self, ProgressRoutes};
 use crate::kv::Kv;
-
-/// Where a call in flight wants its upstream's progress: keyed by the progress token the
-/// upstream session gave the request.
-pub type ProgressRoutes = Arc<Mutex<HashMap<ProgressToken, mpsc::UnboundedSender<Progress>>>>;
-
-/// One progress report, without the token (the caller knows its own).
-#[derive(Clone, Debug)]
-pub struct Progress {
-    pub progress: f64,
-    pub total: Option<f64>,
-    pub message: Option<String>,
-}
 
 /// The kv channel on which every replica hears that a tenant's catalog changed.
 pub fn catalog_channel(tenant_id: Uuid) -> String {
@@ -69,19 +56,7 @@ impl ClientHandler for UpstreamClient {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        let route = self
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&params.progress_token)
-            .cloned();
-        if let Some(route) = route {
-            let _ = route.send(Progress {
-                progress: params.progress,
-                total: params.total,
-                message: params.message,
-            });
-        }
+        relay::route(&self.progress, params);
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -12,16 +12,15 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::McpCaller;
 use super::watch::CatalogWatch;
-use crate::gateway::{CallError, Caller, Catalog, Control, Gateway, GatewayError};
+use crate::gateway::relay;
+use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
 
 /// One per MCP session (or per stateless request); cheap to make.
 pub struct McpServer {
@@ -88,32 +87,6 @@ fn governed_error(error: GatewayError) -> McpError {
             McpError::internal_error("the gateway could not serve this request", None)
         }
     }
-}
-
-/// A control for one request: its cancellation, and its progress relayed to the client
-/// under the client's own token when it asked for progress.
-fn control(context: &RequestContext<RoleServer>) -> (Control, Option<tokio::task::JoinHandle<()>>) {
-    let mut control = Control {
-        progress: None,
-        cancel: context.ct.clone(),
-    };
-    let Some(token) = context.meta.get_progress_token() else {
-        return (control, None);
-    };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    control.progress = Some(tx);
-    let peer: Peer<RoleServer> = context.peer.clone();
-    let relay = tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            let mut note = ProgressNotificationParam::new(token.clone(), p.progress);
-            note.total = p.total;
-            note.message = p.message;
-            if peer.notify_progress(note).await.is_err() {
-                break;
-            }
-        }
-    });
-    (control, Some(relay))
 }
 
 impl McpServer {
@@ -223,7 +196,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
-        let (control, relay) = control(&context);
+        let (control, relay) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let called = self
             .gateway
@@ -251,7 +224,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
-        let (control, relay) = control(&context);
+        let (control, relay) = relay::control(&context);
         let read = self
             .gateway
             .read_resource(&caller.as_caller(), &request.uri, control)
@@ -269,7 +242,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
-        let (control, relay) = control(&context);
+        let (control, relay) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let got = self
             .gateway

@@ -16,14 +16,13 @@ use uuid::Uuid;
 use super::breaker::Breaker;
 use super::probe::connect;
 use super::registry::{Registry, RegistryError};
-use super::upstream::{ListCache, ProgressRoutes, UpstreamClient};
+use super::relay::ProgressRoutes;
+use super::upstream::{ListCache, UpstreamClient};
 use crate::kv::Kv;
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 mod requests;
-
-pub use requests::Control;
 
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
 const BREAKER_THRESHOLD: u32 = 5;

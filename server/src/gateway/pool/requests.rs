@@ -1,101 +1,23 @@
 //! What the gateway asks of an upstream: its lists (cached until a `list_changed` or the
-//! TTL), a tool call (with progress passed back and cancellation passed on), a resource
-//! read and a prompt. A request abandoned for any reason (the caller cancelled, the
-//! timeout fired, the client went away) is withdrawn at the upstream with
-//! `notifications/cancelled` (MCP 2025-11-25, basic/utilities/cancellation).
+//! TTL), a tool call, a resource read and a prompt, each sent through [`relay::send`] so
+//! progress comes back and an abandoned request is withdrawn.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use app::api::Upstream;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, GetPromptRequest, GetPromptRequestParams, GetPromptResult, ProgressToken,
-    ReadResourceRequest, ReadResourceRequestParams, ReadResourceResult, RequestId, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequest,
+    GetPromptRequestParams, GetPromptResult, ReadResourceRequest, ReadResourceRequestParams,
+    ReadResourceResult, ServerResult,
 };
-use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
+use rmcp::service::ServiceError;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::{CallError, Pool, Session};
 use crate::gateway::catalog::Lists;
-use crate::gateway::upstream::{Progress, ProgressRoutes};
+use crate::gateway::relay::{self, Control};
 use crate::tenancy::TenantScope;
-
-/// How a caller steers its call: where progress goes, and a token it cancels to withdraw.
-#[derive(Default)]
-pub struct Control {
-    pub progress: Option<mpsc::UnboundedSender<Progress>>,
-    pub cancel: CancellationToken,
-}
-
-/// A request sent to an upstream and not yet answered. Dropped before [`InFlight::done`],
-/// it tells the upstream to stop; it always stops routing the request's progress.
-struct InFlight {
-    peer: Peer<RoleClient>,
-    id: Option<RequestId>,
-    token: ProgressToken,
-    routes: ProgressRoutes,
-}
-
-impl InFlight {
-    fn done(mut self) {
-        self.id = None;
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.routes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.token);
-        if let Some(id) = self.id.take() {
-            let peer = self.peer.clone();
-            tokio::spawn(async move {
-                let reason = "the gateway's caller withdrew the request".to_owned();
-                let note = CancelledNotificationParam::new(Some(id), Some(reason));
-                let _ = peer.notify_cancelled(note).await;
-            });
-        }
-    }
-}
-
-/// Sends `request`, routes its progress to `control.progress`, and waits for the answer or
-/// for `control.cancel`.
-async fn send(
-    session: Arc<Session>,
-    routes: ProgressRoutes,
-    request: ClientRequest,
-    control: Control,
-) -> Result<ServerResult, ServiceError> {
-    let handle = session
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
-        .await?;
-    let flight = InFlight {
-        peer: handle.peer.clone(),
-        id: Some(handle.id.clone()),
-        token: handle.progress_token.clone(),
-        routes: Arc::clone(&routes),
-    };
-    if let Some(progress) = control.progress {
-        routes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(handle.progress_token.clone(), progress);
-    }
-    tokio::select! {
-        answer = handle.await_response() => {
-            flight.done();
-            answer
-        }
-        () = control.cancel.cancelled() => {
-            drop(flight);
-            Err(ServiceError::Cancelled { reason: Some("cancelled by the caller".into()) })
-        }
-    }
-}
 
 impl Pool {
     /// Everything the upstream offers, from the cache while it is fresh.
@@ -132,7 +54,7 @@ impl Pool {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match send(s, routes, request, control).await? {
+            match relay::send(&s, routes, request, control).await? {
                 ServerResult::CallToolResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
@@ -152,7 +74,7 @@ impl Pool {
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match send(s, routes, request, control).await? {
+            match relay::send(&s, routes, request, control).await? {
                 ServerResult::ReadResourceResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
@@ -176,7 +98,7 @@ impl Pool {
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match send(s, routes, request, control).await? {
+            match relay::send(&s, routes, request, control).await? {
                 ServerResult::GetPromptResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }

@@ -1,0 +1,148 @@
+//! Sending one request to an MCP server on behalf of someone else (the gateway's caller, or
+//! the stdio bridge's client): the server's progress goes back to whoever asked, and a
+//! request abandoned for any reason (the caller cancelled, a timeout fired, the client went
+//! away) is withdrawn with `notifications/cancelled` (MCP 2025-11-25,
+//! basic/utilities/cancellation and basic/utilities/progress).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CancelledNotificationParam, ClientRequest, ProgressNotificationParam, ProgressToken, RequestId,
+    ServerResult,
+};
+use rmcp::service::{
+    Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer, ServiceError,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where requests in flight want their server's progress: keyed by the progress token the
+/// client session gave each request.
+pub type ProgressRoutes = Arc<Mutex<HashMap<ProgressToken, mpsc::UnboundedSender<Progress>>>>;
+
+/// One progress report, without the token (the caller knows its own).
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub progress: f64,
+    pub total: Option<f64>,
+    pub message: Option<String>,
+}
+
+/// Hands a progress notification to the request it belongs to, if one is waiting.
+pub fn route(routes: &ProgressRoutes, params: ProgressNotificationParam) {
+    let route = routes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&params.progress_token)
+        .cloned();
+    if let Some(route) = route {
+        let _ = route.send(Progress {
+            progress: params.progress,
+            total: params.total,
+            message: params.message,
+        });
+    }
+}
+
+/// How a caller steers its call: where progress goes, and a token it cancels to withdraw.
+#[derive(Default)]
+pub struct Control {
+    pub progress: Option<mpsc::UnboundedSender<Progress>>,
+    pub cancel: CancellationToken,
+}
+
+/// A request sent to an upstream and not yet answered. Dropped before [`InFlight::done`],
+/// it tells the upstream to stop; it always stops routing the request's progress.
+struct InFlight {
+    peer: Peer<RoleClient>,
+    id: Option<RequestId>,
+    token: ProgressToken,
+    routes: ProgressRoutes,
+}
+
+impl InFlight {
+    fn done(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.token);
+        if let Some(id) = self.id.take() {
+            let peer = self.peer.clone();
+            tokio::spawn(async move {
+                let reason = "the gateway's caller withdrew the request".to_owned();
+                let note = CancelledNotificationParam::new(Some(id), Some(reason));
+                let _ = peer.notify_cancelled(note).await;
+            });
+        }
+    }
+}
+
+/// Sends `request`, routes its progress to `control.progress`, and waits for the answer or
+/// for `control.cancel`.
+pub async fn send(
+    peer: &Peer<RoleClient>,
+    routes: ProgressRoutes,
+    request: ClientRequest,
+    control: Control,
+) -> Result<ServerResult, ServiceError> {
+    let handle = peer
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await?;
+    let flight = InFlight {
+        peer: handle.peer.clone(),
+        id: Some(handle.id.clone()),
+        token: handle.progress_token.clone(),
+        routes: Arc::clone(&routes),
+    };
+    if let Some(progress) = control.progress {
+        routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle.progress_token.clone(), progress);
+    }
+    tokio::select! {
+        answer = handle.await_response() => {
+            flight.done();
+            answer
+        }
+        () = control.cancel.cancelled() => {
+            drop(flight);
+            Err(ServiceError::Cancelled { reason: Some("cancelled by the caller".into()) })
+        }
+    }
+}
+
+/// A control for one request: its cancellation, and its progress relayed to the client
+/// under the client's own token when it asked for progress.
+pub fn control(
+    context: &RequestContext<RoleServer>,
+) -> (Control, Option<tokio::task::JoinHandle<()>>) {
+    let mut control = Control {
+        progress: None,
+        cancel: context.ct.clone(),
+    };
+    let Some(token) = context.meta.get_progress_token() else {
+        return (control, None);
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    control.progress = Some(tx);
+    let peer: Peer<RoleServer> = context.peer.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let mut note = ProgressNotificationParam::new(token.clone(), p.progress);
+            note.total = p.total;
+            note.message = p.message;
+            if peer.notify_progress(note).await.is_err() {
+                break;
+            }
+        }
+    });
+    (control, Some(relay))
+}
