@@ -12,7 +12,7 @@ use rmcp::model::{
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ProgressNotificationParam, ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams,
-    ReadResourceResponse, ServerConfig, ServerResult,
+    ReadResourceResponse, ResultType, ServerConfig, ServerResult,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleClient, RoleServer};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -161,7 +161,10 @@ impl ServerHandler for Bridge {
         request.meta = None;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         match self.forward(request, &context).await? {
-            ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+            ServerResult::CallToolResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(CallToolResponse::Complete(result))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -174,7 +177,10 @@ impl ServerHandler for Bridge {
         request.meta = None;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         match self.forward(request, &context).await? {
-            ServerResult::ReadResourceResult(result) => Ok(ReadResourceResponse::Complete(result)),
+            ServerResult::ReadResourceResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(ReadResourceResponse::Complete(result))
+            }
             _ => Err(unexpected()),
         }
     }
@@ -187,7 +193,10 @@ impl ServerHandler for Bridge {
         request.meta = None;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         match self.forward(request, &context).await? {
-            ServerResult::GetPromptResult(result) => Ok(GetPromptResponse::Complete(result)),
+            ServerResult::GetPromptResult(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(GetPromptResponse::Complete(result))
+            }
             _ => Err(unexpected()),
         }
     }

@@ -9,42 +9,11 @@
 
 mod common;
 
-use common::mcp::{Era, Watcher, connect, meta_2026, post as rpc};
-use common::peers::everything;
+use common::mcp::{Era, Watcher, connect, meta_2026, post as rpc, tenant_with_everything};
 use common::{TestDb, TestServer, post, settings};
 use reqwest::StatusCode;
 use rmcp::model::{CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams};
 use serde_json::{Value, json};
-
-/// Registers server-everything as `everything` and lets everyone use all of it but get-env,
-/// as the administrator `client` of the server at `base`; returns the tenant id.
-async fn tenant_with_everything(base: &str, client: &reqwest::Client) -> String {
-    let me: Value = client
-        .get(format!("{base}/api/v1/auth/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let t = me["tenant_id"].as_str().unwrap().to_owned();
-    let url = |p: &str| format!("{base}/api/v1/tenants/{t}{p}");
-    let marker = format!("mcp-endpoint-{}", uuid::Uuid::new_v4().simple());
-    let body = json!({
-        "name": "everything",
-        "connection": { "transport": "stdio", "command": "node", "args": [everything(), "stdio", marker] },
-    });
-    let r = post(client, url("/upstreams"), body).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    for rule in [
-        json!({ "name": "everything-all", "effect": "allow", "tool_pattern": "everything.*", "priority": 1 }),
-        json!({ "name": "no-env", "effect": "deny", "tool_pattern": "everything.get-env" }),
-    ] {
-        let r = post(client, url("/policies"), rule).await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-    }
-    t
-}
 
 fn text_of(result: &rmcp::model::CallToolResult) -> String {
     serde_json::to_string(&result.content).unwrap()

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use app::api::{CatalogTool, ToolList, UpstreamFault};
 use rmcp::model::{
-    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool,
+    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate,
+    ResultType, Tool,
 };
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -237,8 +238,12 @@ impl Gateway {
         }
         self.settle(caller, Kind::Tool, name, &decision, detail, started, ok)
             .await?;
+        let mut result = outcome?;
+        // A session-era upstream's result has no `resultType`; 2026-07-28 clients need one
+        // (rmcp removes it again for older clients).
+        result.result_type.get_or_insert(ResultType::COMPLETE);
         Ok(Called {
-            result: outcome?,
+            result,
             rule: decision.rule_label(),
             latency_ms,
         })
@@ -269,6 +274,7 @@ impl Gateway {
         self.settle(caller, Kind::Resource, uri, &decision, detail, started, ok)
             .await?;
         let mut result = outcome?;
+        result.result_type.get_or_insert(ResultType::COMPLETE);
         // The contents name the resource as the caller knows it.
         for content in &mut result.contents {
             rename_content(content, &upstream.name);
@@ -297,7 +303,9 @@ impl Gateway {
         let ok = outcome.as_ref().map(|_| true);
         self.settle(caller, Kind::Prompt, name, &decision, detail, started, ok)
             .await?;
-        Ok(outcome?)
+        let mut result = outcome?;
+        result.result_type.get_or_insert(ResultType::COMPLETE);
+        Ok(result)
     }
 
     /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)

@@ -122,3 +122,33 @@ pub fn meta_2026() -> Value {
         "io.modelcontextprotocol/clientInfo": { "name": "raw-test", "version": "1" },
     })
 }
+
+/// Registers server-everything as `everything` and lets everyone use all of it but get-env,
+/// as the administrator `client` of the server at `base`; returns the tenant id.
+pub async fn tenant_with_everything(base: &str, client: &reqwest::Client) -> String {
+    let me: Value = client
+        .get(format!("{base}/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = me["tenant_id"].as_str().unwrap().to_owned();
+    let url = |p: &str| format!("{base}/api/v1/tenants/{t}{p}");
+    let marker = format!("mcp-endpoint-{}", uuid::Uuid::new_v4().simple());
+    let body = serde_json::json!({
+        "name": "everything",
+        "connection": { "transport": "stdio", "command": "node", "args": [super::peers::everything(), "stdio", marker] },
+    });
+    let r = super::post(client, url("/upstreams"), body).await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    for rule in [
+        serde_json::json!({ "name": "everything-all", "effect": "allow", "tool_pattern": "everything.*", "priority": 1 }),
+        serde_json::json!({ "name": "no-env", "effect": "deny", "tool_pattern": "everything.get-env" }),
+    ] {
+        let r = super::post(client, url("/policies"), rule).await;
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    }
+    t
+}
