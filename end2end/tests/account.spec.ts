@@ -38,6 +38,30 @@ test("set up TOTP and an API key on the account page", async ({ page }, info) =>
   expect(key).toMatch(/^sy_[0-9a-f]{10}_/);
   const used = await page.request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${key}` } });
   expect((await used.json()).authenticated_by).toBe("api_key");
+
+  // The page says where MCP clients connect, and the key opens that endpoint.
+  const endpoint = (await page.getByTestId("mcp-endpoint").textContent())!.trim();
+  expect(endpoint).toMatch(/^http:\/\/[^/]+\/mcp\/[a-z0-9-]+$/);
+  await expect(page.getByTestId("desktop-config")).toContainText("\"connect\"");
+  await expect(page.getByTestId("desktop-config")).toContainText(endpoint);
+  const discover = await page.request.post(endpoint, {
+    headers: {
+      authorization: `Bearer ${key}`,
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "server/discover",
+    },
+    data: {
+      jsonrpc: "2.0", id: 1, method: "server/discover",
+      params: { _meta: {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { name: "e2e", version: "1" },
+      } },
+    },
+  });
+  expect(discover.status()).toBe(200);
+  expect(JSON.stringify(await discover.json())).toContain("2026-07-28");
   await expect(page.locator('tr[data-key="laptop"]')).toContainText("active");
   await page.locator('tr[data-key="laptop"]').getByRole("button", { name: "Revoke" }).click();
   await expect(page.locator('tr[data-key="laptop"]')).toContainText("revoked");

@@ -9,32 +9,12 @@ mod common;
 use std::path::PathBuf;
 
 use common::mcp::tenant_with_everything;
+use common::peers::python;
 use common::{TestDb, TestServer, settings};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python with the MCP SDK: `$SWITCHYARD_PYTHON`, else the one `.ci/setup --test` made
-/// (under `$XDG_CACHE_HOME`, or `~/.cache`).
-fn python() -> PathBuf {
-    let path = std::env::var_os("SWITCHYARD_PYTHON").map_or_else(
-        || {
-            let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(
-                || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
-                PathBuf::from,
-            );
-            cache.join("switchyard-tools/py/bin/python")
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "{} is missing: run `.ci/setup --test` (a venv with the MCP Python SDK)",
-        path.display()
-    );
-    path
 }
 
 /// Runs a peer client; its last stdout line is what it saw.

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
+use super::connect::ConnectClient;
 use super::session::MeResource;
 use super::{ProblemBanner, short_time};
 use crate::api::{ApiClient, ApiKey, MfaCode, MfaEnrolment, NewApiKey, Problem, sendable};
@@ -19,6 +20,8 @@ pub fn AccountPage() -> impl IntoView {
             <TwoFactor/>
             <h2>"API keys"</h2>
             <ApiKeys/>
+            <h2>"Connect an MCP client"</h2>
+            <ConnectClient/>
         </section>
     }
 }

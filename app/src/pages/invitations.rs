@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::{ProblemBanner, short_time};
+use super::{ProblemBanner, origin, short_time};
 use crate::api::{
     AcceptInvitation, ApiClient, CreatedInvitation, Invitation, InvitationInfo, NewInvitation,
     Problem, sendable,
@@ -235,16 +235,6 @@ fn fragment() -> String {
     {
         let hash = window().location().hash().unwrap_or_default();
         hash.trim_start_matches('#').to_string()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
-}
-
-/// The console's origin, for absolute links (browser only; empty while rendering).
-fn origin() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        window().location().origin().unwrap_or_default()
     }
     #[cfg(not(feature = "hydrate"))]
     String::new()

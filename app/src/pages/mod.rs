@@ -3,6 +3,7 @@
 mod access;
 mod account;
 mod audit;
+mod connect;
 mod explorer;
 mod invitations;
 mod pager;
@@ -38,6 +39,20 @@ pub fn ProblemBanner(#[prop(into)] problem: Signal<Option<Problem>>) -> impl Int
 }
 
 /// Formats a timestamp for tables, in UTC so server and browser render the same text.
+/// The console's origin, for absolute links (browser only; empty while rendering, so the
+/// server's and the browser's first render agree).
+pub fn origin() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        leptos::prelude::window()
+            .location()
+            .origin()
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}
+
 pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }

@@ -103,9 +103,67 @@ impl Breaker {
     }
 }
 
+/// Reconnect pacing: after the `n`th consecutive failure to open a session, the next
+/// attempt waits a random time between half and all of `min(200 ms × 2ⁿ⁻¹, 30 s)`
+/// ("equal jitter"), so replicas and upstreams recovering together do not reconnect in step.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    state: Mutex<(u32, Option<Instant>)>,
+}
+
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// The delay before attempt `failures + 1`, for a `jitter` in [0, 1].
+fn backoff_delay(failures: u32, jitter: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let ceiling = exp.min(BACKOFF_CAP);
+    ceiling.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+impl Backoff {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u32, Option<Instant>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long until another attempt may be made, if it may not be made now.
+    pub fn wait(&self, now: Instant) -> Option<Duration> {
+        let (_, not_before) = *self.lock();
+        not_before.filter(|t| *t > now).map(|t| t - now)
+    }
+
+    pub fn failed(&self, now: Instant) {
+        let mut state = self.lock();
+        state.0 = state.0.saturating_add(1);
+        state.1 = Some(now + backoff_delay(state.0, rand::random::<f64>()));
+    }
+
+    pub fn reset(&self) {
+        *self.lock() = (0, None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_a_cap() {
+        assert_eq!(backoff_delay(1, 1.0), Duration::from_millis(200));
+        assert_eq!(backoff_delay(1, 0.0), Duration::from_millis(100));
+        assert_eq!(backoff_delay(3, 1.0), Duration::from_millis(800));
+        assert_eq!(backoff_delay(40, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff_delay(40, 0.0), Duration::from_secs(15));
+        let backoff = Backoff::default();
+        let now = Instant::now();
+        assert_eq!(backoff.wait(now), None);
+        backoff.failed(now);
+        let wait = backoff.wait(now).unwrap();
+        assert!(wait >= Duration::from_millis(100) && wait <= Duration::from_millis(200));
+        assert_eq!(backoff.wait(now + Duration::from_millis(201)), None);
+        backoff.reset();
+        assert_eq!(backoff.wait(now), None);
+    }
 
     #[test]
     fn opens_after_consecutive_failures_then_probes_once() {

@@ -229,8 +229,27 @@ impl Gateway {
         let (upstream, decision, mut detail) = governed;
         let outcome = self
             .pool
-            .call_tool(caller.scope, &upstream, tool, arguments, control)
+            .call_tool(
+                caller.scope,
+                &upstream,
+                tool,
+                arguments.clone(),
+                control.clone(),
+            )
             .await;
+        // A lost connection is retried once, on a new session, only for a tool its upstream
+        // marks read-only or idempotent: calling it twice cannot do harm twice.
+        let outcome = match outcome {
+            Err(CallError::Unavailable(..))
+                if self.safe_to_retry(caller.scope, &upstream, tool).await =>
+            {
+                detail["retried"] = json!(true);
+                self.pool
+                    .call_tool(caller.scope, &upstream, tool, arguments, control)
+                    .await
+            }
+            other => other,
+        };
         let latency_ms = elapsed_ms(started);
         let ok = outcome.as_ref().map(|r| !r.is_error.unwrap_or(false));
         if let Ok(result) = &outcome {
@@ -306,6 +325,25 @@ impl Gateway {
         let mut result = outcome?;
         result.result_type.get_or_insert(ResultType::COMPLETE);
         Ok(result)
+    }
+
+    /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25
+    /// server/tools §Tool Annotations), from its cached list.
+    async fn safe_to_retry(
+        &self,
+        scope: &TenantScope,
+        upstream: &app::api::Upstream,
+        tool: &str,
+    ) -> bool {
+        let Ok(lists) = self.pool.lists(scope, upstream).await else {
+            return false;
+        };
+        lists
+            .tools
+            .iter()
+            .find(|t| t.name == tool)
+            .and_then(|t| t.annotations.as_ref())
+            .is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true))
     }
 
     /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)

@@ -46,7 +46,7 @@ pub fn route(routes: &ProgressRoutes, params: ProgressNotificationParam) {
 }
 
 /// How a caller steers its call: where progress goes, and a token it cancels to withdraw.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Control {
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
     pub cancel: CancellationToken,

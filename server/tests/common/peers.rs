@@ -1,5 +1,6 @@
 //! Real MCP peers for gateway tests: the reference `server-everything` (npm, installed in
-//! end2end/node_modules by `.ci/setup --test`), and a look at which of its processes live.
+//! end2end/node_modules by `.ci/setup --test`), the official Python SDK (in the venv the
+//! same setup makes) with our fixture server on it, and a look at which processes live.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,4 +44,30 @@ pub async fn wait_for_pids(marker: &str, count: usize) -> Vec<u32> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     pids_with(marker)
+}
+
+/// The Python with the MCP SDK: `$SWITCHYARD_PYTHON`, else the one `.ci/setup --test` made
+/// (under `$XDG_CACHE_HOME`, or `~/.cache`).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("SWITCHYARD_PYTHON").map_or_else(
+        || {
+            let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(
+                || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
+                PathBuf::from,
+            );
+            cache.join("switchyard-tools/py/bin/python")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} is missing: run `.ci/setup --test` (a venv with the MCP Python SDK)",
+        path.display()
+    );
+    path
+}
+
+/// The fixture upstream on the Python SDK (tests/peers/fixture_server.py).
+pub fn fixture_server() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fixture_server.py")
 }

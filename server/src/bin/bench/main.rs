@@ -7,16 +7,19 @@
 //! - `tokens`: µs per access-token verification.
 //! - `policy`: ns per tool-policy decision over 1,000 rules.
 //! - `audit`: audit search latency (p50/p95) over `--events` records (default 1,000,000).
+//! - `mcp`: `tools/call` direct to an upstream vs through the gateway at 1/16/64 clients, and
+//!   the memory per open MCP session over `--sessions` sessions (default 10,000).
 //!
-//! With no mode named, all four run. Usage:
+//! With no mode named, all five run. Usage:
 //!
 //! ```text
-//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit]...
-//!     [--seconds 10] [--concurrency 32] [--users 200] [--events 1000000]
+//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit|mcp]...
+//!     [--seconds 10] [--concurrency 32] [--users 200] [--events 1000000] [--sessions 10000]
 //! ```
 
 mod audit;
 mod http;
+mod mcp;
 mod policy;
 mod tokens;
 
@@ -31,6 +34,7 @@ pub struct Options {
     concurrency: usize,
     users: usize,
     events: usize,
+    sessions: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -40,10 +44,11 @@ fn options() -> Result<Options, String> {
         concurrency: 32,
         users: 200,
         events: 1_000_000,
+        sessions: 10_000,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if matches!(arg.as_str(), "http" | "tokens" | "policy" | "audit") {
+        if matches!(arg.as_str(), "http" | "tokens" | "policy" | "audit" | "mcp") {
             o.modes.push(arg);
             continue;
         }
@@ -56,11 +61,12 @@ fn options() -> Result<Options, String> {
             "--concurrency" => o.concurrency = number.max(1) as usize,
             "--users" => o.users = number.max(1) as usize,
             "--events" => o.events = number.max(1) as usize,
+            "--sessions" => o.sessions = number.max(1) as usize,
             other => return Err(format!("unknown option {other}")),
         }
     }
     if o.modes.is_empty() {
-        o.modes = ["http", "tokens", "policy", "audit"]
+        o.modes = ["http", "tokens", "policy", "audit", "mcp"]
             .map(String::from)
             .to_vec();
     }
@@ -114,6 +120,20 @@ async fn run_modes(
                 );
                 on_each_database(dir, "audit", |label, url, dir| {
                     Box::pin(async move { audit::run(label, &url, dir, options.events).await })
+                })
+                .await?;
+            }
+            "mcp" => {
+                println!(
+                    "\ntools/call (stateless 2026-07-28 POSTs) · {} s per row · upstream: rmcp server in-process",
+                    options.seconds
+                );
+                println!(
+                    "{:<10} {:<8} {:>7} {:>10} {:>9} {:>9} {:>7}",
+                    "database", "path", "clients", "calls/s", "p50 ms", "p99 ms", "errors"
+                );
+                on_each_database(dir, "mcp", |label, url, dir| {
+                    Box::pin(async move { mcp::run(label, &url, dir, options).await })
                 })
                 .await?;
             }

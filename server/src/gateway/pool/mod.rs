@@ -13,7 +13,7 @@ use rmcp::model::{ClientRequest, PingRequest};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use uuid::Uuid;
 
-use super::breaker::Breaker;
+use super::breaker::{Backoff, Breaker};
 use super::probe::connect;
 use super::registry::{Registry, RegistryError};
 use super::relay::ProgressRoutes;
@@ -60,6 +60,8 @@ struct Slot {
     last_error: Mutex<Option<String>>,
     /// The upstream's tools, resources and prompts, until a `list_changed` or the TTL.
     lists: ListCache,
+    /// Spaces out attempts to reopen a session that would not open.
+    backoff: Backoff,
 }
 
 impl Slot {
@@ -125,6 +127,7 @@ impl Pool {
                     breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
                     last_error: Mutex::new(None),
                     lists: ListCache::default(),
+                    backoff: Backoff::default(),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -238,6 +241,12 @@ impl Pool {
         {
             return Ok(Arc::clone(session));
         }
+        if let Some(wait) = slot.backoff.wait(Instant::now()) {
+            return Err(CallError::Unavailable(
+                upstream.name.clone(),
+                format!("reconnecting in {} ms", wait.as_millis().max(1)),
+            ));
+        }
         let secrets = self.registry.secrets(scope, upstream.id).await?;
         let timeout = Duration::from_millis(u64::from(upstream.call_timeout_ms));
         let handler = UpstreamClient {
@@ -251,8 +260,17 @@ impl Pool {
         let connecting = connect(&upstream.connection, &secrets, handler);
         let opened = tokio::time::timeout(timeout, connecting)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
-            .map_err(|e| CallError::Unavailable(upstream.name.clone(), e))?;
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())));
+        let opened = match opened {
+            Ok(opened) => {
+                slot.backoff.reset();
+                opened
+            }
+            Err(e) => {
+                slot.backoff.failed(Instant::now());
+                return Err(CallError::Unavailable(upstream.name.clone(), e));
+            }
+        };
         let session = Arc::new(opened);
         *guard = Some(Arc::clone(&session));
         Ok(session)

@@ -1,0 +1,142 @@
+//! MCP sessions without sticky load balancing: two `switchyard` processes on one database
+//! and one Redis, and one session-era client whose requests alternate between them —
+//! initialized on one, listed and called on both, ended on one and then unknown on the other.
+
+mod common;
+
+use common::TestDb;
+use common::mcp::{post as rpc, tenant_with_everything};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// A `switchyard` process; killed when dropped.
+struct Replica {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    async fn start(database: &str, redis: &str, prefix: &str, data_dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .env("SWITCHYARD_DATA_DIR", data_dir)
+            .env("SWITCHYARD_HTTP__BIND", format!("127.0.0.1:{port}"))
+            .env("SWITCHYARD_DATABASE__URL", database)
+            .env("SWITCHYARD_REDIS__URL", redis)
+            .env("SWITCHYARD_REDIS__PREFIX", prefix)
+            .env(
+                "SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD",
+                common::ADMIN_PASSWORD,
+            )
+            .env("SWITCHYARD_LOG__FILTER", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the binary");
+        let replica = Replica {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(format!("{}/readyz", replica.base)).send().await
+                && r.status().is_success()
+            {
+                return replica;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("replica on port {port} not ready in 30 s");
+    }
+}
+
+#[tokio::test]
+async fn a_session_alternates_between_two_server_processes() {
+    let Some(redis) = common::redis_url() else {
+        eprintln!("skipped: sessions across replicas need REDIS_URL");
+        return;
+    };
+    let backend = common::backends().pop().unwrap();
+    let db = TestDb::create(&backend).await;
+    let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
+    let a = Replica::start(&db.url, &redis, &prefix, db._dir.path()).await;
+    let b = Replica::start(&db.url, &redis, &prefix, db._dir.path()).await;
+    let anon = reqwest::Client::new();
+    let tokens = common::sign_in(
+        &anon,
+        &a.base,
+        "default",
+        "admin@localhost",
+        common::ADMIN_PASSWORD,
+    )
+    .await
+    .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    tenant_with_everything(&a.base, &common::bearer_client(token)).await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let replicas = [
+        format!("{}/mcp/default", a.base),
+        format!("{}/mcp/default", b.base),
+    ];
+    let anon = &anon;
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
+    let r = rpc(anon, &replicas[0], &auth, &init).await;
+    let session = r.session.expect("Mcp-Session-Id");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    assert_eq!(
+        rpc(anon, &replicas[1], &headers, &initialized).await.status,
+        StatusCode::ACCEPTED
+    );
+    for (i, id) in (2..8).enumerate() {
+        let replica = &replicas[i % 2];
+        let request = if i % 3 == 0 {
+            json!({ "jsonrpc": "2.0", "id": id, "method": "tools/list" })
+        } else {
+            json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": { "name": "everything.get-sum", "arguments": { "a": id, "b": 1 } } })
+        };
+        let r = rpc(anon, replica, &headers, &request).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "request {id} on replica {}: {}",
+            i % 2,
+            r.body
+        );
+        assert_eq!(r.body["id"], id, "{}", r.body);
+        assert!(r.body.get("result").is_some(), "{}", r.body);
+    }
+    // Ended on one replica, unknown on the other.
+    let r = anon
+        .delete(&replicas[1])
+        .header("authorization", &bearer)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let list = json!({ "jsonrpc": "2.0", "id": 99, "method": "tools/list" });
+    assert_eq!(
+        rpc(anon, &replicas[0], &headers, &list).await.status,
+        StatusCode::NOT_FOUND
+    );
+    drop((a, b));
+}
