@@ -44,6 +44,7 @@ test("set up TOTP and an API key on the account page", async ({ page }, info) =>
   expect(endpoint).toMatch(/^http:\/\/[^/]+\/mcp\/[a-z0-9-]+$/);
   await expect(page.getByTestId("desktop-config")).toContainText("\"connect\"");
   await expect(page.getByTestId("desktop-config")).toContainText(endpoint);
+  await page.getByTestId("connect-client").screenshot({ path: info.outputPath("account-connect.png") });
   const discover = await page.request.post(endpoint, {
     headers: {
       authorization: `Bearer ${key}`,
@@ -61,7 +62,7 @@ test("set up TOTP and an API key on the account page", async ({ page }, info) =>
     },
   });
   expect(discover.status()).toBe(200);
-  expect(JSON.stringify(await discover.json())).toContain("2026-07-28");
+  expect(await discover.text()).toContain("2026-07-28");
   await expect(page.locator('tr[data-key="laptop"]')).toContainText("active");
   await page.locator('tr[data-key="laptop"]').getByRole("button", { name: "Revoke" }).click();
   await expect(page.locator('tr[data-key="laptop"]')).toContainText("revoked");

@@ -7,18 +7,21 @@ use leptos::prelude::*;
 use super::session::MeResource;
 use super::{ProblemBanner, origin};
 
-/// The desktop clients' `mcpServers` entry for `endpoint`.
+/// The desktop clients' `mcpServers` entry for `endpoint`, keys in the order people read
+/// them (command, then its arguments, then its environment).
 pub fn desktop_config(endpoint: &str) -> String {
-    let config = serde_json::json!({
-        "mcpServers": {
-            "switchyard": {
-                "command": "switchyard",
-                "args": ["connect", endpoint],
-                "env": { "SWITCHYARD_API_KEY": "sy_… (an API key from above)" }
-            }
-        }
-    });
-    serde_json::to_string_pretty(&config).unwrap_or_default()
+    let endpoint = serde_json::Value::from(endpoint);
+    format!(
+        r#"{{
+  "mcpServers": {{
+    "switchyard": {{
+      "command": "switchyard",
+      "args": ["connect", {endpoint}],
+      "env": {{ "SWITCHYARD_API_KEY": "sy_… (an API key from above)" }}
+    }}
+  }}
+}}"#
+    )
 }
 
 #[component]
@@ -56,5 +59,19 @@ pub fn ConnectClient() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::desktop_config;
+
+    #[test]
+    fn the_desktop_snippet_is_json_naming_the_endpoint() {
+        let endpoint = r#"https://gw.example.com/mcp/acme"quoted"#;
+        let config: serde_json::Value = serde_json::from_str(&desktop_config(endpoint)).unwrap();
+        let server = &config["mcpServers"]["switchyard"];
+        assert_eq!(server["command"], "switchyard");
+        assert_eq!(server["args"][1], endpoint);
     }
 }

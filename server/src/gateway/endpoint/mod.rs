@@ -48,7 +48,9 @@ pub fn service(
     let mut session_config = SessionConfig::default();
     session_config.keep_alive = Some(idle.min(Duration::from_secs(300)));
     manager.session_config = session_config;
+    // Plain JSON answers where nothing streams; SSE when the call sends progress first.
     let mut config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_max_request_body_bytes(body_limit)
