@@ -2,7 +2,8 @@
 //! (`mcp` 2.x, in the venv `.ci/setup --test` makes) in its 2026-07-28 mode (`server/discover`)
 //! and its legacy mode (`initialize`), and the TypeScript SDK (npm, in end2end) which
 //! negotiates 2025-11-25 with a session. Each lists, calls, reads and gets prompts through
-//! the gateway in front of server-everything, and is refused the tool policy denies.
+//! the gateway in front of server-everything, and is refused the tool policy denies. And MCP
+//! Inspector's CLI (2.12, on its own Node 22) lists and calls with a Bearer header.
 
 mod common;
 
@@ -17,24 +18,34 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Runs a peer client; its last stdout line is what it saw.
-async fn run(program: &std::path::Path, args: &[&str]) -> Value {
-    let out = tokio::process::Command::new(program)
-        .args(args)
+/// Runs a peer client (`label` names it in failures); its last stdout line is what it saw,
+/// as JSON.
+async fn run(mut command: tokio::process::Command, label: &str) -> Value {
+    let out = command
         .output()
         .await
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        .unwrap_or_else(|e| panic!("cannot run {label}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{} {} failed: {}\n{stdout}\n{}",
-        program.display(),
-        args[0],
+        "{label} failed: {}\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+    let text =
+        if stdout.trim_start().starts_with('{') && serde_json::from_str::<Value>(&stdout).is_ok() {
+            stdout.to_string()
+        } else {
+            stdout.lines().last().unwrap_or_default().to_owned()
+        };
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{label}: not JSON: {stdout}"))
+}
+
+/// A command running `program` with `args`.
+fn command(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    command
 }
 
 /// What every client must have seen, whatever its SDK.
@@ -75,21 +86,85 @@ async fn the_official_sdk_clients_work_through_the_gateway() {
     let script = repo().join("server/tests/peers/python_client.py");
     let script = script.to_str().unwrap();
 
-    let modern = run(&python(), &[script, &url, token, "auto"]).await;
+    let modern = run(
+        command(python(), &[script, &url, token, "auto"]),
+        "python auto",
+    )
+    .await;
     assert_eq!(modern["protocol"], "2026-07-28", "{modern}");
     check(&modern, "python auto");
 
-    let legacy = run(&python(), &[script, &url, token, "legacy"]).await;
+    let legacy = run(
+        command(python(), &[script, &url, token, "legacy"]),
+        "python legacy",
+    )
+    .await;
     assert_eq!(legacy["protocol"], "2025-11-25", "{legacy}");
     check(&legacy, "python legacy");
 
     let ts = repo().join("end2end/interop/ts_client.mjs");
-    let typescript = run(
-        std::path::Path::new("node"),
-        &[ts.to_str().unwrap(), &url, token],
-    )
-    .await;
+    let ts_args = [ts.to_str().unwrap(), &url, token];
+    let typescript = run(command("node", &ts_args), "typescript").await;
     assert_eq!(typescript["session"], true, "{typescript}");
     check(&typescript, "typescript");
+    server.stop().await;
+}
+
+/// `mcp-inspector --cli URL --transport http --header … ARGS`, on the Node 22 beside it.
+async fn inspector(url: &str, token: &str, args: &[&str]) -> Value {
+    let bin = repo().join("end2end/inspector/node_modules/.bin");
+    assert!(
+        bin.join("mcp-inspector").exists(),
+        "{} is missing: run `.ci/setup --test`",
+        bin.display()
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let header = format!("Authorization: Bearer {token}");
+    let mut inspector = command(
+        bin.join("mcp-inspector"),
+        &["--cli", url, "--transport", "http", "--header", &header],
+    );
+    inspector.args(args).env("PATH", path);
+    run(inspector, &format!("inspector {args:?}")).await
+}
+
+#[tokio::test]
+async fn mcp_inspector_cli_lists_and_calls_with_a_bearer_header() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    tenant_with_everything(&server.base, &server.client).await;
+    let url = server.url("/mcp/default");
+    let token = server.admin_token.as_str();
+
+    let tools = inspector(&url, token, &["--method", "tools/list"]).await;
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"everything.echo"), "{names:?}");
+    assert!(!names.contains(&"everything.get-env"), "{names:?}");
+    let echo = inspector(
+        &url,
+        token,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "everything.echo",
+            "--tool-arg",
+            "message=inspector",
+        ],
+    )
+    .await;
+    assert_eq!(echo["content"][0]["text"], "Echo: inspector", "{echo}");
+    let resources = inspector(&url, token, &["--method", "resources/list"]).await;
+    let uri = resources["resources"][0]["uri"].as_str().unwrap();
+    assert!(uri.starts_with("switchyard://everything/"), "{uri}");
     server.stop().await;
 }

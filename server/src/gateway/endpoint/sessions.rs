@@ -40,6 +40,13 @@ impl Owner {
     }
 }
 
+/// The owner record: who, and when its TTL was last renewed (Unix seconds).
+#[derive(Serialize, Deserialize)]
+struct Record {
+    owner: Owner,
+    touched: i64,
+}
+
 fn owner_key(id: &str) -> String {
     format!("mcp:session:{id}:owner")
 }
@@ -62,23 +69,42 @@ impl Sessions {
 
     /// Records `owner` as the owner of the new session `id`.
     pub async fn bind(&self, id: &str, owner: &Owner) -> Result<(), KvError> {
-        let bytes = serde_json::to_vec(owner).unwrap_or_default();
-        self.kv.set(&owner_key(id), &bytes, Some(self.idle)).await
+        self.touch(id, owner, None).await
     }
 
-    /// Whether `owner` may use session `id`; a use keeps the session alive for another
-    /// idle period.
+    /// (Re)writes the owner record, and the state's TTL with it, stamped now.
+    async fn touch(&self, id: &str, owner: &Owner, state: Option<Vec<u8>>) -> Result<(), KvError> {
+        let record = Record {
+            owner: owner.clone(),
+            touched: chrono::Utc::now().timestamp(),
+        };
+        let bytes = serde_json::to_vec(&record).unwrap_or_default();
+        self.kv.set(&owner_key(id), &bytes, Some(self.idle)).await?;
+        if let Some(state) = state {
+            self.kv.set(&state_key(id), &state, Some(self.idle)).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `owner` may use session `id`. Use keeps the session alive: its records'
+    /// TTLs are renewed once a tenth of the idle period has passed since the last renewal,
+    /// so most requests cost one read.
     pub async fn admit(&self, id: &str, owner: &Owner) -> Result<bool, KvError> {
         let Some(bytes) = self.kv.get(&owner_key(id)).await? else {
             return Ok(false);
         };
-        let stored: Option<Owner> = serde_json::from_slice(&bytes).ok();
-        if stored.as_ref() != Some(owner) {
+        let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+            return Ok(false);
+        };
+        if record.owner != *owner {
             return Ok(false);
         }
-        self.kv.set(&owner_key(id), &bytes, Some(self.idle)).await?;
-        if let Some(state) = self.kv.get(&state_key(id)).await? {
-            self.kv.set(&state_key(id), &state, Some(self.idle)).await?;
+        let age = chrono::Utc::now()
+            .timestamp()
+            .saturating_sub(record.touched);
+        if age.unsigned_abs() >= (self.idle.as_secs() / 10).max(1) {
+            let state = self.kv.get(&state_key(id)).await?;
+            self.touch(id, owner, state).await?;
         }
         Ok(true)
     }
@@ -112,5 +138,45 @@ impl SessionStore for Sessions {
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
         self.kv.delete(&state_key(session_id)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(api_key: Option<Uuid>) -> Owner {
+        Owner {
+            tenant_id: Uuid::nil(),
+            user_id: Uuid::max(),
+            api_key,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_admits_only_its_owner_until_it_ends() {
+        let sessions = Sessions::new(Kv::memory("t:"), Duration::from_secs(60));
+        let alice = owner(None);
+        assert!(!sessions.admit("s1", &alice).await.unwrap(), "unknown");
+        sessions.bind("s1", &alice).await.unwrap();
+        assert!(sessions.admit("s1", &alice).await.unwrap());
+        // The same user with an API key is another owner.
+        assert!(
+            !sessions
+                .admit("s1", &owner(Some(Uuid::nil())))
+                .await
+                .unwrap()
+        );
+        let state = SessionState::new(
+            serde_json::from_value(serde_json::json!({
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "t", "version": "1" } }))
+            .unwrap(),
+        );
+        sessions.store("s1", &state).await.unwrap();
+        assert!(sessions.load("s1").await.unwrap().is_some());
+        sessions.end("s1").await.unwrap();
+        assert!(!sessions.admit("s1", &alice).await.unwrap(), "ended");
+        assert!(sessions.load("s1").await.unwrap().is_none());
     }
 }
