@@ -75,6 +75,26 @@ pub struct Called {
     pub latency_ms: u64,
 }
 
+/// One governed request as its audit record names it: who, what kind, which item, since when.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    caller: &'a Caller<'a>,
+    kind: Kind,
+    name: &'a str,
+    started: Instant,
+}
+
+impl<'a> Request<'a> {
+    fn new(caller: &'a Caller<'a>, kind: Kind, name: &'a str, started: Instant) -> Self {
+        Self {
+            caller,
+            kind,
+            name,
+            started,
+        }
+    }
+}
+
 /// The three kinds of governed request, as the audit trail and errors name them.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -223,9 +243,8 @@ impl Gateway {
     ) -> Result<Called, GatewayError> {
         let started = Instant::now();
         let (upstream, tool) = split(name).ok_or_else(|| unknown(Kind::Tool, name))?;
-        let governed = self
-            .govern(caller, Kind::Tool, name, name, upstream, &arguments)
-            .await?;
+        let request = Request::new(caller, Kind::Tool, name, started);
+        let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, mut detail) = governed;
         let outcome = self
             .pool
@@ -255,8 +274,7 @@ impl Gateway {
         if let Ok(result) = &outcome {
             detail["is_error"] = json!(result.is_error.unwrap_or(false));
         }
-        self.settle(caller, Kind::Tool, name, &decision, detail, started, ok)
-            .await?;
+        self.settle(&request, &decision, detail, ok).await?;
         let mut result = outcome?;
         // A session-era upstream's result has no `resultType`; 2026-07-28 clients need one
         // (rmcp removes it again for older clients).
@@ -281,17 +299,15 @@ impl Gateway {
             split_resource(uri).ok_or_else(|| unknown(Kind::Resource, uri))?;
         let none = Map::new();
         let policy_name = qualified(upstream, original);
-        let governed = self
-            .govern(caller, Kind::Resource, uri, &policy_name, upstream, &none)
-            .await?;
+        let request = Request::new(caller, Kind::Resource, uri, started);
+        let governed = self.govern(&request, &policy_name, upstream, &none).await?;
         let (upstream, decision, detail) = governed;
         let outcome = self
             .pool
             .read_resource(caller.scope, &upstream, original, control)
             .await;
         let ok = outcome.as_ref().map(|_| true);
-        self.settle(caller, Kind::Resource, uri, &decision, detail, started, ok)
-            .await?;
+        self.settle(&request, &decision, detail, ok).await?;
         let mut result = outcome?;
         result.result_type.get_or_insert(ResultType::COMPLETE);
         // The contents name the resource as the caller knows it.
@@ -311,17 +327,15 @@ impl Gateway {
     ) -> Result<GetPromptResult, GatewayError> {
         let started = Instant::now();
         let (upstream, prompt) = split(name).ok_or_else(|| unknown(Kind::Prompt, name))?;
-        let governed = self
-            .govern(caller, Kind::Prompt, name, name, upstream, &arguments)
-            .await?;
+        let request = Request::new(caller, Kind::Prompt, name, started);
+        let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, detail) = governed;
         let outcome = self
             .pool
             .get_prompt(caller.scope, &upstream, prompt, arguments, control)
             .await;
         let ok = outcome.as_ref().map(|_| true);
-        self.settle(caller, Kind::Prompt, name, &decision, detail, started, ok)
-            .await?;
+        self.settle(&request, &decision, detail, ok).await?;
         let mut result = outcome?;
         result.result_type.get_or_insert(ResultType::COMPLETE);
         Ok(result)
@@ -349,17 +363,16 @@ impl Gateway {
     /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)
     /// and the rate. A refusal is audited here and answered as unknown (policy) or rate
     /// limited.
-    #[allow(clippy::too_many_arguments)]
     async fn govern(
         &self,
-        caller: &Caller<'_>,
-        kind: Kind,
-        name: &str,
+        request: &Request<'_>,
         policy_name: &str,
         upstream_name: &str,
         arguments: &Map<String, Value>,
     ) -> Result<(app::api::Upstream, Decision, Value), GatewayError> {
-        let started = Instant::now();
+        let Request {
+            caller, kind, name, ..
+        } = *request;
         let upstream = self
             .registry
             .list(caller.scope)
@@ -377,15 +390,13 @@ impl Gateway {
         if !decision.allowed {
             detail["reason"] = json!(decision.reason);
             let rule = decision.rule_label();
-            self.record(caller, kind, name, Outcome::Denied, rule, detail, started)
-                .await?;
+            self.record(request, Outcome::Denied, rule, detail).await?;
             return Err(unknown(kind, name));
         }
         if let Some(retry) = self.over_rate(caller.scope, caller.principal, name).await? {
             detail["retry_after_s"] = json!(retry);
             let rule = "rate-limit:tool".to_owned();
-            self.record(caller, kind, name, Outcome::Denied, rule, detail, started)
-                .await?;
+            self.record(request, Outcome::Denied, rule, detail).await?;
             return Err(GatewayError::RateLimited(name.to_owned(), retry));
         }
         Ok((upstream, decision, detail))
@@ -393,18 +404,14 @@ impl Gateway {
 
     /// Audits a forwarded request's outcome: `Ok(true)` answered, `Ok(false)` answered
     /// with a tool error, `Err` not answered.
-    #[allow(clippy::too_many_arguments)]
     async fn settle(
         &self,
-        caller: &Caller<'_>,
-        kind: Kind,
-        name: &str,
+        request: &Request<'_>,
         decision: &Decision,
         mut detail: Value,
-        started: Instant,
         ok: Result<bool, &CallError>,
     ) -> Result<(), GatewayError> {
-        detail["latency_ms"] = json!(elapsed_ms(started));
+        detail["latency_ms"] = json!(elapsed_ms(request.started));
         let outcome = match ok {
             Ok(true) => Outcome::Success,
             Ok(false) => Outcome::Failure,
@@ -414,8 +421,7 @@ impl Gateway {
             }
         };
         let rule = decision.rule_label();
-        self.record(caller, kind, name, outcome, rule, detail, started)
-            .await
+        self.record(request, outcome, rule, detail).await
     }
 
     /// Seconds to wait when the caller is over its rate for this tool (per user, or per API
@@ -442,17 +448,19 @@ impl Gateway {
     }
 
     /// Writes the audit record and counts the request in the metrics.
-    #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
-        caller: &Caller<'_>,
-        kind: Kind,
-        name: &str,
+        request: &Request<'_>,
         outcome: Outcome,
         rule: String,
         detail: Value,
-        started: Instant,
     ) -> Result<(), GatewayError> {
+        let Request {
+            caller,
+            kind,
+            name,
+            started,
+        } = *request;
         let event = caller
             .origin
             .event(caller.principal.actor(), kind.action(), outcome)
