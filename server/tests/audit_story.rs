@@ -353,3 +353,66 @@ async fn audit_story_on_every_backend() {
         db.drop_db().await;
     }
 }
+
+/// Group commit: many concurrent appends to several tenants' chains, some of whose callers
+/// give up before their commit, leave every chain intact and every record in it — the writer,
+/// not the caller, owns a record once it is queued.
+#[tokio::test]
+async fn concurrent_appends_are_group_committed_without_loss() {
+    use switchyard::audit::{self, Origin, Outcome};
+    use switchyard::store::Store;
+
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let url = switchyard::config::Secret::new(db.url.clone());
+        let store = Store::open(&url, 8).await.unwrap();
+        let tenants: Vec<app::api::Tenant> = futures::future::join_all((0..3).map(|i| {
+            let store = store.clone();
+            async move {
+                let new = app::api::NewTenant {
+                    slug: format!("chain-{i}"),
+                    name: format!("Chain {i}"),
+                };
+                store.create_tenant(&new).await.unwrap()
+            }
+        }))
+        .await;
+        let appends = (0..300).map(|i| {
+            let (store, tenant) = (store.clone(), tenants[i % 3].id);
+            async move {
+                let event = Origin::default()
+                    .event("tester", "test.append", Outcome::Success)
+                    .target(format!("n:{i}"));
+                let record = audit::record(&store, tenant, event);
+                if i % 10 == 0 {
+                    // Polled once (the record is queued), then dropped before its commit.
+                    let gave_up = tokio::time::timeout(std::time::Duration::ZERO, record).await;
+                    assert!(gave_up.is_err(), "committed within its first poll");
+                } else {
+                    record.await.unwrap();
+                }
+            }
+        });
+        futures::future::join_all(appends).await;
+        // Those callers' records land all the same: wait for the writer to drain.
+        for tenant in &tenants {
+            let scope = store.scope(tenant.id).await.unwrap();
+            let mut verified = audit::verify(&store, &scope).await.unwrap();
+            for _ in 0..50 {
+                if verified.checked == 100 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                verified = audit::verify(&store, &scope).await.unwrap();
+            }
+            assert!(verified.intact, "{verified:?}");
+            assert_eq!(
+                verified.checked, 100,
+                "{}: every append is in the chain",
+                tenant.slug
+            );
+        }
+        store.close().await;
+        db.drop_db().await;
+    }
+}

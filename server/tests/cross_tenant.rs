@@ -56,6 +56,10 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "require-mfa") => json!({ "required": true }),
         ("post", "upstreams") => upstream(),
         ("put", "{id}") if path.contains("/upstreams/") => upstream(),
+        ("post", "virtual-servers") => json!({ "name": "bundle", "tools": ["*"] }),
+        ("put", "{id}") if path.contains("/virtual-servers/") => {
+            json!({ "name": "bundle", "tools": ["*"] })
+        }
         ("post", "call") => json!({ "tool": "everything.echo", "arguments": {} }),
         ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
@@ -89,6 +93,7 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "policies": json_of(server, &format!("/api/v1/tenants/{b}/policies")).await,
         "limits": json_of(server, &format!("/api/v1/tenants/{b}/limits")).await,
         "upstreams": json_of(server, &format!("/api/v1/tenants/{b}/upstreams")).await,
+        "virtual_servers": json_of(server, &format!("/api/v1/tenants/{b}/virtual-servers")).await,
         "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
         "audit": records,
     })

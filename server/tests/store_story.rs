@@ -116,7 +116,27 @@ async fn store_story_on_every_backend() {
             Err(StoreError::Conflict { field: "slug" })
         ));
 
-        // Deleting a tenant removes what it owns.
+        // Every write to its gateway configuration moves the version replicas cache by.
+        let version = store.tenant_config_version(&red).await.unwrap();
+        let kit = app::api::VirtualServerInput {
+            name: "kit".into(),
+            tools: vec!["files.*".into()],
+            enabled: true,
+            ..Default::default()
+        };
+        let created = store.create_virtual_server(&red, &kit).await.unwrap();
+        let after_create = store.tenant_config_version(&red).await.unwrap();
+        assert!(after_create > version);
+        store.delete_virtual_server(&red, created.id).await.unwrap();
+        assert!(store.tenant_config_version(&red).await.unwrap() > after_create);
+        assert_eq!(
+            store.tenant_config_version(&blue).await.unwrap(),
+            0,
+            "another tenant's version stays"
+        );
+        store.create_virtual_server(&red, &kit).await.unwrap();
+
+        // Deleting a tenant removes what it owns (the version triggers firing on the way).
         store.delete_tenant(red.tenant_id()).await.unwrap();
         assert!(matches!(
             store.scope(red.tenant_id()).await,

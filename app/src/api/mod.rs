@@ -10,6 +10,7 @@ mod policy;
 mod tools;
 mod upstream;
 mod validate;
+mod virtual_server;
 
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
 pub use auth::{
@@ -31,9 +32,14 @@ pub use tools::{
     UpstreamFault,
 };
 pub use upstream::{
-    Connection, ProbedItem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe, UpstreamStatus,
+    Connection, ProbedItem, ToolFilter, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
+    UpstreamStatus,
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
+pub use virtual_server::{
+    MAX_PATTERNS, VirtualServer, VirtualServerInput, VirtualServerList, any_matches, glob_matches,
+    pattern_problem,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -54,6 +54,28 @@ pub struct UpstreamInput {
     pub enabled: bool,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Which of its tools the gateway offers at all (apart from who may call them).
+    #[serde(default)]
+    pub tool_filter: ToolFilter,
+}
+
+/// An upstream's tool filter: globs over the upstream's own tool names. Empty `include`
+/// offers every tool; `exclude` wins over `include`. A filtered-out tool is absent from every
+/// catalog and unknown on call, whatever the policies say.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolFilter {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl ToolFilter {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
 }
 
 fn default_call_timeout() -> u32 {
@@ -78,6 +100,8 @@ pub struct Upstream {
     pub call_timeout_ms: u32,
     pub enabled: bool,
     pub tags: Vec<String>,
+    #[serde(default)]
+    pub tool_filter: ToolFilter,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// This replica's view of the connection: whether a session is open, and the circuit
@@ -154,6 +178,20 @@ impl UpstreamInput {
         }
         for tag in &self.tags {
             errors.extend(validate_identifier("tags", tag).err());
+        }
+        let filter = &self.tool_filter;
+        for (field, patterns) in [
+            ("tool_filter.include", &filter.include),
+            ("tool_filter.exclude", &filter.exclude),
+        ] {
+            if patterns.len() > super::MAX_PATTERNS {
+                errors.push(FieldError::new(field, "at most 200 patterns"));
+            }
+            for pattern in patterns.iter() {
+                if let Some(problem) = super::pattern_problem(pattern) {
+                    errors.push(FieldError::new(field, format!("`{pattern}`: {problem}")));
+                }
+            }
         }
         match &self.connection {
             Connection::Stdio {
@@ -259,6 +297,7 @@ mod tests {
             call_timeout_ms: 30_000,
             enabled: true,
             tags: vec![],
+            tool_filter: ToolFilter::default(),
         }
     }
 
@@ -277,7 +316,11 @@ mod tests {
         bad.name = "Has.Dot".into();
         bad.call_timeout_ms = 5;
         bad.secrets = Some(BTreeMap::from([("bad header".into(), "v".into())]));
-        assert_eq!(fields(&bad), ["name", "call_timeout_ms", "secrets"]);
+        bad.tool_filter.exclude = vec!["has space".into()];
+        assert_eq!(
+            fields(&bad),
+            ["name", "call_timeout_ms", "tool_filter.exclude", "secrets"]
+        );
         let stdio = UpstreamInput {
             connection: Connection::Stdio {
                 command: "npx".into(),

@@ -14,6 +14,7 @@ mod tenants;
 mod try_tool;
 mod upstreams;
 mod users;
+mod virtual_servers;
 
 pub use access::AccessPage;
 pub use account::AccountPage;
@@ -23,6 +24,7 @@ pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
 pub use upstreams::UpstreamsPage;
 pub use users::UsersPage;
+pub use virtual_servers::VirtualServersPage;
 
 use leptos::prelude::*;
 

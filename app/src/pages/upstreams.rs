@@ -152,6 +152,7 @@ fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
             call_timeout_ms: 30_000,
             enabled: true,
             tags: Vec::new(),
+            tool_filter: Default::default(),
         });
     };
     let stdio = move || transport.get() == "stdio";
@@ -197,6 +198,7 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
         call_timeout_ms: upstream.call_timeout_ms,
         enabled: !upstream.enabled,
         tags: upstream.tags.clone(),
+        tool_filter: upstream.tool_filter.clone(),
     };
     let toggle = Action::new({
         let api = api.clone();

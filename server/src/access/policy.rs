@@ -116,7 +116,7 @@ pub struct Glob {
 
 impl Glob {
     pub fn new(pattern: &str) -> Result<Self, String> {
-        if pattern.is_empty() || pattern.len() > 200 {
+        if pattern.is_empty() || pattern.chars().count() > 200 {
             return Err("tool pattern must be 1–200 characters".into());
         }
         if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -132,30 +132,9 @@ impl Glob {
         self.matches_chars(&text)
     }
 
-    /// Iterative wildcard matching with one backtrack point: linear in practice, never
-    /// exponential whatever the pattern. Takes the text as chars so a decision over many
-    /// rules converts the tool name once.
+    /// Takes the text as chars so a decision over many rules converts the tool name once.
     pub fn matches_chars(&self, t: &[char]) -> bool {
-        let p = &self.pattern;
-        let (mut pi, mut ti) = (0, 0);
-        let (mut star, mut mark) = (None, 0);
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                pi += 1;
-                ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some(pi);
-                mark = ti;
-                pi += 1;
-            } else if let Some(s) = star {
-                pi = s + 1;
-                mark += 1;
-                ti = mark;
-            } else {
-                return false;
-            }
-        }
-        p[pi..].iter().all(|c| *c == '*')
+        app::api::glob_matches(&self.pattern, t)
     }
 }
 

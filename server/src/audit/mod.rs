@@ -95,8 +95,9 @@ impl AuditEvent {
     }
 }
 
-/// Appends `event` to the tenant's chain and returns the stored record. The store serialises
-/// appends per tenant, so the chain never forks.
+/// Appends `event` to the tenant's chain and returns the stored record once committed. The
+/// store serialises appends per tenant (and commits concurrent ones together), so the chain
+/// never forks.
 pub async fn record(
     store: &Store,
     tenant_id: Uuid,
@@ -104,10 +105,13 @@ pub async fn record(
 ) -> Result<AuditRecord, StoreError> {
     // PostgreSQL keeps microseconds; hash exactly what will be read back.
     let at = Utc::now().trunc_subsecs(6);
+    let id = Uuid::now_v7();
     let row = store
-        .append_audit(tenant_id, |seq, prev_hash| {
+        .append_audit(tenant_id, move |seq, prev_hash| {
+            // Called once, or again should its batch fail and be retried record by record.
+            let event = event.clone();
             let mut row = AuditRow {
-                id: Uuid::now_v7(),
+                id,
                 tenant_id,
                 seq,
                 at,

@@ -6,18 +6,16 @@
 
 use std::time::Instant;
 
-use app::api::{CatalogTool, ToolList, UpstreamFault};
-use rmcp::model::{
-    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate,
-    ResultType, Tool,
-};
+use rmcp::model::{CallToolResult, GetPromptResult, ReadResourceResult, ResultType};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{self, qualified, split, split_resource};
+use super::config::Configs;
 use super::pool::{CallError, Pool};
 use super::registry::{Registry, RegistryError};
 use super::relay::Control;
+use super::views::Item;
 use crate::access::{self, Decision, Subject};
 use crate::audit::{self, Origin, Outcome};
 use crate::identity::{Credential, Principal};
@@ -39,6 +37,7 @@ pub enum GatewayError {
     Call(#[from] CallError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -51,21 +50,16 @@ fn digest(arguments: &Map<String, Value>) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// What the caller may use, in the gateway's names, and the upstreams that did not answer.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    pub tools: Vec<Tool>,
-    pub resources: Vec<Resource>,
-    pub templates: Vec<ResourceTemplate>,
-    pub prompts: Vec<Prompt>,
-    pub unavailable: Vec<UpstreamFault>,
-}
-
 /// Who is asking, from where: every governed request carries it.
 pub struct Caller<'a> {
     pub scope: &'a TenantScope,
     pub principal: &'a Principal,
     pub origin: &'a Origin,
+    /// The tenant's configuration version, when the caller's layer read it with the tenant
+    /// for this request (the MCP endpoint does); otherwise the gateway reads it.
+    pub config_version: Option<i64>,
+    /// The virtual server whose endpoint the request came to; `None`: the tenant's own.
+    pub server: Option<&'a str>,
 }
 
 /// A tool call's answer with what decided it.
@@ -79,44 +73,18 @@ pub struct Called {
 #[derive(Clone, Copy)]
 struct Request<'a> {
     caller: &'a Caller<'a>,
-    kind: Kind,
+    kind: Item,
     name: &'a str,
     started: Instant,
 }
 
 impl<'a> Request<'a> {
-    fn new(caller: &'a Caller<'a>, kind: Kind, name: &'a str, started: Instant) -> Self {
+    fn new(caller: &'a Caller<'a>, kind: Item, name: &'a str, started: Instant) -> Self {
         Self {
             caller,
             kind,
             name,
             started,
-        }
-    }
-}
-
-/// The three kinds of governed request, as the audit trail and errors name them.
-#[derive(Clone, Copy)]
-enum Kind {
-    Tool,
-    Resource,
-    Prompt,
-}
-
-impl Kind {
-    fn noun(self) -> &'static str {
-        match self {
-            Kind::Tool => "tool",
-            Kind::Resource => "resource",
-            Kind::Prompt => "prompt",
-        }
-    }
-
-    fn action(self) -> &'static str {
-        match self {
-            Kind::Tool => "tool.call",
-            Kind::Resource => "resource.read",
-            Kind::Prompt => "prompt.get",
         }
     }
 }
@@ -127,7 +95,7 @@ pub struct Gateway {
     kv: Kv,
     /// Calls per second per caller and tool; 0 = none.
     tool_rate: u32,
-    registry: Registry,
+    configs: Configs,
     pool: Pool,
     metrics: Metrics,
 }
@@ -142,10 +110,10 @@ impl Gateway {
         metrics: Metrics,
     ) -> Self {
         Self {
+            configs: Configs::new(store.clone(), registry),
             store,
             kv,
             tool_rate,
-            registry,
             pool,
             metrics,
         }
@@ -155,82 +123,8 @@ impl Gateway {
         &self.pool
     }
 
-    /// Everything of the tenant's enabled upstreams that `principal` may use.
-    pub async fn catalog(
-        &self,
-        scope: &TenantScope,
-        principal: &Principal,
-    ) -> Result<Catalog, GatewayError> {
-        let rules = access::load_rules(&self.store, scope).await?;
-        let subject = subject(principal);
-        let visible = |name: &str| access::visible(&rules, &subject, name);
-        let upstreams: Vec<_> = self
-            .registry
-            .list(scope)
-            .await?
-            .into_iter()
-            .filter(|u| u.enabled)
-            .collect();
-        // Every upstream at once: the slowest, not the sum, bounds the answer.
-        let listed =
-            futures::future::join_all(upstreams.iter().map(|u| self.pool.lists(scope, u))).await;
-        let mut out = Catalog::default();
-        for (upstream, lists) in upstreams.iter().zip(listed) {
-            let lists = match lists {
-                Ok(lists) => lists,
-                Err(e) => {
-                    out.unavailable.push(UpstreamFault {
-                        upstream: upstream.name.clone(),
-                        error: e.to_string(),
-                    });
-                    continue;
-                }
-            };
-            let name = upstream.name.as_str();
-            let tools = lists.tools.iter().map(|t| catalog::gateway_tool(name, t));
-            out.tools.extend(tools.filter(|t| visible(&t.name)));
-            let prompts = lists
-                .prompts
-                .iter()
-                .map(|p| catalog::gateway_prompt(name, p));
-            out.prompts.extend(prompts.filter(|p| visible(&p.name)));
-            let resources = lists.resources.iter();
-            let resources = resources.filter(|r| visible(&qualified(name, &r.uri)));
-            out.resources
-                .extend(resources.map(|r| catalog::gateway_resource(name, r)));
-            let templates = lists.templates.iter();
-            let templates = templates.filter(|t| visible(&qualified(name, &t.uri_template)));
-            out.templates
-                .extend(templates.map(|t| catalog::gateway_template(name, t)));
-        }
-        Ok(out)
-    }
-
-    /// The caller's tools in the REST API's form.
-    pub async fn tools(
-        &self,
-        scope: &TenantScope,
-        principal: &Principal,
-    ) -> Result<ToolList, GatewayError> {
-        let catalog = self.catalog(scope, principal).await?;
-        let items = catalog
-            .tools
-            .into_iter()
-            .map(|tool| CatalogTool {
-                upstream: split(&tool.name).map_or("", |(u, _)| u).to_owned(),
-                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
-                input_schema: Value::Object((*tool.input_schema).clone()),
-                read_only: tool
-                    .annotations
-                    .and_then(|a| a.read_only_hint)
-                    .unwrap_or(false),
-                name: tool.name.to_string(),
-            })
-            .collect();
-        Ok(ToolList {
-            items,
-            unavailable: catalog.unavailable,
-        })
+    pub(super) fn configs(&self) -> &Configs {
+        &self.configs
     }
 
     /// Calls `name` (`upstream.tool`): decided, rate limited, forwarded, audited.
@@ -242,8 +136,9 @@ impl Gateway {
         control: Control,
     ) -> Result<Called, GatewayError> {
         let started = Instant::now();
-        let (upstream, tool) = split(name).ok_or_else(|| unknown(Kind::Tool, name))?;
-        let request = Request::new(caller, Kind::Tool, name, started);
+        let name = &self.resolve(caller, Item::Tool, name).await?;
+        let (upstream, tool) = split(name).ok_or_else(|| unknown(Item::Tool, name))?;
+        let request = Request::new(caller, Item::Tool, name, started);
         let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, mut detail) = governed;
         let outcome = self
@@ -291,15 +186,16 @@ impl Gateway {
     pub async fn read_resource(
         &self,
         caller: &Caller<'_>,
-        uri: &str,
+        offered: &str,
         control: Control,
     ) -> Result<ReadResourceResult, GatewayError> {
         let started = Instant::now();
+        let uri = &self.resolve(caller, Item::Resource, offered).await?;
         let (upstream, original) =
-            split_resource(uri).ok_or_else(|| unknown(Kind::Resource, uri))?;
+            split_resource(uri).ok_or_else(|| unknown(Item::Resource, uri))?;
         let none = Map::new();
         let policy_name = qualified(upstream, original);
-        let request = Request::new(caller, Kind::Resource, uri, started);
+        let request = Request::new(caller, Item::Resource, uri, started);
         let governed = self.govern(&request, &policy_name, upstream, &none).await?;
         let (upstream, decision, detail) = governed;
         let outcome = self
@@ -310,9 +206,12 @@ impl Gateway {
         self.settle(&request, &decision, detail, ok).await?;
         let mut result = outcome?;
         result.result_type.get_or_insert(ResultType::COMPLETE);
-        // The contents name the resource as the caller knows it.
-        for content in &mut result.contents {
-            rename_content(content, &upstream.name);
+        // The contents name resources as the caller knows them: in gateway URIs, unless it
+        // asked by the upstream's own URI (a virtual server with bare names).
+        if offered == uri {
+            for content in &mut result.contents {
+                rename_content(content, &upstream.name);
+            }
         }
         Ok(result)
     }
@@ -326,8 +225,9 @@ impl Gateway {
         control: Control,
     ) -> Result<GetPromptResult, GatewayError> {
         let started = Instant::now();
-        let (upstream, prompt) = split(name).ok_or_else(|| unknown(Kind::Prompt, name))?;
-        let request = Request::new(caller, Kind::Prompt, name, started);
+        let name = &self.resolve(caller, Item::Prompt, name).await?;
+        let (upstream, prompt) = split(name).ok_or_else(|| unknown(Item::Prompt, name))?;
+        let request = Request::new(caller, Item::Prompt, name, started);
         let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, detail) = governed;
         let outcome = self
@@ -373,20 +273,28 @@ impl Gateway {
         let Request {
             caller, kind, name, ..
         } = *request;
-        let upstream = self
-            .registry
-            .list(caller.scope)
-            .await?
-            .into_iter()
-            .find(|u| u.name == upstream_name && u.enabled)
+        let config = self
+            .configs
+            .get(caller.scope, caller.config_version)
+            .await?;
+        let upstream = config
+            .enabled(upstream_name)
+            .cloned()
             .ok_or_else(|| unknown(kind, name))?;
-        let rules = access::load_rules(&self.store, caller.scope).await?;
+        // The upstream's tool filter: what it filters out does not exist here, whoever asks.
+        let own = split(policy_name).map_or("", |(_, own)| own);
+        if kind == Item::Tool && !config.offers(&upstream, own) {
+            return Err(unknown(kind, name));
+        }
         let subject = subject(caller.principal);
         let arguments_value = Value::Object(arguments.clone());
-        let decision = access::decide(&rules, &subject, policy_name, &arguments_value);
+        let decision = access::decide(&config.rules, &subject, policy_name, &arguments_value);
         // Every outcome leaves one record: who, what and which upstream, the deciding rule,
         // and the arguments only as a digest.
         let mut detail = json!({ "upstream": upstream.name, "argument_digest": digest(arguments) });
+        if let Some(server) = caller.server {
+            detail["virtual_server"] = json!(server);
+        }
         if !decision.allowed {
             detail["reason"] = json!(decision.reason);
             let rule = decision.rule_label();
@@ -474,14 +382,14 @@ impl Gateway {
     }
 }
 
-fn subject(principal: &Principal) -> Subject<'_> {
+pub(super) fn subject(principal: &Principal) -> Subject<'_> {
     Subject {
         roles: &principal.roles,
         permissions: principal.permissions,
     }
 }
 
-fn unknown(kind: Kind, name: &str) -> GatewayError {
+fn unknown(kind: Item, name: &str) -> GatewayError {
     GatewayError::Unknown(kind.noun(), name.to_owned())
 }
 

@@ -6,15 +6,19 @@
 mod breaker;
 mod calls;
 mod catalog;
+mod config;
 mod endpoint;
+mod offer;
 mod pool;
 mod probe;
 mod registry;
 pub mod relay;
 mod upstream;
+mod views;
 
-pub use calls::{Called, Caller, Catalog, Gateway, GatewayError};
+pub use calls::{Called, Caller, Gateway, GatewayError};
 pub use endpoint::{CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
+pub use offer::Catalog;
 pub use pool::{CallError, Pool};
 pub use probe::probe;
 pub use registry::{Registry, RegistryError};

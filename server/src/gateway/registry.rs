@@ -56,6 +56,9 @@ fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
         call_timeout_ms: u32::try_from(row.call_timeout_ms).unwrap_or(30_000),
         enabled: row.enabled,
         tags: row.tags.0,
+        // Rows from before migration 0011 hold `{}`: no filter.
+        tool_filter: serde_json::from_value(row.tool_filter.0)
+            .map_err(|_| RegistryError::Corrupt(row.id))?,
         created_at: row.created_at,
         updated_at: row.updated_at,
         status: app::api::UpstreamStatus::default(),
@@ -160,6 +163,8 @@ impl Registry {
             call_timeout_ms: input.call_timeout_ms,
             enabled: input.enabled,
             tags: &input.tags,
+            tool_filter: serde_json::to_value(&input.tool_filter)
+                .map_err(|_| RegistryError::Corrupt(id))?,
         })
     }
 }

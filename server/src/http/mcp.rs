@@ -1,8 +1,8 @@
-//! `/mcp/{tenant}`: the tenant's MCP endpoint (Streamable HTTP). Before rmcp sees a request,
-//! this layer
+//! `/mcp/{tenant}` and `/mcp/{tenant}/{virtual-server}`: the tenant's MCP endpoints
+//! (Streamable HTTP). Before rmcp sees a request, this layer
 //! - refuses a browser `Origin` that is neither the endpoint's own nor configured (403; MCP
 //!   2025-11-25 basic/transports §Security Warning, against DNS rebinding);
-//! - resolves the tenant by slug (404 when unknown);
+//! - resolves the tenant by slug and the virtual server by name (404 when unknown);
 //! - authenticates a bearer JWT or API key (401 with `WWW-Authenticate`, RFC 6750 §3; no
 //!   cookies: a page must not drive a user's tools);
 //! - admits a named session only for its owner, on any replica (404 when unknown, expired,
@@ -41,7 +41,8 @@ pub fn router(state: AppState) -> Router {
         state.mcp.shutdown.clone(),
     );
     Router::new()
-        .route_service("/mcp/{tenant}", service)
+        .route_service("/mcp/{tenant}", service.clone())
+        .route_service("/mcp/{tenant}/{server}", service)
         .route_layer(from_fn_with_state(state, admit))
 }
 
@@ -126,9 +127,16 @@ async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<Princ
     })
 }
 
+/// The endpoint's path: the tenant's slug, and a virtual server's name if it is one.
+#[derive(serde::Deserialize)]
+struct Endpoint {
+    tenant: String,
+    server: Option<String>,
+}
+
 async fn admit(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    Path(Endpoint { tenant, server }): Path<Endpoint>,
     ctx: RequestContext,
     mut request: Request<Body>,
     next: Next,
@@ -136,8 +144,8 @@ async fn admit(
     if !origin_allowed(request.headers(), &state.settings.gateway.allowed_origins) {
         return refuse(StatusCode::FORBIDDEN, -32600, "Origin not allowed");
     }
-    let tenant = match state.store.tenant_by_slug(&tenant).await {
-        Ok(tenant) => tenant,
+    let (tenant, config_version) = match state.store.tenant_by_slug(&tenant).await {
+        Ok(found) => found,
         Err(StoreError::NotFound(_)) => {
             return refuse(StatusCode::NOT_FOUND, -32600, "no MCP endpoint here");
         }
@@ -162,7 +170,18 @@ async fn admit(
             "a role you hold requires a second factor: enrol TOTP, then sign in again",
         );
     }
-    let owner = Owner::of(&principal);
+    let scope = TenantScope::verified(tenant.id);
+    if let Some(name) = &server {
+        match state.gateway.serves(&scope, config_version, name).await {
+            Ok(true) => {}
+            Ok(false) => return refuse(StatusCode::NOT_FOUND, -32600, "no MCP endpoint here"),
+            Err(error) => {
+                tracing::error!(%error, "virtual server lookup failed");
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
+            }
+        }
+    }
+    let owner = Owner::of(&principal, server.as_deref());
     let session = request
         .headers()
         .get(SESSION_HEADER)
@@ -180,9 +199,11 @@ async fn admit(
     }
     let method = request.method().clone();
     request.extensions_mut().insert(Arc::new(McpCaller {
-        scope: TenantScope::verified(tenant.id),
+        scope,
         principal,
         origin: ctx.origin(),
+        config_version,
+        server,
     }));
     let mut response = next.run(request).await;
     let outcome = match (&session, method) {

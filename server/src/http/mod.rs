@@ -23,6 +23,7 @@ mod tenants;
 mod tools;
 mod upstreams;
 mod users;
+mod virtual_servers;
 
 pub use error::{ApiError, PROBLEM_JSON};
 pub use openapi::document as openapi_document;
@@ -54,6 +55,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(users::router())
         .merge(invitations::router())
         .merge(upstreams::router())
+        .merge(virtual_servers::router())
         .merge(tools::router())
         .merge(audit::router())
         .merge(auth::router())

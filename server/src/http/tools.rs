@@ -68,7 +68,15 @@ async fn list(
     Path(tenant_id): Path<Uuid>,
 ) -> Result<Json<ToolList>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
-    Ok(Json(state.gateway.tools(&scope, &principal).await?))
+    let origin = ctx.origin();
+    let caller = Caller {
+        scope: &scope,
+        principal: &principal,
+        origin: &origin,
+        config_version: None,
+        server: None,
+    };
+    Ok(Json(state.gateway.tools(&caller).await?))
 }
 
 /// Call a tool through the gateway, as the caller: decided by the tool policies, forwarded
@@ -95,6 +103,8 @@ async fn call(
         scope: &scope,
         principal: &principal,
         origin: &origin,
+        config_version: None,
+        server: None,
     };
     let called = state
         .gateway

@@ -1,13 +1,14 @@
 //! Audit rows. Appends are serialised per tenant by the chain head row: the first statement
 //! of the append transaction upserts it, which row-locks it on PostgreSQL and takes the write
-//! lock on SQLite, so two appends never read the same head.
+//! lock on SQLite, so two appends (from two replicas too) never read the same head. Appends
+//! go through the store's group-commit writer (`audit_writer`).
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, Wall, like_pattern, walled, walled_tx};
+use super::{Db, Store, StoreError, Wall, like_pattern, walled};
 use crate::tenancy::TenantScope;
 
 /// One stored audit record, chain fields included.
@@ -45,54 +46,19 @@ macro_rules! columns {
         "id, tenant_id, seq, at, actor, action, target, outcome, rule, request_id, client_addr, detail, prev_hash, hash"
     };
 }
+pub(super) use columns;
 
 impl Store {
-    /// Appends one record to `tenant_id`'s chain: `build` gets the next sequence number and the
-    /// previous hash and returns the complete row. Row and head change in one transaction.
+    /// Appends one record to `tenant_id`'s chain and returns it once committed: `build` gets
+    /// the next sequence number and the previous hash and returns the complete row. Appends
+    /// are group-committed (see `audit_writer`): row and head change in one transaction.
     #[instrument(skip_all)]
     pub async fn append_audit(
         &self,
         tenant_id: Uuid,
-        build: impl FnOnce(i64, &[u8]) -> AuditRow,
+        build: impl Fn(i64, &[u8]) -> AuditRow + Send + Sync + 'static,
     ) -> Result<AuditRow, StoreError> {
-        let genesis = crate::audit::GENESIS.to_vec();
-        let row = walled_tx!(self, Wall::Tenant(tenant_id), tx => {
-            let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(
-                "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
-                 ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
-            )
-            .bind(tenant_id)
-            .bind(&genesis)
-            .fetch_one(&mut *tx)
-            .await?;
-            let row = build(seq + 1, &hash);
-            sqlx::query(concat!("INSERT INTO audit_events (", columns!(), ") \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"))
-                .bind(row.id)
-                .bind(row.tenant_id)
-                .bind(row.seq)
-                .bind(row.at)
-                .bind(&row.actor)
-                .bind(&row.action)
-                .bind(&row.target)
-                .bind(&row.outcome)
-                .bind(&row.rule)
-                .bind(&row.request_id)
-                .bind(&row.client_addr)
-                .bind(&row.detail)
-                .bind(&row.prev_hash)
-                .bind(&row.hash)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .bind(row.seq)
-                .bind(&row.hash)
-                .execute(&mut *tx)
-                .await?;
-            row
-        });
-        Ok(row)
+        self.audit.append(tenant_id, Box::new(build)).await
     }
 
     /// Up to `limit` records after `after_seq`, oldest first (for verification).

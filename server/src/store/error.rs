@@ -22,6 +22,9 @@ pub enum StoreError {
     /// Migrations failed to apply.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The audit writer task has stopped (the runtime is shutting down).
+    #[error("the audit writer has stopped")]
+    AuditWriterGone,
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -35,6 +38,11 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("roles_tenant_name_key", "roles.name", "name"),
     ("api_keys_prefix_key", "api_keys.prefix", "prefix"),
     ("upstreams_tenant_name_key", "upstreams.name", "name"),
+    (
+        "virtual_servers_tenant_name_key",
+        "virtual_servers.name",
+        "name",
+    ),
     (
         "tool_policies_tenant_name_key",
         "tool_policies.name",

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod audit_writer;
 mod credentials;
 mod error;
 mod first_run;
@@ -14,6 +15,7 @@ mod tenants;
 mod tokens;
 mod upstreams;
 mod users;
+mod virtual_servers;
 mod wall;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
@@ -72,6 +74,7 @@ use wall::{Wall, walled, walled_tx};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    audit: audit_writer::AuditWriter,
 }
 
 impl Store {
@@ -136,7 +139,8 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        Ok(Self { db })
+        let audit = audit_writer::AuditWriter::start(db.clone());
+        Ok(Self { db, audit })
     }
 
     #[instrument(skip_all)]

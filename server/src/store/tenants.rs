@@ -6,6 +6,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::{Db, Store, StoreError, like_pattern, on_pool, paginate};
+use crate::tenancy::TenantScope;
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -14,6 +15,13 @@ struct TenantRow {
     name: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionedRow {
+    #[sqlx(flatten)]
+    tenant: TenantRow,
+    config_version: i64,
 }
 
 impl From<TenantRow> for Tenant {
@@ -68,14 +76,33 @@ impl Store {
         row.map(Into::into).ok_or(StoreError::NotFound("tenant"))
     }
 
-    /// The tenant whose slug is `slug` (the MCP endpoint's path names tenants by slug).
+    /// The tenant whose slug is `slug` (the MCP endpoint's path names tenants by slug), with
+    /// the version of its gateway configuration (see [`Store::tenant_config_version`]).
     #[instrument(skip_all)]
-    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Tenant, StoreError> {
-        let sql = concat!("SELECT ", columns!(), " FROM tenants WHERE slug = $1");
-        let row: Option<TenantRow> = on_pool!(self, pool => {
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<(Tenant, i64), StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            ", config_version FROM tenants WHERE slug = $1"
+        );
+        let row: Option<VersionedRow> = on_pool!(self, pool => {
             sqlx::query_as(sql).bind(slug).fetch_optional(pool).await?
         });
-        row.map(Into::into).ok_or(StoreError::NotFound("tenant"))
+        let row = row.ok_or(StoreError::NotFound("tenant"))?;
+        Ok((row.tenant.into(), row.config_version))
+    }
+
+    /// The version of the tenant's gateway configuration: a trigger bumps it on every write
+    /// to its upstreams or tool policies (migration 0010), so caches compare it, not a clock.
+    #[instrument(skip_all)]
+    pub async fn tenant_config_version(&self, scope: &TenantScope) -> Result<i64, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT config_version FROM tenants WHERE id = $1")
+                .bind(scope.tenant_id())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|(v,)| v).ok_or(StoreError::NotFound("tenant"))
     }
 
     /// One page of tenants in creation order after `cursor`, optionally filtered by `q`.

@@ -22,6 +22,7 @@ pub struct UpstreamRow {
     pub call_timeout_ms: i32,
     pub enabled: bool,
     pub tags: Json<Vec<String>>,
+    pub tool_filter: Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,12 +39,13 @@ pub struct UpstreamRecord<'a> {
     pub call_timeout_ms: u32,
     pub enabled: bool,
     pub tags: &'a [String],
+    pub tool_filter: serde_json::Value,
 }
 
 macro_rules! columns {
     () => {
         "id, tenant_id, name, description, transport, config, credentials_enc, secret_names, \
-         call_timeout_ms, enabled, tags, created_at, updated_at"
+         call_timeout_ms, enabled, tags, tool_filter, created_at, updated_at"
     };
 }
 
@@ -57,15 +59,15 @@ impl Store {
     ) -> Result<UpstreamRow, StoreError> {
         let sql = concat!(
             "INSERT INTO upstreams (id, tenant_id, name, description, transport, config, credentials_enc, \
-             secret_names, call_timeout_ms, enabled, tags, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
+             secret_names, call_timeout_ms, enabled, tags, tool_filter, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING ",
             columns!()
         );
         Ok(walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql)
                 .bind(r.id).bind(scope.tenant_id()).bind(r.name).bind(r.description).bind(r.transport)
                 .bind(Json(&r.config)).bind(&r.credentials_enc).bind(Json(&r.secret_names))
-                .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Utc::now())
+                .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Json(&r.tool_filter)).bind(Utc::now())
                 .fetch_one(pool).await?
         }))
     }
@@ -112,14 +114,14 @@ impl Store {
         let sql = concat!(
             "UPDATE upstreams SET name = $3, description = $4, transport = $5, config = $6, \
              credentials_enc = $7, secret_names = $8, call_timeout_ms = $9, enabled = $10, tags = $11, \
-             updated_at = $12 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+             tool_filter = $12, updated_at = $13 WHERE tenant_id = $1 AND id = $2 RETURNING ",
             columns!()
         );
         let row: Option<UpstreamRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(sql)
                 .bind(scope.tenant_id()).bind(r.id).bind(r.name).bind(r.description).bind(r.transport)
                 .bind(Json(&r.config)).bind(&r.credentials_enc).bind(Json(&r.secret_names))
-                .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Utc::now())
+                .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Json(&r.tool_filter)).bind(Utc::now())
                 .fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound("upstream"))

@@ -9,6 +9,7 @@
 mod invitations;
 mod roles;
 mod upstreams;
+mod virtual_servers;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,6 +107,11 @@ impl ApiClient {
 
     pub async fn list_tenants(&self, query: &TenantQuery) -> Result<TenantList, Problem> {
         let path = format!("/api/v1/tenants{}", query_string(query)?);
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn get_tenant(&self, id: uuid::Uuid) -> Result<Tenant, Problem> {
+        let path = format!("/api/v1/tenants/{id}");
         self.send::<(), _>(Method::Get, &path, None).await
     }
 

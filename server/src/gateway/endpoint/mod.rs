@@ -29,6 +29,10 @@ pub struct McpCaller {
     pub scope: TenantScope,
     pub principal: Principal,
     pub origin: Origin,
+    /// The tenant's gateway configuration version, read with the tenant.
+    pub config_version: i64,
+    /// The virtual server whose endpoint was called; `None`: the tenant's own.
+    pub server: Option<String>,
 }
 
 pub type Service = StreamableHttpService<McpServer, LocalSessionManager>;

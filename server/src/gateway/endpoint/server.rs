@@ -93,7 +93,7 @@ impl McpServer {
     async fn catalog(&self, context: &RequestContext<RoleServer>) -> Result<Catalog, McpError> {
         let caller = caller_of(&context.extensions)?;
         self.gateway
-            .catalog(&caller.scope, &caller.principal)
+            .catalog(&caller.as_caller())
             .await
             .map_err(governed_error)
     }
@@ -113,7 +113,8 @@ impl ServerHandler for McpServer {
         info.server_info = Implementation::new("switchyard", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "Switchyard gateway: the tools, resources and prompts of this tenant's upstream \
-             MCP servers that you may use. Tools and prompts are named `upstream.name`."
+             MCP servers that you may use. Tools and prompts are named `upstream.name` (a \
+             virtual server may offer them under the upstreams' own names)."
                 .into(),
         );
         info
@@ -261,6 +262,8 @@ impl McpCaller {
             scope: &self.scope,
             principal: &self.principal,
             origin: &self.origin,
+            config_version: Some(self.config_version),
+            server: self.server.as_deref(),
         }
     }
 }

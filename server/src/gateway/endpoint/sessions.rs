@@ -25,11 +25,15 @@ pub struct Owner {
     pub user_id: Uuid,
     /// The API key it was opened with, if any: another key of the same user is another owner.
     pub api_key: Option<Uuid>,
+    /// The virtual server whose endpoint opened it: a session belongs to one endpoint.
+    #[serde(default)]
+    pub server: Option<String>,
 }
 
 impl Owner {
-    pub fn of(principal: &Principal) -> Self {
+    pub fn of(principal: &Principal, server: Option<&str>) -> Self {
         Self {
+            server: server.map(str::to_owned),
             tenant_id: principal.tenant_id,
             user_id: principal.user_id,
             api_key: match principal.credential {
@@ -150,6 +154,7 @@ mod tests {
             tenant_id: Uuid::nil(),
             user_id: Uuid::max(),
             api_key,
+            server: None,
         }
     }
 
@@ -167,6 +172,12 @@ mod tests {
                 .await
                 .unwrap()
         );
+        // So is the same user on another endpoint of the tenant.
+        let elsewhere = Owner {
+            server: Some("research".into()),
+            ..alice.clone()
+        };
+        assert!(!sessions.admit("s1", &elsewhere).await.unwrap());
         let state = SessionState::new(
             serde_json::from_value(serde_json::json!({
             "protocolVersion": "2025-11-25", "capabilities": {},
