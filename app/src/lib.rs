@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                         <A href="/users">"Users"</A>
                         <A href="/access">"Access"</A>
                         <A href="/upstreams">"Upstreams"</A>
+                        <A href="/catalog">"Catalog"</A>
                         <A href="/virtual-servers">"Virtual servers"</A>
                         <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/users") view=|| view! { <pages::Gate><pages::UsersPage/></pages::Gate> }/>
                         <Route path=path!("/account") view=|| view! { <pages::Gate><pages::AccountPage/></pages::Gate> }/>
                         <Route path=path!("/upstreams") view=|| view! { <pages::Gate><pages::UpstreamsPage/></pages::Gate> }/>
+                        <Route path=path!("/catalog") view=|| view! { <pages::Gate><pages::CatalogPage/></pages::Gate> }/>
                         <Route path=path!("/virtual-servers") view=|| view! { <pages::Gate><pages::VirtualServersPage/></pages::Gate> }/>
                         <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>

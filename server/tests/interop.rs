@@ -168,3 +168,111 @@ async fn mcp_inspector_cli_lists_and_calls_with_a_bearer_header() {
     assert!(uri.starts_with("switchyard://everything/"), "{uri}");
     server.stop().await;
 }
+
+/// Upstreams on the Python SDKs over Streamable HTTP: the official SDK's `MCPServer`
+/// (`peers/fixture_server.py`) and FastMCP 4 (`peers/fastmcp_server.py`). Tools, resources
+/// and prompts of each work through the gateway for an rmcp client.
+#[tokio::test]
+async fn python_sdk_and_fastmcp_upstreams_serve_over_streamable_http() {
+    use common::mcp::{Era, Watcher, connect};
+    use common::peers::http_server;
+    use rmcp::model::{CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams};
+    use serde_json::json;
+
+    let (_sdk, sdk_url) = http_server("fixture_server.py", &["http"]).await;
+    let (_fast, fast_url) = http_server("fastmcp_server.py", &[]).await;
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = common::default_tenant(&server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let bodies = [
+        (
+            "/upstreams",
+            json!({ "name": "pysdk", "connection": { "transport": "streamable_http", "url": sdk_url } }),
+        ),
+        (
+            "/upstreams",
+            json!({ "name": "fast", "connection": { "transport": "streamable_http", "url": fast_url } }),
+        ),
+        (
+            "/policies",
+            json!({ "name": "python-all", "effect": "allow", "tool_pattern": "*" }),
+        ),
+    ];
+    for (path, body) in bodies {
+        let r = common::post(&server.client, url(path), body).await;
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{path}");
+    }
+    let client = connect(
+        &server.url("/mcp/default"),
+        &server.admin_token,
+        Era::Stateless,
+        Watcher::default(),
+    )
+    .await;
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"pysdk.add".to_owned()), "{tools:?}");
+    assert!(tools.contains(&"fast.shout".to_owned()), "{tools:?}");
+    let call = |name: &str, arguments: Value| {
+        CallToolRequestParams::new(name.to_owned())
+            .with_arguments(arguments.as_object().unwrap().clone())
+    };
+    let sum = client
+        .call_tool(call("pysdk.add", json!({ "a": 2, "b": 3 })))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_string(&sum.content).unwrap().contains('5'),
+        "{sum:?}"
+    );
+    let shout = client
+        .call_tool(call("fast.shout", json!({ "text": "quiet" })))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_string(&shout.content)
+            .unwrap()
+            .contains("QUIET"),
+        "{shout:?}"
+    );
+
+    for (uri, text) in [
+        (
+            "switchyard://pysdk/fixture://greeting",
+            "hello from the fixture",
+        ),
+        ("switchyard://fast/fast://motto", "fast and typed"),
+    ] {
+        let read = client
+            .read_resource(ReadResourceRequestParams::new(uri))
+            .await
+            .unwrap();
+        let contents = serde_json::to_value(&read.contents).unwrap();
+        assert_eq!(contents[0]["uri"], uri, "{contents}");
+        assert_eq!(contents[0]["text"], text, "{contents}");
+    }
+    for (name, argument, expected) in [
+        ("pysdk.review", "code", "Please review"),
+        ("fast.summarize", "topic", "Summarize gateways"),
+    ] {
+        let arguments =
+            json!({ argument: if argument == "code" { "fn main() {}" } else { "gateways" } });
+        let got = client
+            .get_prompt(
+                GetPromptRequestParams::new(name)
+                    .with_arguments(arguments.as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+        let messages = serde_json::to_string(&got.messages).unwrap();
+        assert!(messages.contains(expected), "{name}: {messages}");
+    }
+    client.cancel().await.unwrap();
+    server.stop().await;
+}

@@ -339,3 +339,70 @@ async fn an_upstream_tool_filter_applies_from_the_next_request() {
     client.cancel().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_rest_catalog_lists_searches_and_narrows() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = tenant_with_everything(&server.base, &server.client).await;
+    let catalog = |query: &str| {
+        let url = server.url(&format!("/api/v1/tenants/{t}/catalog{query}"));
+        server.client.get(url).send()
+    };
+    let all: Value = catalog("").await.unwrap().json().await.unwrap();
+    let kinds: std::collections::BTreeSet<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["prompt", "resource", "template", "tool"]
+    );
+    assert!(!all.to_string().contains("everything.get-env"), "denied");
+    let echo: Value = catalog("?q=ECHO&kind=tool")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = echo["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|e| {
+        e["kind"] == "tool"
+            && (e["name"].as_str().unwrap().contains("echo")
+                || e["description"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .contains("echo"))
+    }));
+    let resources: Value = catalog("?kind=resource")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(resources["items"].as_array().unwrap().iter().all(|e| {
+        e["upstream"] == "everything"
+            && e["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("switchyard://everything/")
+    }));
+    for bad in [
+        "?kind=tools",
+        &format!("?q={}", "x".repeat(201)),
+        "?surprise=1",
+    ] {
+        let r = catalog(bad).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{bad}"
+        );
+    }
+    server.stop().await;
+}

@@ -28,8 +28,8 @@ pub use policy::{
     RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
 pub use tools::{
-    CatalogTool, ToolCall, ToolCallResult, ToolList, ToolStats, ToolStatsList, ToolStatsQuery,
-    UpstreamFault,
+    CATALOG_KINDS, CatalogEntry, CatalogList, CatalogQuery, CatalogTool, ToolCall, ToolCallResult,
+    ToolList, ToolStats, ToolStatsList, ToolStatsQuery, UpstreamFault,
 };
 pub use upstream::{
     Connection, ProbedItem, ToolFilter, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,

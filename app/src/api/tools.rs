@@ -87,3 +87,48 @@ pub struct ToolStatsList {
     /// Busiest first.
     pub items: Vec<ToolStats>,
 }
+
+/// Query of `GET /api/v1/tenants/{tenant_id}/catalog`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// Case-insensitive text in the name, the upstream or the description (≤ 200 chars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Only this kind: `tool`, `prompt`, `resource` or `template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The kinds of catalog entry.
+pub const CATALOG_KINDS: [&str; 4] = ["tool", "prompt", "resource", "template"];
+
+/// One thing the caller may use: a tool or prompt (`upstream.name`), or a resource or
+/// resource template (its gateway URI).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CatalogEntry {
+    pub kind: String,
+    pub name: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl CatalogEntry {
+    /// Whether `needle` (lowercase) is in the name, upstream or description.
+    pub fn mentions(&self, needle: &str) -> bool {
+        [&self.name, &self.upstream, &self.description]
+            .iter()
+            .any(|s| s.to_lowercase().contains(needle))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CatalogList {
+    pub items: Vec<CatalogEntry>,
+    /// Enabled upstreams that did not answer; their items are missing from `items`.
+    pub unavailable: Vec<UpstreamFault>,
+}

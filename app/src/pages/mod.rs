@@ -3,6 +3,7 @@
 mod access;
 mod account;
 mod audit;
+mod catalog;
 mod connect;
 mod explorer;
 mod invitations;
@@ -19,6 +20,7 @@ mod virtual_servers;
 pub use access::AccessPage;
 pub use account::AccountPage;
 pub use audit::AuditPage;
+pub use catalog::CatalogPage;
 pub use invitations::InvitePage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;

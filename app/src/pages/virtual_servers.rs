@@ -262,8 +262,8 @@ fn ServerForm(
             <label class="wide">"Resources (upstream.original-uri, patterns)"
                 <textarea name="resources" rows="2" bind:value=resource_patterns></textarea>
             </label>
-            <label><input type="checkbox" name="bare_names" bind:checked=bare_names/>" Offer the upstreams' own names"</label>
-            <label><input type="checkbox" name="enabled" bind:checked=enabled/>" Enabled"</label>
+            <label class="check"><input type="checkbox" name="bare_names" bind:checked=bare_names/>"Offer the upstreams' own names"</label>
+            <label class="check"><input type="checkbox" name="enabled" bind:checked=enabled/>"Enabled"</label>
             <div class="actions">
                 <button type="submit">"Save virtual server"</button>
                 <button type="button" on:click=move |_| { clear(); editing.set(None); }>"Clear"</button>

@@ -61,6 +61,11 @@ pub struct GatewaySettings {
     /// the endpoint's own; any other `Origin` is refused with 403 (MCP Streamable HTTP
     /// §Security Warning: DNS rebinding).
     pub allowed_origins: Vec<String>,
+    /// Host names (`gateway.example.com`, or with a port to match only that port) the MCP
+    /// endpoint answers to; a request for any other `Host` is refused with 403 (DNS
+    /// rebinding: a hostile name resolving to this server). Empty: loopback names only when
+    /// listening on a loopback address, any name otherwise — set it in production.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for GatewaySettings {
@@ -69,6 +74,7 @@ impl Default for GatewaySettings {
             health_check_secs: 30,
             session_idle_secs: 3600,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

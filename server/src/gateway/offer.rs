@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use app::api::{CatalogTool, ToolList, UpstreamFault};
+use app::api::{CatalogEntry, CatalogList, CatalogTool, ToolList, UpstreamFault};
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use serde_json::Value;
 
@@ -76,6 +76,62 @@ impl Gateway {
             })
             .collect();
         Ok(ToolList {
+            items,
+            unavailable: catalog.unavailable,
+        })
+    }
+
+    /// Everything the caller may use, as REST catalog entries (the tenant's endpoint).
+    pub async fn entries(&self, caller: &Caller<'_>) -> Result<CatalogList, GatewayError> {
+        let catalog = self.catalog(caller).await?;
+        let upstream_of = |name: &str| split(name).map_or("", |(u, _)| u).to_owned();
+        let uri_upstream = |uri: &str| split_resource(uri).map_or("", |(u, _)| u).to_owned();
+        let text = |d: Option<&str>| d.unwrap_or_default().to_owned();
+        let entry =
+            |kind: &str, name: String, upstream: String, description: String| CatalogEntry {
+                kind: kind.to_owned(),
+                name,
+                upstream,
+                description,
+            };
+        let mut items = Vec::new();
+        for t in &catalog.tools {
+            let description = text(t.description.as_deref());
+            items.push(entry(
+                "tool",
+                t.name.to_string(),
+                upstream_of(&t.name),
+                description,
+            ));
+        }
+        for p in &catalog.prompts {
+            let description = text(p.description.as_deref());
+            items.push(entry(
+                "prompt",
+                p.name.clone(),
+                upstream_of(&p.name),
+                description,
+            ));
+        }
+        for r in &catalog.resources {
+            let description = text(r.description.as_deref());
+            items.push(entry(
+                "resource",
+                r.uri.clone(),
+                uri_upstream(&r.uri),
+                description,
+            ));
+        }
+        for t in &catalog.templates {
+            let (uri, description) = (t.uri_template.clone(), text(t.description.as_deref()));
+            items.push(entry(
+                "template",
+                uri.clone(),
+                uri_upstream(&uri),
+                description,
+            ));
+        }
+        Ok(CatalogList {
             items,
             unavailable: catalog.unavailable,
         })

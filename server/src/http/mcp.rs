@@ -1,7 +1,8 @@
 //! `/mcp/{tenant}` and `/mcp/{tenant}/{virtual-server}`: the tenant's MCP endpoints
 //! (Streamable HTTP). Before rmcp sees a request, this layer
-//! - refuses a browser `Origin` that is neither the endpoint's own nor configured (403; MCP
-//!   2025-11-25 basic/transports §Security Warning, against DNS rebinding);
+//! - refuses a `Host` it does not serve, and a browser `Origin` that is neither the
+//!   endpoint's own nor configured (403; MCP 2025-11-25 basic/transports §Security Warning,
+//!   against DNS rebinding);
 //! - resolves the tenant by slug and the virtual server by name (404 when unknown);
 //! - authenticates a bearer JWT or API key (401 with `WWW-Authenticate`, RFC 6750 §3; no
 //!   cookies: a page must not drive a user's tools);
@@ -73,6 +74,30 @@ fn unauthorized(detail: &str, invalid_token: bool) -> Response {
     response
 }
 
+/// Whether the request's `Host` is one this endpoint answers to (see `allowed_hosts`).
+fn host_allowed(headers: &HeaderMap, allowed: &[String], bind: std::net::SocketAddr) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    // `name`, `name:port`, `[v6]`, `[v6]:port`.
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if !allowed.is_empty() {
+        return allowed.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == host || a == name
+        });
+    }
+    if !bind.ip().is_loopback() {
+        return true;
+    }
+    matches!(name, "localhost" | "127.0.0.1" | "::1")
+}
+
 /// Whether the request's `Origin`, if any, is the endpoint's own or an allowed one.
 fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
@@ -141,7 +166,15 @@ async fn admit(
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
-    if !origin_allowed(request.headers(), &state.settings.gateway.allowed_origins) {
+    let gateway = &state.settings.gateway;
+    if !host_allowed(
+        request.headers(),
+        &gateway.allowed_hosts,
+        state.settings.http.bind,
+    ) {
+        return refuse(StatusCode::FORBIDDEN, -32600, "Host not allowed");
+    }
+    if !origin_allowed(request.headers(), &gateway.allowed_origins) {
         return refuse(StatusCode::FORBIDDEN, -32600, "Origin not allowed");
     }
     let (tenant, config_version) = match state.store.tenant_by_slug(&tenant).await {
@@ -230,4 +263,46 @@ async fn admit(
         return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn hosts_are_checked_against_the_list_or_loopback() {
+        let loopback: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let anywhere: std::net::SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        for ok in ["localhost:3000", "127.0.0.1", "[::1]:3000", "LOCALHOST"] {
+            assert!(host_allowed(&host(ok), &[], loopback), "{ok}");
+        }
+        assert!(!host_allowed(&host("evil.example.com"), &[], loopback));
+        assert!(host_allowed(&host("evil.example.com"), &[], anywhere));
+        let listed = [
+            "gateway.example.com".to_owned(),
+            "other.example.com:8443".to_owned(),
+        ];
+        assert!(host_allowed(
+            &host("gateway.example.com:443"),
+            &listed,
+            anywhere
+        ));
+        assert!(host_allowed(
+            &host("other.example.com:8443"),
+            &listed,
+            anywhere
+        ));
+        assert!(!host_allowed(
+            &host("other.example.com:9000"),
+            &listed,
+            anywhere
+        ));
+        assert!(!host_allowed(&host("localhost"), &listed, loopback));
+    }
 }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use app::api::{
-    Problem, ToolCall, ToolCallResult, ToolList, ToolStats, ToolStatsList, ToolStatsQuery,
+    CATALOG_KINDS, CatalogList, CatalogQuery, Problem, ToolCall, ToolCallResult, ToolList,
+    ToolStats, ToolStatsList, ToolStatsQuery,
 };
 use axum::Router;
 use axum::extract::State;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tenants/{tenant_id}/tools", get(list))
         .route("/api/v1/tenants/{tenant_id}/tools/call", post(call))
         .route("/api/v1/tenants/{tenant_id}/tools/stats", get(stats))
+        .route("/api/v1/tenants/{tenant_id}/catalog", get(catalog))
 }
 
 impl From<GatewayError> for ApiError {
@@ -163,4 +165,48 @@ async fn stats(
     let mut items: Vec<ToolStats> = per_tool.into_values().collect();
     items.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
     Ok(Json(ToolStatsList { hours, items }))
+}
+
+/// Everything the caller may use across the tenant's upstreams — tools, prompts, resources
+/// and resource templates, in gateway names — optionally searched and narrowed to one kind.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/catalog", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path), CatalogQuery),
+    responses(
+        (status = 200, body = CatalogList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn catalog(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+    Query(query): Query<CatalogQuery>,
+) -> Result<Json<CatalogList>, ApiError> {
+    if let Some(kind) = &query.kind
+        && !CATALOG_KINDS.contains(&kind.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "kind must be one of tool, prompt, resource, template; got `{kind}`"
+        )));
+    }
+    let needle = query.q.as_deref().map(str::to_lowercase);
+    if needle.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(ApiError::BadRequest("q is at most 200 characters".into()));
+    }
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
+    let origin = ctx.origin();
+    let caller = Caller {
+        scope: &scope,
+        principal: &principal,
+        origin: &origin,
+        config_version: None,
+        server: None,
+    };
+    let mut list = state.gateway.entries(&caller).await?;
+    list.items.retain(|e| {
+        query.kind.as_ref().is_none_or(|k| *k == e.kind)
+            && needle.as_ref().is_none_or(|q| e.mentions(q))
+    });
+    Ok(Json(list))
 }

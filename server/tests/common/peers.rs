@@ -71,3 +71,34 @@ pub fn python() -> PathBuf {
 pub fn fixture_server() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fixture_server.py")
 }
+
+/// A Python MCP server (`script` with `args`, then a free loopback port) serving Streamable
+/// HTTP at `/mcp`; killed when dropped. Returns it once it accepts connections (30 s).
+pub async fn http_server(script: &str, args: &[&str]) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(script);
+    let child = tokio::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the Python server");
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (child, format!("http://127.0.0.1:{port}/mcp"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the Python server on port {port} did not start");
+}

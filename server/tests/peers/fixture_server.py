@@ -44,7 +44,6 @@ def review(code: str) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
-        server.settings.port = int(sys.argv[2])
-        server.run("streamable-http")
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         server.run("stdio")

@@ -4,8 +4,8 @@
 
 use super::{ApiClient, Method};
 use crate::api::{
-    Problem, ToolCall, ToolCallResult, ToolList, ToolStatsList, ToolStatsQuery, Upstream,
-    UpstreamInput, UpstreamList, UpstreamProbe,
+    CatalogList, CatalogQuery, Problem, ToolCall, ToolCallResult, ToolList, ToolStatsList,
+    ToolStatsQuery, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
 };
 
 impl ApiClient {
@@ -51,6 +51,17 @@ impl ApiClient {
     /// The tools the caller may use, across the tenant's upstreams.
     pub async fn list_tools(&self, tenant: uuid::Uuid) -> Result<ToolList, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/tools");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    /// Everything the caller may use, optionally searched and narrowed to one kind.
+    pub async fn catalog(
+        &self,
+        tenant: uuid::Uuid,
+        query: &CatalogQuery,
+    ) -> Result<CatalogList, Problem> {
+        let query = super::query_string(query)?;
+        let path = format!("/api/v1/tenants/{tenant}/catalog{query}");
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
