@@ -81,7 +81,11 @@ impl AppState {
             tenant_per_second: settings.http.tenant_rate_limit_per_second,
             principal_per_second: settings.http.principal_rate_limit_per_second,
         });
-        let upstreams = gateway::Registry::new(store.clone(), vault.clone());
+        let stdio_limits = gateway::Limits {
+            memory_mb: Some(settings.gateway.stdio_memory_mb),
+            cpu_seconds: Some(settings.gateway.stdio_cpu_seconds),
+        };
+        let upstreams = gateway::Registry::new(store.clone(), vault.clone(), stdio_limits);
         let metrics = Metrics::new()?;
         let pool = gateway::Pool::new(upstreams.clone(), metrics.clone(), kv.clone());
         let gateway = gateway::Gateway::new(

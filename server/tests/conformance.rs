@@ -33,10 +33,6 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
         "the fixture's SDK has no logging/setLevel, which the scenario sends first",
     ),
     (
-        "completion-complete",
-        "completion/complete is not relayed to upstreams yet",
-    ),
-    (
         "resources-subscribe",
         "resources/subscribe is not relayed to upstreams yet",
     ),

@@ -323,3 +323,117 @@ async fn malformed_json_rpc_never_gets_a_server_error() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     server.stop().await;
 }
+
+/// A stdio upstream over its memory limit is killed (its whole process tree) while the call
+/// runs: the caller gets a clean error, the upstream's status says why, the next call starts
+/// a new child, and no child is left behind.
+#[tokio::test]
+async fn a_stdio_upstream_over_its_memory_limit_is_killed_and_restarted() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = common::default_tenant(&server).await;
+    let marker = format!("mcp-limits-{}", uuid::Uuid::new_v4().simple());
+    let fixture = fixture_server().to_str().unwrap().to_owned();
+    let body = json!({
+        "name": "hungry",
+        "call_timeout_ms": 20_000,
+        "connection": { "transport": "stdio", "command": python(),
+            "args": [fixture, "stdio", marker], "memory_mb": 150 },
+    });
+    let r = post(
+        &server.client,
+        server.url(&format!("/api/v1/tenants/{t}/upstreams")),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let rule = json!({ "name": "hungry-all", "effect": "allow", "tool_pattern": "hungry.*" });
+    let r = post(
+        &server.client,
+        server.url(&format!("/api/v1/tenants/{t}/policies")),
+        rule,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let client = connect(
+        &server.url("/mcp/default"),
+        &server.admin_token,
+        Era::Stateless,
+        Watcher::default(),
+    )
+    .await;
+    // Within the limit: fine.
+    let small = client
+        .call_tool(call("hungry.hog", json!({ "mb": 10, "seconds": 0 })))
+        .await
+        .unwrap();
+    assert_ne!(small.is_error, Some(true), "{small:?}");
+    let first = wait_for_pids(&marker, 1).await;
+    assert_eq!(first.len(), 1);
+
+    let started = Instant::now();
+    let refused = client
+        .call_tool(call("hungry.hog", json!({ "mb": 400, "seconds": 15 })))
+        .await;
+    assert!(
+        matches!(&refused, Err(rmcp::ServiceError::McpError(e)) if e.code.0 == -32603),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "killed within seconds"
+    );
+    // The killed tree is gone (the gateway may already have started the next child).
+    let gone = |pid: u32| {
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || !pids_with(&marker).contains(&pid)
+    };
+    assert!(gone(first[0]), "{refused:?}");
+    assert!(pids_with(&marker).len() <= 1);
+    // Why it went is in the tenant's trail, after the restart too.
+    let mut killed = Value::Null;
+    for _ in 0..50 {
+        let page: Value = server
+            .get(&format!("/api/v1/tenants/{t}/audit?action=upstream.killed"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        killed = page["items"][0].clone();
+        if !killed.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(killed["outcome"], "failure", "{killed}");
+    let reason = killed["detail"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("memory limit"), "{killed}");
+
+    // The next call (after the reconnect backoff) runs on a new child.
+    let mut answered = None;
+    for _ in 0..50 {
+        match client
+            .call_tool(call("hungry.add", json!({ "a": 1, "b": 2 })))
+            .await
+        {
+            Ok(result) => {
+                answered = Some(result);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let answered = answered.expect("the upstream restarts");
+    assert!(
+        serde_json::to_string(&answered.content)
+            .unwrap()
+            .contains('3')
+    );
+    assert_eq!(wait_for_pids(&marker, 1).await.len(), 1);
+    client.cancel().await.unwrap();
+    server.stop().await;
+    assert!(
+        wait_for_pids(&marker, 0).await.is_empty(),
+        "no child left behind"
+    );
+}

@@ -104,6 +104,17 @@ async fn a_virtual_server_offers_its_bundle_under_the_upstreams_own_names() {
         .unwrap();
     assert!(!got.messages.is_empty());
 
+    // Completions are asked in the bundle's names; what is not offered here has none.
+    client
+        .complete_prompt_argument(simple.name.clone(), "anything", "a", None)
+        .await
+        .unwrap();
+    let hidden = client
+        .complete_prompt_argument("everything.no-such-prompt", "x", "a", None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(hidden), -32602);
+
     let resources = client.list_all_resources().await.unwrap();
     let first = resources.first().expect("server-everything has resources");
     assert!(!first.uri.starts_with("switchyard://"), "{}", first.uri);

@@ -23,6 +23,13 @@ pub enum Connection {
         env: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         working_dir: Option<String>,
+        /// Resident memory the child and its descendants may use, in MiB (16–65536); over
+        /// it they are killed and restarted. Absent: the server's default; 0: unlimited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        memory_mb: Option<u32>,
+        /// CPU time the child and its descendants may use, in seconds (1–604800), likewise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu_seconds: Option<u32>,
     },
     /// An MCP server at a Streamable HTTP endpoint.
     StreamableHttp {
@@ -199,7 +206,21 @@ impl UpstreamInput {
                 args,
                 env,
                 working_dir,
+                memory_mb,
+                cpu_seconds,
             } => {
+                if memory_mb.is_some_and(|m| m != 0 && !(16..=65_536).contains(&m)) {
+                    errors.push(FieldError::new(
+                        "connection.memory_mb",
+                        "must be 0 (unlimited) or between 16 and 65536",
+                    ));
+                }
+                if cpu_seconds.is_some_and(|c| c > 604_800) {
+                    errors.push(FieldError::new(
+                        "connection.cpu_seconds",
+                        "must be 0 (unlimited) or at most 604800",
+                    ));
+                }
                 errors.extend(validate_name("connection.command", command).err());
                 if args.len() > 100 || args.iter().any(|a| a.len() > 4096 || a.contains('\0')) {
                     errors.push(FieldError::new(
@@ -327,13 +348,20 @@ mod tests {
                 args: vec!["-y".into()],
                 env: BTreeMap::from([("1BAD".into(), "x".into())]),
                 working_dir: Some("relative".into()),
+                memory_mb: Some(8),
+                cpu_seconds: None,
             },
             secrets: Some(BTreeMap::from([("NOT-A-NAME".into(), "x".into())])),
             ..http("https://x")
         };
         assert_eq!(
             fields(&stdio),
-            ["connection.env", "connection.working_dir", "secrets"]
+            [
+                "connection.memory_mb",
+                "connection.env",
+                "connection.working_dir",
+                "secrets"
+            ]
         );
     }
 }

@@ -133,6 +133,8 @@ fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
             Connection::Stdio {
                 command: target.get(),
                 args: args.get().split_whitespace().map(str::to_string).collect(),
+                memory_mb: None,
+                cpu_seconds: None,
                 env: BTreeMap::new(),
                 working_dir: None,
             }

@@ -66,6 +66,11 @@ pub struct GatewaySettings {
     /// rebinding: a hostile name resolving to this server). Empty: loopback names only when
     /// listening on a loopback address, any name otherwise — set it in production.
     pub allowed_hosts: Vec<String>,
+    /// Resident memory a stdio upstream (its child and their descendants) may use, in MiB,
+    /// unless the upstream sets its own; over it the tree is killed and restarted. 0 = none.
+    pub stdio_memory_mb: u32,
+    /// CPU seconds a stdio upstream's process tree may use, likewise. 0 = none.
+    pub stdio_cpu_seconds: u32,
 }
 
 impl Default for GatewaySettings {
@@ -75,6 +80,8 @@ impl Default for GatewaySettings {
             session_idle_secs: 3600,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            stdio_memory_mb: 1024,
+            stdio_cpu_seconds: 0,
         }
     }
 }

@@ -241,6 +241,53 @@ impl Gateway {
         Ok(result)
     }
 
+    /// Completes an argument of a prompt or resource template the caller may see: the
+    /// reference is resolved as the caller's endpoint names it, and sent to its upstream in
+    /// the upstream's own names. Not audited: it reads suggestions, it uses nothing.
+    pub async fn complete(
+        &self,
+        caller: &Caller<'_>,
+        mut params: rmcp::model::CompleteRequestParams,
+        control: Control,
+    ) -> Result<rmcp::model::CompleteResult, GatewayError> {
+        use rmcp::model::Reference;
+        let (item, offered) = match &params.r#ref {
+            Reference::Prompt(p) => (Item::Prompt, p.name.clone()),
+            Reference::Resource(r) => (Item::Resource, r.uri.clone()),
+            // A kind of reference this version does not know refers to nothing here.
+            _ => return Err(GatewayError::Unknown("reference", String::new())),
+        };
+        let name = self.resolve(caller, item, &offered).await?;
+        let (upstream, own) = match item {
+            Item::Resource => split_resource(&name),
+            _ => split(&name),
+        }
+        .ok_or_else(|| unknown(item, &offered))?;
+        let config = self
+            .configs
+            .get(caller.scope, caller.config_version)
+            .await?;
+        let upstream = config
+            .enabled(upstream)
+            .cloned()
+            .ok_or_else(|| unknown(item, &offered))?;
+        let policy_name = qualified(&upstream.name, own);
+        let subject = subject(caller.principal);
+        if !access::visible(&config.rules, &subject, &policy_name) {
+            return Err(unknown(item, &offered));
+        }
+        match &mut params.r#ref {
+            Reference::Prompt(p) => p.name = own.to_owned(),
+            Reference::Resource(r) => r.uri = own.to_owned(),
+            _ => {}
+        }
+        let result = self
+            .pool
+            .complete(caller.scope, &upstream, params, control)
+            .await?;
+        Ok(result)
+    }
+
     /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25
     /// server/tools §Tool Annotations), from its cached list.
     async fn safe_to_retry(

@@ -8,6 +8,7 @@ mod calls;
 mod catalog;
 mod config;
 mod endpoint;
+mod limits;
 mod offer;
 mod pool;
 mod probe;
@@ -18,6 +19,7 @@ mod views;
 
 pub use calls::{Called, Caller, Gateway, GatewayError};
 pub use endpoint::{CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
+pub use limits::Limits;
 pub use offer::Catalog;
 pub use pool::{CallError, Pool};
 pub use probe::probe;

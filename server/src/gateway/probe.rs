@@ -8,7 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use app::api::{Connection, ProbedItem, UpstreamProbe};
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::model::ProtocolVersion;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
@@ -45,25 +46,27 @@ async fn run(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
 ) -> Result<UpstreamProbe, String> {
-    let client = connect(connection, secrets, ()).await?;
+    let (client, _) = connect(connection, secrets, ()).await?;
     let report = list(&client).await;
     // Ends the session (and, for stdio, the child: closing its stdin, then killing it).
     let _ = client.cancel().await;
     report
 }
 
-/// An initialized MCP client session with the upstream, its notifications going to `handler`.
+/// An initialized MCP client session with the upstream, its notifications going to `handler`,
+/// and for stdio the child's process id.
 pub(super) async fn connect<H: ClientHandler>(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
     handler: H,
-) -> Result<RunningService<RoleClient, H>, String> {
+) -> Result<(RunningService<RoleClient, H>, Option<u32>), String> {
     match connection {
         Connection::Stdio {
             command,
             args,
             env,
             working_dir,
+            ..
         } => {
             let mut cmd = tokio::process::Command::new(command);
             cmd.args(args).env_clear().kill_on_drop(true);
@@ -80,10 +83,12 @@ pub(super) async fn connect<H: ClientHandler>(
                 .stderr(Stdio::null())
                 .spawn()
                 .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-            handler
+            let pid = transport.id();
+            let service = handler
                 .serve(transport)
                 .await
-                .map_err(|e| format!("initialize failed: {e}"))
+                .map_err(|e| format!("initialize failed: {e}"))?;
+            Ok((service, pid))
         }
         Connection::StreamableHttp { url, headers } => {
             let mut all = HashMap::new();
@@ -97,10 +102,17 @@ pub(super) async fn connect<H: ClientHandler>(
             let config =
                 StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(all);
             let transport = StreamableHttpClientTransport::from_config(config);
-            handler
-                .serve(transport)
+            // 2026-07-28 where the upstream speaks it (self-contained requests, plain JSON
+            // answers, so pooled connections are reused), else its session-era revision.
+            let lifecycle = ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            };
+            let service = handler
+                .serve_with_lifecycle(transport, lifecycle)
                 .await
-                .map_err(|e| format!("initialize failed: {e}"))
+                .map_err(|e| format!("initialize failed: {e}"))?;
+            Ok((service, None))
         }
     }
 }

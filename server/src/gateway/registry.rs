@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use app::api::{Connection, FieldError, Upstream, UpstreamInput};
 use uuid::Uuid;
 
+use super::limits::Limits;
 use crate::store::{Store, StoreError, UpstreamRecord, UpstreamRow};
 use crate::tenancy::TenantScope;
 use crate::vault::{Vault, VaultError};
@@ -30,6 +31,8 @@ pub enum RegistryError {
 pub struct Registry {
     store: Store,
     vault: Vault,
+    /// The stdio limits of upstreams that set none.
+    limits: Limits,
 }
 
 fn context(tenant: Uuid, id: Uuid) -> String {
@@ -66,8 +69,21 @@ fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
 }
 
 impl Registry {
-    pub fn new(store: Store, vault: Vault) -> Self {
-        Self { store, vault }
+    pub fn new(store: Store, vault: Vault, limits: Limits) -> Self {
+        Self {
+            store,
+            vault,
+            limits,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What a stdio upstream may use: its own limits, else the server's defaults.
+    pub fn limits(&self, upstream: &Upstream) -> Limits {
+        self.limits.for_connection(&upstream.connection)
     }
 
     pub async fn list(&self, scope: &TenantScope) -> Result<Vec<Upstream>, RegistryError> {

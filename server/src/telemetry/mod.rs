@@ -99,6 +99,11 @@ impl Metrics {
     }
 
     /// An upstream's circuit breaker opened.
+    /// A stdio upstream's process tree was killed for going over its limits.
+    pub fn upstream_killed(&self) {
+        self.record(|| metrics::counter!("gateway_upstream_killed_total").increment(1));
+    }
+
     pub fn breaker_opened(&self) {
         self.record(|| metrics::counter!("gateway_breaker_opened_total").increment(1));
     }

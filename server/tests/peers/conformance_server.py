@@ -191,6 +191,15 @@ def test_prompt_with_image() -> list:
     ]
 
 
+@server.completion()
+async def complete(ref, argument, context):
+    """Suggests values for prompt and template arguments: a fixed list, filtered by prefix."""
+    from mcp.types import Completion
+
+    values = ["test", "testing", "tested", "other"]
+    return Completion(values=[v for v in values if v.startswith(argument.value)], hasMore=False)
+
+
 if __name__ == "__main__":
     import sys
 

@@ -30,6 +30,16 @@ async def slow_write(seconds: float) -> str:
     return f"write {writes} done"
 
 
+@server.tool()
+async def hog(mb: int, seconds: float) -> str:
+    """Holds `mb` MiB of memory for `seconds` (to test the gateway's limits)."""
+    held = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(held), 4096):
+        held[i] = 1
+    await asyncio.sleep(seconds)
+    return f"held {len(held) >> 20} MiB"
+
+
 @server.resource("fixture://greeting")
 def greeting() -> str:
     """A fixed greeting."""

@@ -233,7 +233,7 @@ impl Pool {
         &self,
         scope: &TenantScope,
         upstream: &Upstream,
-        slot: &Slot,
+        slot: &Arc<Slot>,
     ) -> Result<Arc<Session>, CallError> {
         let mut guard = slot.session.lock().await;
         if let Some(session) = guard.as_ref()
@@ -271,9 +271,42 @@ impl Pool {
                 return Err(CallError::Unavailable(upstream.name.clone(), e));
             }
         };
+        let (opened, pid) = opened;
+        if let Some(pid) = pid {
+            self.watch(pid, upstream, slot);
+        }
         let session = Arc::new(opened);
         *guard = Some(Arc::clone(&session));
         Ok(session)
+    }
+
+    /// Keeps a stdio child (and its descendants) within the upstream's limits for as long as
+    /// it lives. A kill is counted, left as the upstream's last error, and audited in its
+    /// tenant's trail (`upstream.killed`), so the reason outlives the quick restart.
+    fn watch(&self, pid: u32, upstream: &Upstream, slot: &Arc<Slot>) {
+        let limits = self.registry.limits(upstream);
+        let (slot, metrics) = (Arc::clone(slot), self.metrics.clone());
+        let (store, tenant, id) = (
+            self.registry.store().clone(),
+            upstream.tenant_id,
+            upstream.id,
+        );
+        let name = upstream.name.clone();
+        tokio::spawn(async move {
+            let Some(reason) = super::limits::watch(pid, limits, name.clone()).await else {
+                return;
+            };
+            metrics.upstream_killed();
+            let error = format!("killed: {reason}");
+            *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+            let event = crate::audit::Origin::default()
+                .event("system", "upstream.killed", crate::audit::Outcome::Failure)
+                .target(format!("upstream:{id}"))
+                .detail(serde_json::json!({ "name": name, "pid": pid, "reason": reason }));
+            if let Err(error) = crate::audit::record(&store, tenant, event).await {
+                tracing::error!(%error, upstream = %id, "the kill could not be audited");
+            }
+        });
     }
 
     /// Runs `op` on the upstream's session under its breaker and timeout. Transport failures

@@ -1,5 +1,5 @@
 //! What the gateway asks of an upstream: its lists (cached until a `list_changed` or the
-//! TTL), a tool call, a resource read and a prompt, each sent through [`relay::send`] so
+//! TTL), a tool call, a resource read, a prompt and a completion, each sent through [`relay::send`] so
 //! progress comes back and an abandoned request is withdrawn.
 
 use std::sync::Arc;
@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use app::api::Upstream;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequest,
-    GetPromptRequestParams, GetPromptResult, ReadResourceRequest, ReadResourceRequestParams,
-    ReadResourceResult, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, CompleteRequest,
+    CompleteRequestParams, CompleteResult, GetPromptRequest, GetPromptRequestParams,
+    GetPromptResult, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResult,
+    ServerResult,
 };
 use rmcp::service::ServiceError;
 use serde_json::{Map, Value};
@@ -100,6 +101,34 @@ impl Pool {
         self.with_session(scope, upstream, |s| async move {
             match relay::send(&s, routes, request, control).await? {
                 ServerResult::GetPromptResult(result) => Ok(result),
+                _ => Err(ServiceError::UnexpectedResponse),
+            }
+        })
+        .await
+    }
+
+    /// Asks the upstream to complete an argument of one of its prompts or resource templates
+    /// (`params` already names it as the upstream does). An upstream that declared no
+    /// completions answers with no values, as MCP 2025-11-25 server/utilities/completion
+    /// lets a server without the capability be treated.
+    pub async fn complete(
+        &self,
+        scope: &TenantScope,
+        upstream: &Upstream,
+        params: CompleteRequestParams,
+        control: Control,
+    ) -> Result<CompleteResult, CallError> {
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
+        let routes = Arc::clone(&self.progress);
+        self.with_session(scope, upstream, |s| async move {
+            let declared = s
+                .peer_info()
+                .is_some_and(|info| info.capabilities.completions.is_some());
+            if !declared {
+                return Ok(CompleteResult::default());
+            }
+            match relay::send(&s, routes, request, control).await? {
+                ServerResult::CompleteResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
         })
