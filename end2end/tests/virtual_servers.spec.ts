@@ -1,11 +1,12 @@
 import * as path from "node:path";
-import { expect, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import { api, open, signIn } from "./session";
 
-test("bundle tools into a virtual server: preview, refusals, endpoint, edit, delete", async ({ page }, info) => {
+/// Signs in, makes a tenant with server-everything as `everything`, all of it allowed.
+async function tenantWithEverything(page: Page, prefix: string) {
   await signIn(page);
-  const slug = `vs-${Date.now().toString(36)}`;
-  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Bundles ${slug}` });
+  const slug = `${prefix}-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Gateway ${slug}` });
   const everything = path.resolve(__dirname, "../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
   await api(page, "POST", `/api/v1/tenants/${tenant.id}/upstreams`, {
     name: "everything",
@@ -16,6 +17,11 @@ test("bundle tools into a virtual server: preview, refusals, endpoint, edit, del
     effect: "allow",
     tool_pattern: "everything.*",
   });
+  return { slug, tenant };
+}
+
+test("bundle tools into a virtual server: preview, refusals, endpoint, edit, delete", async ({ page }, info) => {
+  const { slug, tenant } = await tenantWithEverything(page, "vs");
   await open(page, `/virtual-servers?tenant=${tenant.id}`);
   await expect(page.getByText("No virtual servers yet.")).toBeVisible();
 
@@ -59,19 +65,7 @@ test("bundle tools into a virtual server: preview, refusals, endpoint, edit, del
 });
 
 test("search the catalog of tools, prompts, resources and templates", async ({ page }) => {
-  await signIn(page);
-  const slug = `cat-${Date.now().toString(36)}`;
-  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Catalog ${slug}` });
-  const everything = path.resolve(__dirname, "../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-  await api(page, "POST", `/api/v1/tenants/${tenant.id}/upstreams`, {
-    name: "everything",
-    connection: { transport: "stdio", command: "node", args: [everything, "stdio"] },
-  });
-  await api(page, "POST", `/api/v1/tenants/${tenant.id}/policies`, {
-    name: "everything-all",
-    effect: "allow",
-    tool_pattern: "everything.*",
-  });
+  const { tenant } = await tenantWithEverything(page, "cat");
   await open(page, `/catalog?tenant=${tenant.id}`);
   const table = page.getByRole("table", { name: "Catalog" });
   for (const kind of ["tool", "prompt", "resource", "template"]) {

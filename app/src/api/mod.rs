@@ -38,7 +38,7 @@ pub use upstream::{
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 pub use virtual_server::{
     MAX_PATTERNS, VirtualServer, VirtualServerInput, VirtualServerList, any_matches, glob_matches,
-    pattern_problem,
+    pattern_list_problems, pattern_problem,
 };
 
 use chrono::{DateTime, Utc};

@@ -187,19 +187,14 @@ impl UpstreamInput {
             errors.extend(validate_identifier("tags", tag).err());
         }
         let filter = &self.tool_filter;
-        for (field, patterns) in [
-            ("tool_filter.include", &filter.include),
-            ("tool_filter.exclude", &filter.exclude),
-        ] {
-            if patterns.len() > super::MAX_PATTERNS {
-                errors.push(FieldError::new(field, "at most 200 patterns"));
-            }
-            for pattern in patterns.iter() {
-                if let Some(problem) = super::pattern_problem(pattern) {
-                    errors.push(FieldError::new(field, format!("`{pattern}`: {problem}")));
-                }
-            }
-        }
+        errors.extend(super::pattern_list_problems(
+            "tool_filter.include",
+            &filter.include,
+        ));
+        errors.extend(super::pattern_list_problems(
+            "tool_filter.exclude",
+            &filter.exclude,
+        ));
         match &self.connection {
             Connection::Stdio {
                 command,

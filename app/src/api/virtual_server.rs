@@ -94,6 +94,21 @@ pub fn pattern_problem(pattern: &str) -> Option<&'static str> {
     }
 }
 
+/// Every problem with a list of patterns named `field`: too many, or one that is not a
+/// pattern.
+pub fn pattern_list_problems(field: &str, patterns: &[String]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if patterns.len() > MAX_PATTERNS {
+        errors.push(FieldError::new(field, "at most 200 patterns"));
+    }
+    for pattern in patterns {
+        if let Some(problem) = pattern_problem(pattern) {
+            errors.push(FieldError::new(field, format!("`{pattern}`: {problem}")));
+        }
+    }
+    errors
+}
+
 /// Whether glob `pattern` matches `text`: `*` any run of characters (dots included), `?` one.
 /// Iterative, with one backtrack point: linear in practice, never exponential whatever the
 /// pattern. The server's tool policies and the console's previews share it.
@@ -146,14 +161,7 @@ impl VirtualServerInput {
             ("resources", &self.resources),
         ];
         for (field, patterns) in lists {
-            if patterns.len() > MAX_PATTERNS {
-                errors.push(FieldError::new(field, "at most 200 patterns"));
-            }
-            for pattern in patterns.iter() {
-                if let Some(problem) = pattern_problem(pattern) {
-                    errors.push(FieldError::new(field, format!("`{pattern}`: {problem}")));
-                }
-            }
+            errors.extend(pattern_list_problems(field, patterns));
         }
         if self.tools.is_empty() && self.prompts.is_empty() && self.resources.is_empty() {
             errors.push(FieldError::new(

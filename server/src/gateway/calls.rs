@@ -62,6 +62,19 @@ pub struct Caller<'a> {
     pub server: Option<&'a str>,
 }
 
+impl<'a> Caller<'a> {
+    /// A caller of the REST API: the tenant's own endpoint, the version read by the gateway.
+    pub fn rest(scope: &'a TenantScope, principal: &'a Principal, origin: &'a Origin) -> Self {
+        Self {
+            scope,
+            principal,
+            origin,
+            config_version: None,
+            server: None,
+        }
+    }
+}
+
 /// A tool call's answer with what decided it.
 pub struct Called {
     pub result: CallToolResult,

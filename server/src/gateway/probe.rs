@@ -101,7 +101,16 @@ pub(super) async fn connect<H: ClientHandler>(
             }
             let config =
                 StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(all);
-            let transport = StreamableHttpClientTransport::from_config(config);
+            // rmcp's default client keeps no idle connections, so every request would open a
+            // new TCP connection; this one keeps them. No redirects: an upstream's headers
+            // (credentials among them) go to the registered URL only.
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()
+                .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+            let transport = StreamableHttpClientTransport::with_client(client, config);
             // 2026-07-28 where the upstream speaks it (self-contained requests, plain JSON
             // answers, so pooled connections are reused), else its session-era revision.
             let lifecycle = ClientLifecycleMode::Auto {

@@ -71,13 +71,7 @@ async fn list(
 ) -> Result<Json<ToolList>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
     let origin = ctx.origin();
-    let caller = Caller {
-        scope: &scope,
-        principal: &principal,
-        origin: &origin,
-        config_version: None,
-        server: None,
-    };
+    let caller = Caller::rest(&scope, &principal, &origin);
     Ok(Json(state.gateway.tools(&caller).await?))
 }
 
@@ -101,13 +95,7 @@ async fn call(
 ) -> Result<Json<ToolCallResult>, ApiError> {
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
     let origin = ctx.origin();
-    let caller = Caller {
-        scope: &scope,
-        principal: &principal,
-        origin: &origin,
-        config_version: None,
-        server: None,
-    };
+    let caller = Caller::rest(&scope, &principal, &origin);
     let called = state
         .gateway
         .call(&caller, &body.tool, body.arguments, Control::default())
@@ -196,13 +184,7 @@ async fn catalog(
     }
     let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::TenantRead).await?;
     let origin = ctx.origin();
-    let caller = Caller {
-        scope: &scope,
-        principal: &principal,
-        origin: &origin,
-        config_version: None,
-        server: None,
-    };
+    let caller = Caller::rest(&scope, &principal, &origin);
     let mut list = state.gateway.entries(&caller).await?;
     list.items.retain(|e| {
         query.kind.as_ref().is_none_or(|k| *k == e.kind)
