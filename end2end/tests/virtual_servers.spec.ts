@@ -78,3 +78,24 @@ test("search the catalog of tools, prompts, resources and templates", async ({ p
   await expect(table.locator('tr[data-kind="tool"]')).toHaveCount(0);
   await expect(table.locator('tr[data-kind="resource"]').first()).toContainText("switchyard://everything/");
 });
+
+test("opt in to keeping tool-call arguments in the audit trail", async ({ page }) => {
+  const { tenant } = await tenantWithEverything(page, "args");
+  await open(page, `/access?tenant=${tenant.id}`);
+  const keep = page.getByLabel("Keep tool-call and prompt arguments in the audit trail", { exact: false });
+  await expect(keep).not.toBeChecked();
+  await keep.check();
+  await expect
+    .poll(async () => (await api(page, "GET", `/api/v1/tenants/${tenant.id}/gateway-settings`)).store_arguments)
+    .toBe(true);
+  await page.reload();
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByLabel("Keep tool-call and prompt arguments in the audit trail", { exact: false })).toBeChecked();
+  // A call through the gateway now leaves its arguments, the secret one redacted.
+  await api(page, "POST", `/api/v1/tenants/${tenant.id}/tools/call`, {
+    tool: "everything.echo",
+    arguments: { message: "kept from the console", password: "hunter2" },
+  });
+  const trail = await api(page, "GET", `/api/v1/tenants/${tenant.id}/audit?action=tool.call&limit=1`);
+  expect(trail.items[0].detail.arguments).toEqual({ message: "kept from the console", password: "[redacted]" });
+});

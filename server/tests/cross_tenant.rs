@@ -56,6 +56,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "require-mfa") => json!({ "required": true }),
         ("post", "upstreams") => upstream(),
         ("put", "{id}") if path.contains("/upstreams/") => upstream(),
+        ("put", "gateway-settings") => json!({ "store_arguments": true }),
         ("post", "virtual-servers") => json!({ "name": "bundle", "tools": ["*"] }),
         ("put", "{id}") if path.contains("/virtual-servers/") => {
             json!({ "name": "bundle", "tools": ["*"] })
@@ -94,6 +95,7 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "limits": json_of(server, &format!("/api/v1/tenants/{b}/limits")).await,
         "upstreams": json_of(server, &format!("/api/v1/tenants/{b}/upstreams")).await,
         "virtual_servers": json_of(server, &format!("/api/v1/tenants/{b}/virtual-servers")).await,
+        "gateway_settings": json_of(server, &format!("/api/v1/tenants/{b}/gateway-settings")).await,
         "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
         "audit": records,
     })

@@ -433,3 +433,107 @@ async fn register_everything(server: &TestServer, t: &str, name: &str, marker: &
     let created: Value = r.json().await.unwrap();
     created["id"].as_str().unwrap().to_string()
 }
+
+/// Arguments reach the trail only where the tenant opted in, redacted, and the setting is
+/// read and changed under the policy permissions.
+#[tokio::test]
+async fn arguments_are_kept_only_where_the_tenant_opts_in() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = default_tenant(&server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let marker = format!("gateway-arguments-{}", uuid::Uuid::new_v4().simple());
+    register_everything(&server, &t, "everything", &marker).await;
+    let rule = json!({ "name": "all", "effect": "allow", "tool_pattern": "everything.*" });
+    assert_eq!(
+        post(&server.client, url("/policies"), rule).await.status(),
+        StatusCode::CREATED
+    );
+    let echo = |message: &str| json!({ "tool": "everything.echo", "arguments": { "message": message, "api_token": "t0p" } });
+    let last_echo = || async {
+        let page: Value = server
+            .get(&format!(
+                "/api/v1/tenants/{t}/audit?action=tool.call&limit=1"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"][0]["detail"].clone()
+    };
+
+    let settings_url = url("/gateway-settings");
+    let off: Value = server
+        .get(&format!("/api/v1/tenants/{t}/gateway-settings"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(off, json!({ "store_arguments": false }));
+    let r = post(&server.client, url("/tools/call"), echo("not kept")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let detail = last_echo().await;
+    assert!(
+        detail["argument_digest"].is_string() && detail.get("arguments").is_none(),
+        "{detail}"
+    );
+
+    let on = json!({ "store_arguments": true });
+    let r = server
+        .client
+        .put(&settings_url)
+        .json(&on)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = post(&server.client, url("/tools/call"), echo("kept")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let detail = last_echo().await;
+    assert_eq!(detail["arguments"]["message"], "kept", "{detail}");
+    assert_eq!(detail["arguments"]["api_token"], "[redacted]", "{detail}");
+    assert!(!detail.to_string().contains("t0p"));
+
+    // Bad bodies are refused and change nothing; a member without policies:write may not.
+    for bad in [
+        json!({ "store_arguments": "yes" }),
+        json!({ "store_arguments": true, "x": 1 }),
+    ] {
+        let r = server
+            .client
+            .put(&settings_url)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{bad}: {}", r.status());
+    }
+    make_user(&server, &t, "viewer@example.com", &["viewer"]).await;
+    let (viewer, _) = server
+        .sign_in_as("default", "viewer@example.com", PASSWORD)
+        .await;
+    let r = viewer
+        .put(&settings_url)
+        .json(&json!({ "store_arguments": false }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND,
+        "{}",
+        r.status()
+    );
+    let still: Value = server
+        .get(&format!("/api/v1/tenants/{t}/gateway-settings"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still, on);
+    server.stop().await;
+    assert!(
+        wait_for_pids(&marker, 0).await.is_empty(),
+        "{:?}",
+        pids_with(&marker)
+    );
+}

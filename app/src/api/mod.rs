@@ -24,8 +24,8 @@ pub use invitation::{
     InvitationToken, NewInvitation,
 };
 pub use policy::{
-    EffectiveAccess, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer, PolicyQuestion,
-    RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
+    EffectiveAccess, GatewaySettings, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer,
+    PolicyQuestion, RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,
 };
 pub use tools::{
     CATALOG_KINDS, CatalogEntry, CatalogList, CatalogQuery, CatalogTool, ToolCall, ToolCallResult,

@@ -170,3 +170,15 @@ pub struct WhoQuery {
     /// The namespaced tool name.
     pub tool: String,
 }
+
+/// The tenant's gateway settings: `GET` and `PUT /api/v1/tenants/{tenant_id}/gateway-settings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Keep each tool call's and prompt's arguments in the audit trail, beside their digest.
+    /// Values under names that suggest secrets (`password`, `token`, `secret`, `key`,
+    /// `authorization`, `credential`) are redacted; arguments over 16 KiB are not kept. Off
+    /// (the default): the digest only.
+    pub store_arguments: bool,
+}

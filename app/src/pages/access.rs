@@ -8,8 +8,8 @@ use super::ProblemBanner;
 use super::roles::{NewRoleForm, RoleTable};
 use super::tenant_picker::TenantPage;
 use crate::api::{
-    ApiClient, NewToolPolicy, PolicyAnswer, PolicyQuestion, Problem, ToolPolicy, UserQuery,
-    sendable,
+    ApiClient, GatewaySettings, NewToolPolicy, PolicyAnswer, PolicyQuestion, Problem, ToolPolicy,
+    UserQuery, sendable,
 };
 
 #[component]
@@ -42,6 +42,13 @@ fn TenantAccess(tenant: Uuid) -> impl IntoView {
             sendable(async move { api.list_policies(tenant).await })
         }
     });
+    let arguments = Resource::new(|| (), {
+        let api = api.clone();
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.gateway_settings(tenant).await })
+        }
+    });
     // Created here, beside the others, so server and browser create resources in one order.
     let users = Resource::new(
         || (),
@@ -72,6 +79,7 @@ fn TenantAccess(tenant: Uuid) -> impl IntoView {
                             </p>
                             <RuleTable tenant rules=rules.items reload/>
                             <NewRuleForm tenant roles=names.clone() on_created=bump/>
+                            <ArgumentsSetting tenant current=arguments/>
                             <h2>"Would this call be allowed?"</h2>
                             <Tester tenant roles=names/>
                             <h2>"Who may call a tool"</h2>
@@ -301,5 +309,48 @@ fn Tester(tenant: Uuid, roles: Vec<String>) -> impl IntoView {
                     }
                 })
         }}
+    }
+}
+
+/// Whether the trail keeps tool-call arguments (redacted), not only their digest.
+#[component]
+fn ArgumentsSetting(
+    tenant: Uuid,
+    current: Resource<Result<GatewaySettings, Problem>>,
+) -> impl IntoView {
+    let api = expect_context::<ApiClient>();
+    let problem = RwSignal::new(None::<Problem>);
+    let save = Action::new(move |on: &bool| {
+        let (api, body) = (
+            api.clone(),
+            GatewaySettings {
+                store_arguments: *on,
+            },
+        );
+        sendable(async move { api.set_gateway_settings(tenant, &body).await })
+    });
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(_)) => problem.set(None),
+        Some(Err(p)) => problem.set(Some(p)),
+        None => {}
+    });
+    view! {
+        {move || current.get().map(|result| match result {
+                Ok(settings) => view! {
+                    <label class="card check-line">
+                        <input
+                            type="checkbox"
+                            name="store_arguments"
+                            prop:checked=settings.store_arguments
+                            on:change=move |ev| { save.dispatch(event_target_checked(&ev)); }
+                        />
+                        " Keep tool-call and prompt arguments in the audit trail (values under names like password, token or key are redacted; off: a digest only)"
+                    </label>
+                    <ProblemBanner problem/>
+                }
+                .into_any(),
+                // Reading it needs policies:read; without it there is nothing to show.
+                Err(_) => ().into_any(),
+            })}
     }
 }

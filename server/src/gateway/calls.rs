@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use rmcp::model::{CallToolResult, GetPromptResult, ReadResourceResult, ResultType};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
+use super::arguments::{digest, kept};
 use super::catalog::{self, qualified, split, split_resource};
 use super::config::Configs;
 use super::pool::{CallError, Pool};
@@ -42,12 +42,6 @@ pub enum GatewayError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Kv(#[from] KvError),
-}
-
-/// SHA-256 of the arguments' JSON, so the trail can tell calls apart without keeping them.
-fn digest(arguments: &Map<String, Value>) -> String {
-    let bytes = serde_json::to_vec(arguments).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Who is asking, from where: every governed request carries it.
@@ -352,6 +346,12 @@ impl Gateway {
         // Every outcome leaves one record: who, what and which upstream, the deciding rule,
         // and the arguments only as a digest.
         let mut detail = json!({ "upstream": upstream.name, "argument_digest": digest(arguments) });
+        if config.store_arguments {
+            match kept(arguments) {
+                Some(kept) => detail["arguments"] = kept,
+                None => detail["arguments_omitted"] = json!("over 16 KiB"),
+            }
+        }
         if let Some(server) = caller.server {
             detail["virtual_server"] = json!(server);
         }

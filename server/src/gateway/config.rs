@@ -29,6 +29,8 @@ pub struct TenantConfig {
     filters: HashMap<Uuid, Filter>,
     pub rules: Vec<Rule>,
     views: Vec<View>,
+    /// Keep calls' arguments in the audit trail (redacted), not only their digest.
+    pub store_arguments: bool,
 }
 
 impl TenantConfig {
@@ -90,6 +92,7 @@ impl Configs {
         let upstreams = self.registry.list(scope).await?;
         let rules = access::load_rules(&self.store, scope).await?;
         let servers = self.store.list_virtual_servers(scope).await?;
+        let store_arguments = self.store.store_arguments(scope).await?;
         let mut filters = HashMap::new();
         for upstream in &upstreams {
             match Filter::compile(&upstream.tool_filter) {
@@ -118,6 +121,7 @@ impl Configs {
             filters,
             rules,
             views,
+            store_arguments,
         });
         let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
         let slot = cached.entry(tenant).or_insert_with(|| config.clone());

@@ -3,6 +3,7 @@
 //! the governed call path every request takes (decision, rate, forwarding, audit), and the
 //! MCP endpoint that real clients connect to.
 
+mod arguments;
 mod breaker;
 mod calls;
 mod catalog;

@@ -10,6 +10,7 @@ mod console;
 mod error;
 mod explorer;
 mod extract;
+mod gateway_settings;
 mod guard;
 mod invitations;
 mod keys;
@@ -63,6 +64,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(roles::router())
         .merge(accounts::router())
         .merge(policies::router())
+        .merge(gateway_settings::router())
         .merge(explorer::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))

@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         super::upstreams::list, super::upstreams::create, super::upstreams::read, super::upstreams::replace, super::upstreams::remove, super::upstreams::test, super::tools::list, super::tools::call, super::tools::stats, super::tools::catalog,
         super::virtual_servers::list, super::virtual_servers::create, super::virtual_servers::read, super::virtual_servers::replace, super::virtual_servers::remove,
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
+        super::gateway_settings::read, super::gateway_settings::replace,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
     modifiers(&BearerAuth),

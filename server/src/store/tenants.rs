@@ -205,4 +205,32 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Whether the tenant keeps gateway arguments in its audit trail (migration 0012).
+    #[instrument(skip_all)]
+    pub async fn store_arguments(&self, scope: &TenantScope) -> Result<bool, StoreError> {
+        let row: Option<(bool,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT store_arguments FROM tenants WHERE id = $1")
+                .bind(scope.tenant_id()).fetch_optional(pool).await?
+        });
+        row.map(|(on,)| on).ok_or(StoreError::NotFound("tenant"))
+    }
+
+    /// Sets it, moving the configuration version so every replica's cache reloads.
+    #[instrument(skip_all)]
+    pub async fn set_store_arguments(
+        &self,
+        scope: &TenantScope,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("UPDATE tenants SET store_arguments = $2, config_version = config_version + 1, updated_at = $3 WHERE id = $1")
+                .bind(scope.tenant_id()).bind(on).bind(Utc::now())
+                .execute(pool).await?.rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        Ok(())
+    }
 }

@@ -15,11 +15,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, EffectiveAccess, Me,
-    MfaCode, MfaEnrolment, NewApiKey, NewTenant, NewToolPolicy, NewUser, PasswordReset,
-    PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, RoleList, SignIn, Tenant, TenantList,
-    TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User, UserList,
-    UserPatch, UserQuery, UserRoles, WhoQuery,
+    ApiKeyList, AuditList, AuditQuery, AuditVerification, CreatedApiKey, EffectiveAccess,
+    GatewaySettings, Me, MfaCode, MfaEnrolment, NewApiKey, NewTenant, NewToolPolicy, NewUser,
+    PasswordReset, PolicyAnswer, PolicyQuestion, Problem, RecoveryCodes, RoleList, SignIn, Tenant,
+    TenantList, TenantPatch, TenantQuery, ToolAccessList, ToolPolicy, ToolPolicyList, User,
+    UserList, UserPatch, UserQuery, UserRoles, WhoQuery,
 };
 
 /// HTTP methods the API uses.
@@ -211,6 +211,20 @@ impl ApiClient {
     ) -> Result<ToolPolicy, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/policies");
         self.send(Method::Post, &path, Some(body)).await
+    }
+
+    pub async fn gateway_settings(&self, tenant: uuid::Uuid) -> Result<GatewaySettings, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/gateway-settings");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    pub async fn set_gateway_settings(
+        &self,
+        tenant: uuid::Uuid,
+        body: &GatewaySettings,
+    ) -> Result<GatewaySettings, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/gateway-settings");
+        self.send(Method::Put, &path, Some(body)).await
     }
 
     pub async fn delete_policy(&self, tenant: uuid::Uuid, id: uuid::Uuid) -> Result<(), Problem> {
