@@ -167,6 +167,13 @@ async fn tools_are_listed_called_and_audited_through_the_gateway() {
     }
     assert!(recovered, "no recovery after the upstream crashed");
     assert_eq!(wait_for_pids(&marker, 1).await.len(), 1);
+    // The upstream's status carries its recent answer times.
+    let status = upstream_status(&server, &t, &upstream_id).await;
+    let (p50, p95) = (
+        status["latency_p50_ms"].as_f64(),
+        status["latency_p95_ms"].as_f64(),
+    );
+    assert!(p50.is_some_and(|p| p > 0.0) && p95 >= p50, "{status}");
 
     // Disabling the upstream ends its process; its tools are unknown.
     let disable = json!({

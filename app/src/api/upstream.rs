@@ -122,6 +122,11 @@ pub struct Upstream {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpstreamStatus {
     pub connected: bool,
+    /// Median and 95th-percentile answer time of the last 256 answered requests, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p95_ms: Option<f64>,
     pub breaker: String,
     pub consecutive_failures: u32,
     /// The last connection or call failure, if the breaker has counted any.

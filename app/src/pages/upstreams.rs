@@ -258,6 +258,13 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
         (true, _) => "idle".into(),
     };
     let last_error = upstream.status.last_error.clone().unwrap_or_default();
+    let latency = match (
+        upstream.status.latency_p50_ms,
+        upstream.status.latency_p95_ms,
+    ) {
+        (Some(p50), Some(p95)) => format!("p50 {p50} ms · p95 {p95} ms"),
+        _ => String::new(),
+    };
     view! {
         <tr data-upstream=upstream.name.clone()>
             <td>{upstream.name.clone()}</td>
@@ -267,6 +274,7 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
             <td>
                 <span class=format!("status {status}")>{status}</span>
                 " " <span class="hint" data-testid="upstream-health" title=last_error>{health}</span>
+                " " <span class="hint" data-testid="upstream-latency">{latency}</span>
             </td>
             <td class="actions-cell">
                 <div class="actions">

@@ -21,7 +21,9 @@ use super::upstream::{ListCache, UpstreamClient};
 use crate::kv::Kv;
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
+use latency::Latencies;
 
+mod latency;
 mod requests;
 
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
@@ -62,6 +64,8 @@ struct Slot {
     lists: ListCache,
     /// Spaces out attempts to reopen a session that would not open.
     backoff: Backoff,
+    /// Recent answer times.
+    latencies: Latencies,
 }
 
 impl Slot {
@@ -128,6 +132,7 @@ impl Pool {
                     last_error: Mutex::new(None),
                     lists: ListCache::default(),
                     backoff: Backoff::default(),
+                    latencies: Latencies::default(),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -214,8 +219,11 @@ impl Pool {
             .session
             .try_lock()
             .is_ok_and(|s| s.as_ref().is_some_and(|s| !s.is_closed()));
+        let latency = slot.latencies.percentiles();
         UpstreamStatus {
             connected,
+            latency_p50_ms: latency.map(|(p50, _)| p50),
+            latency_p95_ms: latency.map(|(_, p95)| p95),
             breaker: view.state.into(),
             consecutive_failures: view.consecutive_failures,
             last_error: (view.consecutive_failures > 0)
@@ -337,15 +345,18 @@ impl Pool {
             }
         };
         let timeout_ms = u64::from(upstream.call_timeout_ms);
+        let started = Instant::now();
         let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms), op(session)).await;
         match outcome {
             Ok(Ok(value)) => {
                 slot.breaker.success();
+                slot.latencies.record(started.elapsed());
                 Ok(value)
             }
             Ok(Err(ServiceError::McpError(e))) => {
                 // The upstream answered, with a JSON-RPC error: it is alive.
                 slot.breaker.success();
+                slot.latencies.record(started.elapsed());
                 Err(CallError::Refused(upstream.name.clone(), e))
             }
             // Withdrawn by the caller, not a fault of the upstream's.
