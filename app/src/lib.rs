@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                         <Route path=path!("/login") view=pages::LoginPage/>
                         <Route path=path!("/invite") view=pages::InvitePage/>
+                        <Route path=path!("/oauth/consent") view=pages::ConsentPage/>
                         <Route path=path!("/") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/tenants") view=|| view! { <pages::Gate><pages::TenantsPage/></pages::Gate> }/>
                         <Route path=path!("/users") view=|| view! { <pages::Gate><pages::UsersPage/></pages::Gate> }/>

@@ -48,6 +48,8 @@ pub struct AppState {
     pub limits: tenancy::LimitCache,
     /// The MCP endpoint's sessions, catalog-change fan-out and shutdown signal.
     pub mcp: McpState,
+    /// Each tenant's OAuth authorization server for MCP clients.
+    pub oauth: gateway::oauth::AuthorizationServer,
 }
 
 /// What the MCP endpoint shares across requests.
@@ -104,7 +106,15 @@ impl AppState {
             watch: gateway::CatalogWatch::new(kv.clone()),
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
+        let oauth = gateway::oauth::AuthorizationServer::new(
+            store.clone(),
+            kv.clone(),
+            identity.clone(),
+            metrics.clone(),
+            settings.oauth.clone(),
+        );
         Ok(AppState {
+            oauth,
             mcp,
             gateway,
             upstreams,

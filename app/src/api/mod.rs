@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod client;
 mod invitation;
+mod oauth;
 mod policy;
 mod tools;
 mod upstream;
@@ -23,6 +24,7 @@ pub use invitation::{
     AcceptInvitation, CreatedInvitation, Invitation, InvitationInfo, InvitationList,
     InvitationToken, NewInvitation,
 };
+pub use oauth::{OAuthAnswer, OAuthConsent, OAuthConsentList, OAuthRedirect, OAuthRequest};
 pub use policy::{
     EffectiveAccess, GatewaySettings, Grant, NewRole, NewToolPolicy, PERMISSIONS, PolicyAnswer,
     PolicyQuestion, RuleTrace, ToolAccess, ToolAccessList, ToolPolicy, ToolPolicyList, WhoQuery,

@@ -1,10 +1,12 @@
 //! The signed-in user's own account: two-factor enrolment (QR code, then a code, then the
-//! recovery codes shown once) and API keys (created and shown once, listed, revoked).
+//! recovery codes shown once), API keys (created and shown once, listed, revoked), how to
+//! connect an MCP client, and the apps allowed through OAuth.
 
 use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::connect::ConnectClient;
+use super::connected_apps::ConnectedApps;
 use super::session::MeResource;
 use super::{ProblemBanner, short_time};
 use crate::api::{ApiClient, ApiKey, MfaCode, MfaEnrolment, NewApiKey, Problem, sendable};
@@ -22,6 +24,8 @@ pub fn AccountPage() -> impl IntoView {
             <ApiKeys/>
             <h2>"Connect an MCP client"</h2>
             <ConnectClient/>
+            <h2>"Connected apps"</h2>
+            <ConnectedApps/>
         </section>
     }
 }

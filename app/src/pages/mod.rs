@@ -5,6 +5,8 @@ mod account;
 mod audit;
 mod catalog;
 mod connect;
+mod connected_apps;
+mod consent;
 mod explorer;
 mod invitations;
 mod pager;
@@ -21,6 +23,7 @@ pub use access::AccessPage;
 pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use catalog::CatalogPage;
+pub use consent::ConsentPage;
 pub use invitations::InvitePage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
@@ -42,7 +45,6 @@ pub fn ProblemBanner(#[prop(into)] problem: Signal<Option<Problem>>) -> impl Int
     }
 }
 
-/// Formats a timestamp for tables, in UTC so server and browser render the same text.
 /// The console's origin, for absolute links (browser only; empty while rendering, so the
 /// server's and the browser's first render agree).
 pub fn origin() -> String {
@@ -57,6 +59,7 @@ pub fn origin() -> String {
     String::new()
 }
 
+/// Formats a timestamp for tables, in UTC so server and browser render the same text.
 pub fn short_time(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }

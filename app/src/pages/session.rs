@@ -19,6 +19,19 @@ fn go(path: &str) {
     let _ = path;
 }
 
+/// Where to go after signing in: `next` when it is a path on this site (never another
+/// origin: `//host` and `/\\host` are one to a browser), else the start page.
+fn next_page(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let api = expect_context::<ApiClient>();
@@ -29,12 +42,13 @@ pub fn LoginPage() -> impl IntoView {
     let need_code = RwSignal::new(false);
     let problem = RwSignal::new(None::<Problem>);
 
+    let query = leptos_router::hooks::use_query_map();
     let submit = Action::new(move |body: &SignIn| {
         let (api, body) = (api.clone(), body.clone());
         sendable(async move { api.sign_in(&body).await })
     });
     Effect::new(move |_| match submit.value().get() {
-        Some(Ok(_)) => go("/"),
+        Some(Ok(_)) => go(&query.with_untracked(|q| next_page(q.get("next").as_deref()))),
         Some(Err(p)) if p.kind.ends_with("/mfa-required") => {
             need_code.set(true);
             problem.set(None);
@@ -162,5 +176,27 @@ pub fn AccountMenu() -> impl IntoView {
                 }}
             </Transition>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(
+            next_page(Some("/oauth/consent?request=abc")),
+            "/oauth/consent?request=abc"
+        );
+        for away in [
+            None,
+            Some(""),
+            Some("https://evil.example"),
+            Some("//evil.example"),
+            Some("/\\evil.example"),
+        ] {
+            assert_eq!(next_page(away), "/", "{away:?}");
+        }
     }
 }

@@ -2,8 +2,10 @@
 //! (`__` separates nesting levels: `SWITCHYARD_DATABASE__URL`). Unknown keys are errors that
 //! name the key. Every key is documented in `deploy/switchyard.example.toml`.
 
+mod oauth;
 mod secret;
 
+pub use oauth::OAuthSettings;
 pub use secret::Secret;
 
 use std::net::SocketAddr;
@@ -46,6 +48,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub vault: VaultSettings,
     pub gateway: GatewaySettings,
+    pub oauth: OAuthSettings,
 }
 
 /// The MCP gateway's connections to upstreams.
@@ -226,6 +229,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             vault: VaultSettings::default(),
             gateway: GatewaySettings::default(),
+            oauth: OAuthSettings::default(),
         }
     }
 }

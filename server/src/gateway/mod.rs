@@ -10,6 +10,7 @@ mod catalog;
 mod config;
 mod endpoint;
 mod limits;
+pub mod oauth;
 mod offer;
 mod pool;
 mod probe;

@@ -57,14 +57,21 @@ fn refuse(status: StatusCode, code: i32, message: impl Into<String>) -> Response
     (status, axum::Json(body)).into_response()
 }
 
-fn unauthorized(detail: &str, invalid_token: bool) -> Response {
+/// A 401 whose challenge names the endpoint's Protected Resource Metadata (RFC 9728 §5.1),
+/// where an MCP client finds the authorization server to get a token from.
+fn unauthorized(detail: &str, invalid_token: bool, resource: &Resource) -> Response {
     let mut response = refuse(StatusCode::UNAUTHORIZED, -32001, detail);
+    let metadata = format!(
+        "resource_metadata=\"{}\", scope=\"{}\"",
+        resource.metadata_url(),
+        crate::gateway::oauth::SCOPE
+    );
     let challenge = if invalid_token {
         format!(
-            "Bearer realm=\"switchyard\", error=\"invalid_token\", error_description=\"{detail}\""
+            "Bearer realm=\"switchyard\", error=\"invalid_token\", error_description=\"{detail}\", {metadata}"
         )
     } else {
-        "Bearer realm=\"switchyard\"".to_owned()
+        format!("Bearer realm=\"switchyard\", {metadata}")
     };
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
@@ -74,8 +81,34 @@ fn unauthorized(detail: &str, invalid_token: bool) -> Response {
     response
 }
 
+/// The endpoint as a protected resource: its canonical URI, the only `aud` besides the
+/// API's that its tokens may carry (RFC 8707 §2).
+struct Resource {
+    origin: String,
+    /// `/mcp/{tenant}[/{server}]`.
+    path: String,
+}
+
+impl Resource {
+    fn uri(&self) -> String {
+        format!("{}{}", self.origin, self.path)
+    }
+
+    /// RFC 9728 §3.1: the well-known name inserted before the resource's path.
+    fn metadata_url(&self) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource{}",
+            self.origin, self.path
+        )
+    }
+}
+
 /// Whether the request's `Host` is one this endpoint answers to (see `allowed_hosts`).
-fn host_allowed(headers: &HeaderMap, allowed: &[String], bind: std::net::SocketAddr) -> bool {
+pub(super) fn host_allowed(
+    headers: &HeaderMap,
+    allowed: &[String],
+    bind: std::net::SocketAddr,
+) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -115,11 +148,16 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+async fn bearer_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    resource: &Resource,
+) -> Result<Principal, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(unauthorized(
             "send `Authorization: Bearer <token or API key>`",
             false,
+            resource,
         ));
     };
     let token = value
@@ -130,16 +168,20 @@ async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<Princ
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .ok_or_else(|| unauthorized("only Bearer authorization is accepted", true))?;
+        .ok_or_else(|| unauthorized("only Bearer authorization is accepted", true, resource))?;
     let identity = &state.identity;
     let verified = if token.starts_with(crate::identity::API_KEY_PREFIX) {
         identity.verify_api_key(token).await
     } else {
-        identity.verify_access(token).await
+        identity
+            .verify_access_at(token, Some(&resource.uri()))
+            .await
     };
     verified.map_err(|error| match error {
-        AuthError::InvalidToken(detail) => unauthorized(detail, true),
-        AuthError::InvalidCredentials => unauthorized("the credential is not valid", true),
+        AuthError::InvalidToken(detail) => unauthorized(detail, true, resource),
+        AuthError::InvalidCredentials => {
+            unauthorized("the credential is not valid", true, resource)
+        }
         AuthError::Disabled => refuse(StatusCode::FORBIDDEN, -32001, error.to_string()),
         other => {
             tracing::error!(error = %other, "MCP authentication failed");
@@ -187,7 +229,14 @@ async fn admit(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
         }
     };
-    let principal = match bearer_principal(&state, request.headers()).await {
+    let resource = Resource {
+        origin: super::oauth::public_origin(&state, request.headers()),
+        path: match &server {
+            Some(name) => format!("/mcp/{}/{name}", tenant.slug),
+            None => format!("/mcp/{}", tenant.slug),
+        },
+    };
+    let principal = match bearer_principal(&state, request.headers(), &resource).await {
         Ok(principal) => principal,
         Err(response) => return response,
     };

@@ -15,6 +15,8 @@ mod guard;
 mod invitations;
 mod keys;
 mod mcp;
+mod oauth;
+mod oauth_grants;
 mod openapi;
 mod ops;
 mod policies;
@@ -66,6 +68,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(policies::router())
         .merge(gateway_settings::router())
         .merge(explorer::router())
+        .merge(oauth_grants::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))
@@ -86,6 +89,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         // MCP requests are bounded by each upstream's call timeout, and its SSE streams by
         // the session: the API's request timeout would cut both short.
         .merge(mcp::router(state.clone()))
+        .merge(oauth::router(state.clone()))
         // A panicking handler answers 500 instead of dropping the connection.
         .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), record_metrics))

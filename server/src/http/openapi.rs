@@ -23,6 +23,7 @@ use utoipa::OpenApi;
         super::virtual_servers::list, super::virtual_servers::create, super::virtual_servers::read, super::virtual_servers::replace, super::virtual_servers::remove,
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
         super::gateway_settings::read, super::gateway_settings::replace,
+        super::oauth_grants::request, super::oauth_grants::answer, super::oauth_grants::consents, super::oauth_grants::withdraw,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
     modifiers(&BearerAuth),
@@ -36,6 +37,7 @@ use utoipa::OpenApi;
         (name = "policies", description = "Tool policies, the policy tester and the effective-permissions explorer"),
         (name = "upstreams", description = "The gateway's upstream MCP servers"),
         (name = "admin", description = "Platform administration"),
+        (name = "oauth", description = "The consent page of OAuth for MCP clients, and the apps a user allowed"),
     )
 )]
 pub struct ApiDoc;

@@ -20,7 +20,7 @@ pub use invitations::{INVITATION_TTL, Invited};
 pub use login::{Login, SignedIn};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use principal::{Credential, Principal};
-pub use refresh::TokenPair;
+pub use refresh::{ClientBinding, TokenPair};
 pub use sessions::{Session, SessionCookie};
 pub use tokens::AccessClaims;
 pub use totp::Enrolment;

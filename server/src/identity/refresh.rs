@@ -22,6 +22,15 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+/// What binds a sign-in made through OAuth (`/oauth/{tenant}`): only its client may refresh
+/// it, and its access tokens are for its resource alone (RFC 8707 §2; OAuth 2.1 §4.3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientBinding {
+    pub client_id: String,
+    /// The canonical URI of the MCP endpoint, the access tokens' `aud`.
+    pub audience: String,
+}
+
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -29,12 +38,41 @@ fn hash(token: &str) -> Vec<u8> {
 impl Identity {
     /// Starts a refresh family for a signed-in principal and returns its first tokens.
     pub async fn start_family(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
+        self.start_bound_family(principal, None).await
+    }
+
+    /// Starts the sign-in an OAuth client obtains for `user_id` with an authorization code;
+    /// refuses a disabled account.
+    pub async fn start_client_family(
+        &self,
+        scope: &TenantScope,
+        user_id: Uuid,
+        binding: &ClientBinding,
+    ) -> Result<(TokenPair, Principal), AuthError> {
+        let account = self.store.credentials(scope, user_id).await?;
+        let principal = self
+            .principal_for(
+                &account,
+                Credential::Bearer {
+                    family: Uuid::nil(),
+                },
+            )
+            .await?;
+        let pair = self.start_bound_family(&principal, Some(binding)).await?;
+        Ok((pair, principal))
+    }
+
+    async fn start_bound_family(
+        &self,
+        principal: &Principal,
+        binding: Option<&ClientBinding>,
+    ) -> Result<TokenPair, AuthError> {
         let family = Uuid::now_v7();
         let family_expires_at =
             Utc::now() + chrono::Duration::seconds(self.settings.refresh_family_max_secs as i64);
         let mut principal = principal.clone();
         principal.credential = Credential::Bearer { family };
-        self.next_in_family(&principal, family, family_expires_at)
+        self.next_in_family(&principal, family, family_expires_at, binding)
             .await
     }
 
@@ -43,6 +81,7 @@ impl Identity {
         principal: &Principal,
         family: Uuid,
         family_expires_at: chrono::DateTime<Utc>,
+        binding: Option<&ClientBinding>,
     ) -> Result<TokenPair, AuthError> {
         let refresh_token = format!("{REFRESH_PREFIX}{}", super::random_token(32));
         let expires_at = (Utc::now()
@@ -58,10 +97,12 @@ impl Identity {
                     token_hash: &hash(&refresh_token),
                     expires_at,
                     family_expires_at,
+                    client_id: binding.map(|b| b.client_id.as_str()),
+                    audience: binding.map(|b| b.audience.as_str()),
                 },
             )
             .await?;
-        let (access_token, expires_in) = self.issue_access(principal, family).await?;
+        let (access_token, expires_in) = self.issue_access(principal, family, binding).await?;
         Ok(TokenPair {
             access_token,
             expires_in,
@@ -69,12 +110,26 @@ impl Identity {
         })
     }
 
-    /// Exchanges a refresh token for new tokens. Reuse of a spent token revokes its family
-    /// and is audited as denied.
+    /// Exchanges a refresh token of an API sign-in for new tokens. Reuse of a spent token
+    /// revokes its family and is audited as denied.
     pub async fn refresh(
         &self,
         token: &str,
         origin: &Origin,
+    ) -> Result<(TokenPair, Principal), AuthError> {
+        self.refresh_as(token, origin, None).await
+    }
+
+    /// Exchanges a refresh token for new tokens. `client` is the tenant whose token endpoint
+    /// was asked, the OAuth client presenting it and the resource it asks for, if it names
+    /// one; `None` is the API's own refresh. A
+    /// token is refreshed only by the party it was issued to, so an MCP client's token never
+    /// becomes an API token, nor another client's.
+    pub async fn refresh_as(
+        &self,
+        token: &str,
+        origin: &Origin,
+        client: Option<(Uuid, &str, Option<&str>)>,
     ) -> Result<(TokenPair, Principal), AuthError> {
         let unknown = AuthError::InvalidToken("the refresh token is invalid, expired or revoked");
         if !token.starts_with(REFRESH_PREFIX) {
@@ -83,6 +138,25 @@ impl Identity {
         let Some(row) = self.store.refresh_by_hash(&hash(token)).await? else {
             return Err(unknown);
         };
+        let binding = match (&row.client_id, &row.audience) {
+            (Some(client_id), Some(audience)) => Some(ClientBinding {
+                client_id: client_id.clone(),
+                audience: audience.clone(),
+            }),
+            _ => None,
+        };
+        let presented_by_owner = match (&binding, client) {
+            (None, None) => true,
+            (Some(b), Some((tenant_id, client_id, resource))) => {
+                row.tenant_id == tenant_id
+                    && b.client_id == client_id
+                    && resource.is_none_or(|r| r == b.audience)
+            }
+            _ => false,
+        };
+        if !presented_by_owner {
+            return Err(unknown);
+        }
         let actor = format!("user:{}", row.user_id);
         if row.revoked_at.is_some() {
             return Err(unknown);
@@ -128,7 +202,12 @@ impl Identity {
             }
         };
         let pair = self
-            .next_in_family(&principal, row.family_id, row.family_expires_at)
+            .next_in_family(
+                &principal,
+                row.family_id,
+                row.family_expires_at,
+                binding.as_ref(),
+            )
             .await?;
         let event = origin
             .event(principal.actor(), "auth.token.refresh", Outcome::Success)
@@ -176,6 +255,24 @@ impl Identity {
         user_id: Uuid,
     ) -> Result<usize, AuthError> {
         let families = self.store.revoke_user_families(scope, user_id).await?;
+        for family in &families {
+            self.mark_revoked(scope.tenant_id(), *family).await?;
+        }
+        Ok(families.len())
+    }
+
+    /// Ends every sign-in a user's consent gave one OAuth client (refresh tokens and live
+    /// access tokens); returns how many.
+    pub async fn end_client_families(
+        &self,
+        scope: &TenantScope,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<usize, AuthError> {
+        let families = self
+            .store
+            .revoke_client_families(scope, user_id, client_id)
+            .await?;
         for family in &families {
             self.mark_revoked(scope.tenant_id(), *family).await?;
         }

@@ -35,17 +35,23 @@ pub struct AccessClaims {
     /// Platform administrator.
     #[serde(default)]
     pub adm: bool,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2), for tokens from
+    /// `/oauth/{tenant}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// Must enrol a second factor before doing anything else (a role requires MFA).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mfa_enrol: bool,
 }
 
 impl Identity {
-    /// Signs an access token for `principal` in sign-in `family`; returns it and its lifetime.
-    pub async fn issue_access(
+    /// Signs an access token for `principal` in sign-in `family`, for the API or for the
+    /// resource an OAuth client's sign-in is bound to; returns it and its lifetime.
+    pub(super) async fn issue_access(
         &self,
         principal: &Principal,
         family: Uuid,
+        binding: Option<&super::ClientBinding>,
     ) -> Result<(String, u64), AuthError> {
         let signer = self.keys.signer(&self.store, &self.vault).await?;
         let now = Utc::now().timestamp();
@@ -53,7 +59,7 @@ impl Identity {
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: principal.user_id,
-            aud: self.settings.audience.clone(),
+            aud: binding.map_or_else(|| self.settings.audience.clone(), |b| b.audience.clone()),
             exp: now + ttl as i64,
             nbf: now,
             iat: now,
@@ -64,6 +70,7 @@ impl Identity {
             roles: principal.roles.clone(),
             scope: principal.permissions.names().join(" "),
             adm: principal.platform_admin,
+            client_id: binding.map(|b| b.client_id.clone()),
             mfa_enrol: principal.must_enrol_mfa,
         };
         let mut header = Header::new(Algorithm::ES256);
@@ -78,7 +85,18 @@ impl Identity {
     /// ES256 (so `none` and HS256-with-the-public-key fail), unknown `kid`, bad signature,
     /// expiry, `nbf` in the future, wrong issuer or audience, and revoked sign-ins.
     pub async fn verify_access(&self, token: &str) -> Result<Principal, AuthError> {
-        let claims = self.verify_claims(token).await?;
+        self.verify_access_at(token, None).await
+    }
+
+    /// As [`Self::verify_access`], at a resource that also accepts tokens issued for it
+    /// (`aud` = its canonical URI, RFC 8707 §2): an MCP endpoint. A token for one resource
+    /// is refused everywhere else, the API included (no token passthrough).
+    pub async fn verify_access_at(
+        &self,
+        token: &str,
+        resource: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        let claims = self.verify_claims_at(token, resource).await?;
         if self
             .kv
             .get(&revoked_key(claims.tid, claims.sid))
@@ -101,6 +119,14 @@ impl Identity {
 
     /// Signature and claim checks only (no revocation lookup): the cost the benchmark measures.
     pub async fn verify_claims(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        self.verify_claims_at(token, None).await
+    }
+
+    async fn verify_claims_at(
+        &self,
+        token: &str,
+        resource: Option<&str>,
+    ) -> Result<AccessClaims, AuthError> {
         let header = decode_header(token)
             .map_err(|_| AuthError::InvalidToken("the bearer token is not a well-formed JWT"))?;
         if header.alg != Algorithm::ES256 {
@@ -122,7 +148,10 @@ impl Identity {
         validation.algorithms = vec![Algorithm::ES256];
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
-        validation.set_audience(&[&self.settings.audience]);
+        match resource {
+            Some(resource) => validation.set_audience(&[self.settings.audience.as_str(), resource]),
+            None => validation.set_audience(&[&self.settings.audience]),
+        }
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         let data = decode::<AccessClaims>(token, &key, &validation).map_err(|e| {

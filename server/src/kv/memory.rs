@@ -85,6 +85,10 @@ impl MemoryKv {
         self.with_values(|v, now| v.map.remove(key).is_some_and(|e| e.live(now)))
     }
 
+    pub fn take(&self, key: &str) -> Option<Vec<u8>> {
+        self.with_values(|v, now| v.map.remove(key).filter(|e| e.live(now)).map(|e| e.value))
+    }
+
     pub fn rate_limit(&self, key: &str, rate: &RateLimit) -> RateDecision {
         self.with_values(|v, now| {
             let now_us = now.duration_since(self.epoch).as_micros() as u64;

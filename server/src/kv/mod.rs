@@ -137,6 +137,16 @@ impl Kv {
         }
     }
 
+    /// Removes `key` and returns its value, atomically: of two concurrent takers exactly one
+    /// gets it (single-use codes and requests).
+    pub async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let key = self.key(key);
+        match &self.inner {
+            Inner::Memory(m) => Ok(m.take(&key)),
+            Inner::Redis(r) => r.take(&key).await,
+        }
+    }
+
     /// Counts one request against `key`'s bucket and says whether it may proceed.
     pub async fn rate_limit(&self, key: &str, rate: &RateLimit) -> Result<RateDecision, KvError> {
         let key = self.key(&format!("rl:{key}"));

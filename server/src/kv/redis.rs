@@ -112,6 +112,10 @@ impl RedisKv {
         Ok(removed > 0)
     }
 
+    pub async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.conn().get_del(key).await?)
+    }
+
     pub async fn rate_limit(&self, key: &str, rate: &RateLimit) -> Result<RateDecision, KvError> {
         let (allowed, remaining, retry_us, reset_us): (i64, i64, i64, i64) = self
             .gcra

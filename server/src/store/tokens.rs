@@ -30,6 +30,10 @@ pub struct RefreshRow {
     pub family_expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The OAuth client and resource of a family issued through `/oauth/{tenant}`; `None`
+    /// for the API's own sign-ins.
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
 }
 
 /// A refresh token to store.
@@ -39,6 +43,8 @@ pub struct NewRefresh<'a> {
     pub token_hash: &'a [u8],
     pub expires_at: DateTime<Utc>,
     pub family_expires_at: DateTime<Utc>,
+    pub client_id: Option<&'a str>,
+    pub audience: Option<&'a str>,
 }
 
 impl Store {
@@ -78,10 +84,11 @@ impl Store {
         new: &NewRefresh<'_>,
     ) -> Result<(), StoreError> {
         walled!(self, Wall::of(scope), pool => {
-            sqlx::query("INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, created_at, expires_at, family_expires_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            sqlx::query("INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_hash, created_at, expires_at, family_expires_at, client_id, audience) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(new.user_id).bind(new.family_id)
                 .bind(new.token_hash).bind(Utc::now()).bind(new.expires_at).bind(new.family_expires_at)
+                .bind(new.client_id).bind(new.audience)
                 .execute(pool).await?;
         });
         Ok(())
@@ -91,7 +98,7 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn refresh_by_hash(&self, hash: &[u8]) -> Result<Option<RefreshRow>, StoreError> {
         Ok(walled!(self, Wall::Platform, pool => {
-            sqlx::query_as("SELECT id, tenant_id, user_id, family_id, expires_at, family_expires_at, used_at, revoked_at \
+            sqlx::query_as("SELECT id, tenant_id, user_id, family_id, expires_at, family_expires_at, used_at, revoked_at, client_id, audience \
                             FROM refresh_tokens WHERE token_hash = $1")
                 .bind(hash).fetch_optional(pool).await?
         }))
@@ -129,6 +136,24 @@ impl Store {
                 .bind(scope.tenant_id()).bind(user_id).fetch_all(&mut *tx).await?;
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL")
                 .bind(scope.tenant_id()).bind(user_id).bind(Utc::now()).execute(&mut *tx).await?;
+            families
+        });
+        Ok(families.into_iter().map(|(f,)| f).collect())
+    }
+
+    /// Revokes the families a user's consent to one client produced; returns them.
+    #[instrument(skip_all)]
+    pub async fn revoke_client_families(
+        &self,
+        scope: &TenantScope,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let families: Vec<(Uuid,)> = walled_tx!(self, Wall::of(scope), tx => {
+            let families = sqlx::query_as("SELECT DISTINCT family_id FROM refresh_tokens WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL")
+                .bind(scope.tenant_id()).bind(user_id).bind(client_id).fetch_all(&mut *tx).await?;
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3 AND revoked_at IS NULL")
+                .bind(scope.tenant_id()).bind(user_id).bind(client_id).bind(Utc::now()).execute(&mut *tx).await?;
             families
         });
         Ok(families.into_iter().map(|(f,)| f).collect())

@@ -98,14 +98,21 @@ impl Metrics {
         });
     }
 
-    /// An upstream's circuit breaker opened.
     /// A stdio upstream's process tree was killed for going over its limits.
     pub fn upstream_killed(&self) {
         self.record(|| metrics::counter!("gateway_upstream_killed_total").increment(1));
     }
 
+    /// An upstream's circuit breaker opened.
     pub fn breaker_opened(&self) {
         self.record(|| metrics::counter!("gateway_breaker_opened_total").increment(1));
+    }
+
+    /// The authorization server answered a token request (`grant`: `authorization_code` or
+    /// `refresh_token`; `outcome`: `issued` or the RFC 6749 §5.2 error code).
+    pub fn oauth_token(&self, grant: &'static str, outcome: &'static str) {
+        let labels = [("grant", grant), ("outcome", outcome)];
+        self.record(|| metrics::counter!("oauth_token_requests_total", &labels).increment(1));
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,0 +1,340 @@
+//! The OAuth endpoints MCP clients use (MCP 2025-11-25 basic/authorization), outside `/api`:
+//! - `/.well-known/oauth-protected-resource/mcp/{tenant}[/{server}]`: Protected Resource
+//!   Metadata (RFC 9728 §3, the path of the resource inserted after the well-known name);
+//! - `/.well-known/oauth-authorization-server/oauth/{tenant}`: the tenant's authorization
+//!   server metadata (RFC 8414 §3.1, likewise);
+//! - `/oauth/{tenant}/authorize`, `/token`, `/register` (OAuth 2.1 §3, RFC 7591 §3).
+//!
+//! Errors are the OAuth JSON error documents (RFC 6749 §5.2), or, where the client and its
+//! redirect URI are not yet trusted, a page for the person in the browser.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::authn::cookie;
+use super::extract::RequestContext;
+use super::{guard, mcp};
+use crate::AppState;
+use crate::gateway::oauth::{
+    AuthorizeParams, Authorized, Issuer, OAuthError, Registration, SCOPE, TokenParams,
+};
+use crate::store::StoreError;
+use crate::tenancy::TenantScope;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{tenant}",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{tenant}/{server}",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/oauth/{tenant}",
+            get(server_metadata),
+        )
+        .route("/oauth/{tenant}/authorize", get(authorize))
+        .route("/oauth/{tenant}/token", post(token).options(preflight))
+        .route(
+            "/oauth/{tenant}/register",
+            post(register).options(preflight),
+        )
+        .layer(from_fn_with_state(state.clone(), guard::rate_limit))
+        .with_state(state)
+}
+
+/// The server's public origin: the configured one, else what the request's (vetted) `Host`
+/// names.
+pub(super) fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
+    let configured = state.settings.oauth.public_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// An OAuth error document (RFC 6749 §5.2); 5xx for faults of ours, logged, never detailed.
+fn oauth_error(error: OAuthError) -> Response {
+    let mut response = match error.code() {
+        Some(code) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": code, "error_description": error.to_string() })),
+        )
+            .into_response(),
+        None => {
+            tracing::error!(%error, "OAuth request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "server_error", "error_description": "try again shortly" })),
+            )
+                .into_response()
+        }
+    };
+    no_store(&mut response);
+    response
+}
+
+/// Token and registration answers carry secrets: never cached (OAuth 2.1 §3.2.3).
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Metadata is fetched by browser-based clients from other origins; it carries no secrets.
+fn public_json(value: serde_json::Value) -> Response {
+    let mut response = Json(value).into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The tenant's authorization server as this request reaches it, or the answer to give.
+async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Issuer, Response> {
+    if !mcp::host_allowed(
+        headers,
+        &state.settings.gateway.allowed_hosts,
+        state.settings.http.bind,
+    ) {
+        return Err((StatusCode::FORBIDDEN, "Host not allowed").into_response());
+    }
+    match state.store.tenant_by_slug(slug).await {
+        Ok((tenant, _)) => Ok(Issuer {
+            tenant_id: tenant.id,
+            slug: tenant.slug,
+            public: public_origin(state, headers),
+        }),
+        Err(StoreError::NotFound(_)) => Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "invalid_request", "error_description": "no such tenant" })),
+        )
+            .into_response()),
+        Err(error) => Err(oauth_error(OAuthError::Store(error))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ResourcePath {
+    tenant: String,
+    server: Option<String>,
+}
+
+/// RFC 9728 §3.2. The resource is the endpoint itself; its authorization server is the
+/// tenant's.
+async fn resource_metadata(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(ResourcePath { tenant, server }): Path<ResourcePath>,
+) -> Response {
+    let issuer = match issuer(&state, &headers, &tenant).await {
+        Ok(issuer) => issuer,
+        Err(response) => return response,
+    };
+    let mut resource = issuer.resource();
+    if let Some(name) = &server {
+        let scope = TenantScope::verified(issuer.tenant_id);
+        let version = match state.store.tenant_by_slug(&tenant).await {
+            Ok((_, version)) => version,
+            Err(error) => return oauth_error(OAuthError::Store(error)),
+        };
+        match state.gateway.serves(&scope, version, name).await {
+            Ok(true) => resource = format!("{resource}/{name}"),
+            Ok(false) => return StatusCode::NOT_FOUND.into_response(),
+            Err(error) => return oauth_error(OAuthError::Internal(error.to_string())),
+        }
+    }
+    public_json(json!({
+        "resource": resource,
+        "authorization_servers": [issuer.url()],
+        "scopes_supported": [SCOPE],
+        "bearer_methods_supported": ["header"],
+        "resource_name": format!("Switchyard MCP endpoint of {}", issuer.slug),
+    }))
+}
+
+async fn server_metadata(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    match issuer(&state, &headers, &tenant).await {
+        Ok(issuer) => public_json(issuer.metadata()),
+        Err(response) => response,
+    }
+}
+
+/// OAuth 2.1 §4.1.1. The consent page is the console's; the user signs in there first.
+async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ctx: RequestContext,
+    Path(tenant): Path<String>,
+    params: Result<Query<AuthorizeParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let issuer = match issuer(&state, &headers, &tenant).await {
+        Ok(issuer) => issuer,
+        Err(response) => return response,
+    };
+    let Query(params) = match params {
+        Ok(params) => params,
+        Err(rejection) => {
+            return refusal_page(&OAuthError::InvalidRequest(rejection.body_text()));
+        }
+    };
+    let (session_cookie, _) = state.identity.cookie_names();
+    let signed_in = match cookie(&headers, session_cookie) {
+        Some(value) => state
+            .identity
+            .session(value)
+            .await
+            .ok()
+            .map(|s| s.principal),
+        None => None,
+    };
+    match state
+        .oauth
+        .authorize(&issuer, &params, signed_in.as_ref(), &ctx.origin())
+        .await
+    {
+        Ok(Authorized::Consent(request)) => {
+            Redirect::to(&format!("/oauth/consent?request={request}")).into_response()
+        }
+        Ok(Authorized::Redirect(to)) => Redirect::to(&to).into_response(),
+        Err(error) if error.code().is_some() => refusal_page(&error),
+        Err(error) => oauth_error(error),
+    }
+}
+
+/// The answer when the request cannot go back to the client: a page for its person, which
+/// no other site may frame.
+fn refusal_page(error: &OAuthError) -> Response {
+    let text = error
+        .to_string()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in request refused</title></head>\
+         <body><h1>This sign-in request cannot be used</h1><p>{text}</p>\
+         <p>Go back to the application and connect again.</p></body></html>"
+    );
+    let mut response = (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// OAuth 2.1 §3.2; form-encoded (§3.2.2). Public clients: `client_id` in the form.
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ctx: RequestContext,
+    Path(tenant): Path<String>,
+    form: Result<Form<TokenParams>, FormRejection>,
+) -> Response {
+    let issuer = match issuer(&state, &headers, &tenant).await {
+        Ok(issuer) => issuer,
+        Err(response) => return response,
+    };
+    let Form(params) = match form {
+        Ok(form) => form,
+        Err(rejection) => {
+            return oauth_error(OAuthError::InvalidRequest(format!(
+                "the body must be application/x-www-form-urlencoded token parameters: {}",
+                rejection.body_text()
+            )));
+        }
+    };
+    match state.oauth.token(&issuer, &params, &ctx.origin()).await {
+        Ok(tokens) => {
+            let mut response = Json(tokens).into_response();
+            no_store(&mut response);
+            allow_any_origin(&mut response);
+            response
+        }
+        Err(error) => {
+            let mut response = oauth_error(error);
+            allow_any_origin(&mut response);
+            response
+        }
+    }
+}
+
+/// CORS preflight of a browser-based client's token or registration request: no cookies
+/// are involved, so any origin may ask.
+async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, authorization, mcp-protocol-version"),
+    );
+    response
+}
+
+fn allow_any_origin(response: &mut Response) {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+}
+
+/// RFC 7591 §3: open registration of public clients; 201 with the client's metadata.
+async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ctx: RequestContext,
+    Path(tenant): Path<String>,
+    body: Result<Json<Registration>, JsonRejection>,
+) -> Response {
+    let issuer = match issuer(&state, &headers, &tenant).await {
+        Ok(issuer) => issuer,
+        Err(response) => return response,
+    };
+    let Json(registration) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return oauth_error(OAuthError::InvalidClientMetadata(rejection.body_text()));
+        }
+    };
+    let scope = TenantScope::verified(issuer.tenant_id);
+    let mut response = match state
+        .oauth
+        .register(&scope, registration, &ctx.origin())
+        .await
+    {
+        Ok(client) => (StatusCode::CREATED, Json(client)).into_response(),
+        Err(error) => oauth_error(error),
+    };
+    no_store(&mut response);
+    allow_any_origin(&mut response);
+    response
+}
