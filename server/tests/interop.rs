@@ -110,6 +110,53 @@ async fn the_official_sdk_clients_work_through_the_gateway() {
     server.stop().await;
 }
 
+/// The Python SDK's OAuth client, given no token: from the endpoint's 401 it finds the
+/// tenant's authorization server, registers, gets the user's consent (a console session
+/// stands in for the person at the browser), exchanges the code with PKCE and calls tools,
+/// in both of its modes.
+#[tokio::test]
+async fn the_python_sdk_signs_in_with_oauth() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    tenant_with_everything(&server.base, &server.client).await;
+    let url = server.url("/mcp/default");
+    let browser = common::oauth::Browser::sign_in(&server).await;
+    let script = repo().join("server/tests/peers/oauth_client.py");
+    for mode in ["auto", "legacy"] {
+        let label = format!("python oauth {mode}");
+        let mut client = command(python(), &[script.to_str().unwrap(), &url, mode]);
+        client
+            .env("SWITCHYARD_COOKIE", &browser.cookie)
+            .env("SWITCHYARD_CSRF", &browser.csrf);
+        let seen = run(client, &label).await;
+        let authorization = seen["authorization_url"].as_str().unwrap();
+        assert!(
+            authorization.starts_with(&server.url("/oauth/default/authorize?")),
+            "{label}: {seen}"
+        );
+        for part in ["code_challenge_method=S256", "resource=", "state="] {
+            assert!(authorization.contains(part), "{label}: {authorization}");
+        }
+        assert_eq!(seen["consent"]["client_name"], "Python SDK OAuth client");
+        assert_eq!(seen["consent"]["resource"], url.as_str());
+        assert!(seen["client_id"].as_str().unwrap().starts_with("syc_"));
+        assert!(seen["has_refresh_token"].as_bool().unwrap(), "{seen}");
+        let tools: Vec<&str> = seen["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(tools.contains(&"everything.echo"), "{label}: {seen}");
+        assert!(!tools.contains(&"everything.get-env"), "{label}: {seen}");
+        assert!(
+            seen["echo"][0].as_str().unwrap().contains("oauth"),
+            "{label}: {seen}"
+        );
+    }
+    server.stop().await;
+}
+
 /// `mcp-inspector --cli URL --transport http --header … ARGS`, on the Node 22 beside it.
 async fn inspector(url: &str, token: &str, args: &[&str]) -> Value {
     let bin = repo().join("end2end/inspector/node_modules/.bin");

@@ -9,63 +9,12 @@ mod common;
 
 use base64::Engine;
 use common::mcp::{Era, Watcher, connect, tenant_with_everything};
+use common::oauth::Browser;
 use common::{ADMIN_PASSWORD, TestDb, TestServer, backends, post, settings};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// A browser: no redirects followed, the console session's cookies sent by hand.
-struct Browser {
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-impl Browser {
-    async fn sign_in(server: &TestServer) -> Browser {
-        let http = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .build()
-            .unwrap();
-        let r = post(
-            &http,
-            server.url("/api/v1/auth/session"),
-            json!({ "tenant": "default", "email": "admin@localhost", "password": ADMIN_PASSWORD }),
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let cookie = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let me: Value = r.json().await.unwrap();
-        Browser {
-            http,
-            cookie,
-            csrf: me["csrf_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn get(&self, url: &str) -> reqwest::Response {
-        let r = self.http.get(url).header("cookie", &self.cookie);
-        r.send().await.unwrap()
-    }
-
-    async fn answer(&self, server: &TestServer, request: &str, allow: bool) -> reqwest::Response {
-        self.http
-            .post(server.url(&format!("/api/v1/oauth/requests/{request}")))
-            .header("cookie", &self.cookie)
-            .header("x-csrf-token", &self.csrf)
-            .json(&json!({ "allow": allow }))
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 fn location(r: &reqwest::Response) -> String {
     r.headers()
@@ -780,5 +729,21 @@ async fn clients_named_by_their_metadata_document() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{refused}");
         assert!(r.headers().get("location").is_none(), "{refused}");
     }
+
+    // Registration is open to anyone, but bounded per address.
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let body = json!({ "redirect_uris": [redirect] });
+        statuses.push(
+            post(&server.anon, server.url("/oauth/default/register"), body)
+                .await
+                .status(),
+        );
+    }
+    assert!(
+        statuses[..20].iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[20], StatusCode::TOO_MANY_REQUESTS);
     server.stop().await;
 }

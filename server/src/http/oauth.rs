@@ -25,8 +25,12 @@ use crate::AppState;
 use crate::gateway::oauth::{
     AuthorizeParams, Authorized, Issuer, OAuthError, Registration, SCOPE, TokenParams,
 };
+use crate::kv::RateLimit;
 use crate::store::StoreError;
 use crate::tenancy::TenantScope;
+
+/// Client registrations one address may make per minute.
+const REGISTRATIONS_PER_MINUTE: u32 = 20;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -104,8 +108,13 @@ fn public_json(value: serde_json::Value) -> Response {
     response
 }
 
-/// The tenant's authorization server as this request reaches it, or the answer to give.
-async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Issuer, Response> {
+/// The tenant's authorization server as this request reaches it (with the tenant's
+/// configuration version), or the answer to give.
+async fn issuer_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+) -> Result<(Issuer, i64), Response> {
     if !mcp::host_allowed(
         headers,
         &state.settings.gateway.allowed_hosts,
@@ -114,11 +123,14 @@ async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Iss
         return Err((StatusCode::FORBIDDEN, "Host not allowed").into_response());
     }
     match state.store.tenant_by_slug(slug).await {
-        Ok((tenant, _)) => Ok(Issuer {
-            tenant_id: tenant.id,
-            slug: tenant.slug,
-            public: public_origin(state, headers),
-        }),
+        Ok((tenant, version)) => Ok((
+            Issuer {
+                tenant_id: tenant.id,
+                slug: tenant.slug,
+                public: public_origin(state, headers),
+            },
+            version,
+        )),
         Err(StoreError::NotFound(_)) => Err((
             StatusCode::NOT_FOUND,
             Json(json!({ "error": "invalid_request", "error_description": "no such tenant" })),
@@ -126,6 +138,10 @@ async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Iss
             .into_response()),
         Err(error) => Err(oauth_error(OAuthError::Store(error))),
     }
+}
+
+async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Issuer, Response> {
+    issuer_of(state, headers, slug).await.map(|(issuer, _)| issuer)
 }
 
 #[derive(serde::Deserialize)]
@@ -141,17 +157,13 @@ async fn resource_metadata(
     headers: HeaderMap,
     Path(ResourcePath { tenant, server }): Path<ResourcePath>,
 ) -> Response {
-    let issuer = match issuer(&state, &headers, &tenant).await {
-        Ok(issuer) => issuer,
+    let (issuer, version) = match issuer_of(&state, &headers, &tenant).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let mut resource = issuer.resource();
     if let Some(name) = &server {
         let scope = TenantScope::verified(issuer.tenant_id);
-        let version = match state.store.tenant_by_slug(&tenant).await {
-            Ok((_, version)) => version,
-            Err(error) => return oauth_error(OAuthError::Store(error)),
-        };
         match state.gateway.serves(&scope, version, name).await {
             Ok(true) => resource = format!("{resource}/{name}"),
             Ok(false) => return StatusCode::NOT_FOUND.into_response(),
@@ -319,6 +331,29 @@ async fn register(
         Ok(issuer) => issuer,
         Err(response) => return response,
     };
+    // Registration is open to anyone (RFC 7591 §3): bound it per address, so nobody fills
+    // the table.
+    let who = ctx.client_addr.as_deref().unwrap_or("in-process");
+    let rate = RateLimit::per_minute(REGISTRATIONS_PER_MINUTE);
+    match state
+        .kv
+        .rate_limit(&format!("oauth:register:{who}"), &rate)
+        .await
+    {
+        Ok(decision) if !decision.allowed => {
+            let retry = decision.retry_after.as_secs().max(1);
+            let mut response = oauth_error(OAuthError::InvalidRequest(format!(
+                "too many registrations from this address; retry in {retry} s"
+            )));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Ok(_) => {}
+        Err(error) => return oauth_error(OAuthError::Kv(error)),
+    }
     let Json(registration) = match body {
         Ok(body) => body,
         Err(rejection) => {

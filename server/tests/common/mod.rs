@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mcp;
+pub mod oauth;
 pub mod peers;
 
 use std::time::{SystemTime, UNIX_EPOCH};

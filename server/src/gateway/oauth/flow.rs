@@ -134,15 +134,21 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthE
         .ok_or_else(|| OAuthError::InvalidRequest(format!("`{name}` is required")))
 }
 
-/// The requested scopes; none asked means the one there is.
+/// The requested scopes: always `mcp`, plus `offline_access` when asked (SEP-2207; refresh
+/// tokens are issued either way). Anything else is refused.
 fn scopes(scope: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let asked: Vec<&str> = scope.unwrap_or_default().split_whitespace().collect();
-    if let Some(unknown) = asked.iter().find(|s| **s != SCOPE) {
+    if let Some(unknown) = asked.iter().find(|s| !super::SCOPES.contains(s)) {
         return Err(OAuthError::InvalidScope(format!(
-            "scope `{unknown}` is not offered; the only scope is `{SCOPE}`"
+            "scope `{unknown}` is not offered; the scopes are {}",
+            super::SCOPES.join(", ")
         )));
     }
-    Ok(vec![SCOPE.to_owned()])
+    let mut granted = vec![SCOPE.to_owned()];
+    if asked.contains(&"offline_access") {
+        granted.push("offline_access".to_owned());
+    }
+    Ok(granted)
 }
 
 impl AuthorizationServer {
@@ -327,11 +333,24 @@ impl AuthorizationServer {
             ));
         }
         let scope = TenantScope::verified(principal.tenant_id);
+        // A consent only widens: what was allowed before stays allowed.
+        let mut scopes = pending.scopes.clone();
+        if let Some(before) = self
+            .store
+            .consent(&scope, principal.user_id, &pending.client_id)
+            .await?
+        {
+            for s in before.scopes.split_whitespace() {
+                if !scopes.iter().any(|have| have == s) {
+                    scopes.push(s.to_owned());
+                }
+            }
+        }
         let consent = ConsentRow {
             id: Uuid::now_v7(),
             client_id: pending.client_id.clone(),
             client_name: pending.client_name.clone(),
-            scopes: pending.scopes.join(" "),
+            scopes: scopes.join(" "),
             granted_at: Utc::now(),
         };
         self.store
@@ -541,9 +560,13 @@ mod tests {
     }
 
     #[test]
-    fn the_only_scope_is_mcp() {
+    fn scopes_are_mcp_and_offline_access() {
         assert_eq!(scopes(None).unwrap(), ["mcp"]);
         assert_eq!(scopes(Some("mcp")).unwrap(), ["mcp"]);
+        assert_eq!(
+            scopes(Some("offline_access mcp")).unwrap(),
+            ["mcp", "offline_access"]
+        );
         assert!(matches!(
             scopes(Some("mcp admin")),
             Err(OAuthError::InvalidScope(_))

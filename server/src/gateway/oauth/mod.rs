@@ -30,6 +30,10 @@ use crate::telemetry::Metrics;
 /// lets its holder call is still decided per call by the tenant's policies.
 pub const SCOPE: &str = "mcp";
 
+/// The scopes the authorization server knows: `offline_access` (OIDC Core §11) asks for a
+/// refresh token, which every client gets anyway.
+pub const SCOPES: [&str; 2] = [SCOPE, "offline_access"];
+
 /// An OAuth error, with the code the RFCs define for it (RFC 6749 §4.1.2.1 and §5.2,
 /// RFC 7591 §3.2.2, RFC 8707 §2).
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +138,7 @@ impl Issuer {
             "token_endpoint": format!("{issuer}/token"),
             "registration_endpoint": format!("{issuer}/register"),
             "revocation_endpoint": format!("{}/api/v1/auth/revoke", self.public),
-            "scopes_supported": [SCOPE],
+            "scopes_supported": SCOPES,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
