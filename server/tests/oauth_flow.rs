@@ -1,6 +1,6 @@
 //! OAuth 2.1 for MCP clients, end to end over HTTP on every backend: discovery from the
 //! endpoint's 401 (RFC 9728), the tenant's authorization server metadata (RFC 8414),
-//! registration (RFC 7591) and metadata-document clients, the authorization request with
+//! registration (RFC 7591), the authorization request with
 //! PKCE, the consent answered in a console session, the code exchanged for tokens bound to
 //! the resource (RFC 8707) that then call tools, refresh, consent remembered and withdrawn —
 //! and every malformed or hostile request refused with the precise OAuth error.
@@ -9,65 +9,11 @@ mod common;
 
 use base64::Engine;
 use common::mcp::{Era, Watcher, connect, tenant_with_everything};
-use common::oauth::Browser;
+use common::oauth::{Browser, authorize_url, location, pkce, query_of};
 use common::{ADMIN_PASSWORD, TestDb, TestServer, backends, post, settings};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-fn query_of(url: &str) -> std::collections::HashMap<String, String> {
-    reqwest::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-/// A PKCE pair (RFC 7636 §4.1–4.2).
-fn pkce() -> (String, String) {
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
-
-fn authorize_url(
-    server: &TestServer,
-    client_id: &str,
-    redirect: &str,
-    challenge: Option<&str>,
-    extra: &[(&str, &str)],
-) -> String {
-    let mut url = reqwest::Url::parse(&server.url("/oauth/default/authorize")).unwrap();
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", redirect)
-            .append_pair("state", "st-123")
-            .append_pair("resource", &server.url("/mcp/default"));
-        if let Some(c) = challenge {
-            q.append_pair("code_challenge", c)
-                .append_pair("code_challenge_method", "S256");
-        }
-        for (k, v) in extra {
-            q.append_pair(k, v);
-        }
-    }
-    url.into()
-}
 
 /// `application/x-www-form-urlencoded` (the token endpoint's body, OAuth 2.1 §3.2.2).
 fn form_body(pairs: &[(&str, &str)]) -> String {
@@ -311,7 +257,7 @@ async fn story(server: &TestServer) {
 
     // A valid request waits for the user on the consent page.
     let r = anon
-        .get(&authorize_url(
+        .get(authorize_url(
             server,
             &client_id,
             redirect,
@@ -653,97 +599,4 @@ async fn story(server: &TestServer) {
             "oauth_token_requests_total{grant=\"authorization_code\",outcome=\"issued\"}"
         )
     );
-}
-
-/// A client named by the URL of its metadata document, served here; documents that do not
-/// name themselves, and URLs that are not https on a public address, are refused.
-#[tokio::test]
-async fn clients_named_by_their_metadata_document() {
-    let docs = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = docs.local_addr().unwrap().port();
-    let client_id = format!("http://127.0.0.1:{port}/client.json");
-    let redirect = "http://127.0.0.1:9/callback";
-    let good =
-        json!({ "client_id": client_id, "client_name": "Doc Client", "redirect_uris": [redirect] });
-    let liar =
-        json!({ "client_id": "https://someone.else/client.json", "redirect_uris": [redirect] });
-    let app = axum::Router::new()
-        .route(
-            "/client.json",
-            axum::routing::get(move || async move { axum::Json(good) }),
-        )
-        .route(
-            "/liar.json",
-            axum::routing::get(move || async move { axum::Json(liar) }),
-        );
-    tokio::spawn(async move { axum::serve(docs, app).await.unwrap() });
-
-    let db = TestDb::create(&common::Backend::Sqlite).await;
-    let mut settings = settings(&db);
-    settings.oauth.client_metadata_allowed_hosts = vec!["127.0.0.1".into()];
-    let server = TestServer::start(settings).await;
-    let browser = Browser::sign_in(&server).await;
-    let r = browser
-        .get(&authorize_url(
-            &server,
-            &client_id,
-            redirect,
-            Some(&pkce().1),
-            &[],
-        ))
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let request = location(&r)
-        .strip_prefix("/oauth/consent?request=")
-        .unwrap()
-        .to_owned();
-    let shown: Value = browser
-        .get(&server.url(&format!("/api/v1/oauth/requests/{request}")))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            shown["client_name"].as_str(),
-            shown["metadata_document"].as_bool()
-        ),
-        (Some("Doc Client"), Some(true))
-    );
-    for refused in [
-        format!("http://127.0.0.1:{port}/liar.json"),
-        format!("http://127.0.0.1:{port}/missing.json"),
-        format!("http://localhost:{port}/client.json"),
-        format!("https://localhost:{port}/client.json"),
-        "https://169.254.169.254/latest/meta-data".to_owned(),
-    ] {
-        let r = browser
-            .get(&authorize_url(
-                &server,
-                &refused,
-                redirect,
-                Some(&pkce().1),
-                &[],
-            ))
-            .await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{refused}");
-        assert!(r.headers().get("location").is_none(), "{refused}");
-    }
-
-    // Registration is open to anyone, but bounded per address.
-    let mut statuses = Vec::new();
-    for _ in 0..21 {
-        let body = json!({ "redirect_uris": [redirect] });
-        statuses.push(
-            post(&server.anon, server.url("/oauth/default/register"), body)
-                .await
-                .status(),
-        );
-    }
-    assert!(
-        statuses[..20].iter().all(|s| *s == StatusCode::CREATED),
-        "{statuses:?}"
-    );
-    assert_eq!(statuses[20], StatusCode::TOO_MANY_REQUESTS);
-    server.stop().await;
 }

@@ -141,7 +141,9 @@ async fn issuer_of(
 }
 
 async fn issuer(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Issuer, Response> {
-    issuer_of(state, headers, slug).await.map(|(issuer, _)| issuer)
+    issuer_of(state, headers, slug)
+        .await
+        .map(|(issuer, _)| issuer)
 }
 
 #[derive(serde::Deserialize)]

@@ -1,9 +1,12 @@
-//! A browser for OAuth stories: it follows no redirects and sends the bootstrap
-//! administrator's console session by hand, as the person at the consent page would.
+//! OAuth stories' helpers: a browser that follows no redirects and sends the bootstrap
+//! administrator's console session by hand, as the person at the consent page would; PKCE
+//! pairs, authorization URLs and what a redirect carries.
 
+use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::{ADMIN_PASSWORD, TestServer, post};
 
@@ -64,4 +67,59 @@ impl Browser {
             .await
             .unwrap()
     }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// A PKCE pair (RFC 7636 §4.1–4.2).
+pub fn pkce() -> (String, String) {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// `/oauth/default/authorize` for `client_id` with `state` `st-123` and the tenant's
+/// endpoint as `resource`; `extra` pairs are appended.
+pub fn authorize_url(
+    server: &TestServer,
+    client_id: &str,
+    redirect: &str,
+    challenge: Option<&str>,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut url = reqwest::Url::parse(&server.url("/oauth/default/authorize")).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("state", "st-123")
+            .append_pair("resource", &server.url("/mcp/default"));
+        if let Some(c) = challenge {
+            q.append_pair("code_challenge", c)
+                .append_pair("code_challenge_method", "S256");
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.into()
 }
