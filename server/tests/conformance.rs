@@ -33,14 +33,6 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
         "the fixture's SDK has no logging/setLevel, which the scenario sends first",
     ),
     (
-        "resources-subscribe",
-        "resources/subscribe is not relayed to upstreams yet",
-    ),
-    (
-        "resources-unsubscribe",
-        "resources/unsubscribe is not relayed to upstreams yet",
-    ),
-    (
         "tools-call-sampling",
         "sampling/createMessage from an upstream is not relayed to the client yet",
     ),

@@ -295,6 +295,41 @@ impl Gateway {
         Ok(result)
     }
 
+    /// Subscribes the caller's session to a resource it may read (`switchyard://…`, or its
+    /// upstream's own URI on a virtual server with bare names); answers the upstream and
+    /// the upstream's URI, which its `notifications/resources/updated` will name. Decided
+    /// like a completion (who may see it), not audited: it reads nothing yet.
+    pub async fn subscribe(
+        &self,
+        caller: &Caller<'_>,
+        offered: &str,
+        control: Control,
+    ) -> Result<(uuid::Uuid, String), GatewayError> {
+        let uri = self.resolve(caller, Item::Resource, offered).await?;
+        let (upstream, original) =
+            split_resource(&uri).ok_or_else(|| unknown(Item::Resource, offered))?;
+        let config = self
+            .configs
+            .get(caller.scope, caller.config_version)
+            .await?;
+        let upstream = config
+            .enabled(upstream)
+            .cloned()
+            .ok_or_else(|| unknown(Item::Resource, offered))?;
+        let subject = subject(caller.principal);
+        if !access::visible(
+            &config.rules,
+            &subject,
+            &qualified(&upstream.name, original),
+        ) {
+            return Err(unknown(Item::Resource, offered));
+        }
+        self.pool
+            .subscribe(caller.scope, &upstream, original, control)
+            .await?;
+        Ok((upstream.id, original.to_owned()))
+    }
+
     /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25
     /// server/tools §Tool Annotations), from its cached list.
     async fn safe_to_retry(

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, ProgressNotificationParam};
+use rmcp::model::{ClientConfig, ProgressNotificationParam, ResourceUpdatedNotificationParam};
 use rmcp::service::{NotificationContext, RoleClient};
 use uuid::Uuid;
 
@@ -19,6 +19,18 @@ pub fn catalog_channel(tenant_id: Uuid) -> String {
     format!("t:{tenant_id}:catalog")
 }
 
+/// The catalog-channel message saying the upstream's resource `uri` changed.
+pub fn resource_updated(upstream: Uuid, uri: &str) -> String {
+    format!("updated {upstream} {uri}")
+}
+
+/// The upstream and URI of a [`resource_updated`] message.
+pub fn parse_resource_updated(message: &str) -> Option<(Uuid, &str)> {
+    let rest = message.strip_prefix("updated ")?;
+    let (id, uri) = rest.split_once(' ')?;
+    Some((id.parse().ok()?, uri))
+}
+
 /// A cached copy of an upstream's lists, shared by its slot and its session's handler.
 pub type ListCache = Arc<Mutex<Option<Arc<Lists>>>>;
 
@@ -26,6 +38,8 @@ pub type ListCache = Arc<Mutex<Option<Arc<Lists>>>>;
 #[derive(Clone)]
 pub struct UpstreamClient {
     pub tenant_id: Uuid,
+    /// The upstream's id, naming it in resource updates.
+    pub upstream: Uuid,
     pub lists: ListCache,
     pub progress: ProgressRoutes,
     pub kv: Kv,
@@ -57,6 +71,20 @@ impl ClientHandler for UpstreamClient {
         _context: NotificationContext<RoleClient>,
     ) {
         relay::route(&self.progress, params);
+    }
+
+    /// A subscribed resource changed: every replica's sessions hear it, and those that
+    /// subscribed tell their clients.
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let channel = catalog_channel(self.tenant_id);
+        let message = resource_updated(self.upstream, &params.uri);
+        if let Err(error) = self.kv.publish(&channel, message.as_bytes()).await {
+            tracing::warn!(%error, tenant = %self.tenant_id, "resource update not announced");
+        }
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

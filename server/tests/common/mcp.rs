@@ -16,6 +16,8 @@ use serde_json::Value;
 pub struct Watcher {
     pub progress: Arc<Mutex<Vec<f64>>>,
     pub tools_changed: Arc<tokio::sync::Notify>,
+    /// The URIs of `notifications/resources/updated`, in order.
+    pub updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Watcher {
@@ -36,6 +38,14 @@ impl ClientHandler for Watcher {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_changed.notify_one();
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
     }
 }
 

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import warnings
 
+from mcp import types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.types import (
@@ -152,6 +153,30 @@ def static_binary() -> bytes:
 def template_data(id: str) -> str:
     """Data for one id."""
     return '{"id":"%s","templateTest":true,"data":"Data for ID: %s"}' % (id, id)
+
+
+@server.resource("test://watched-resource", mime_type="text/plain")
+def watched_resource() -> str:
+    """A resource clients may subscribe to."""
+    return "This resource may change; subscribe to hear of it."
+
+
+async def on_subscribe(context, params):
+    """resources/subscribe: accepted (MCPServer has no decorator for the session-era pair)."""
+    return types.EmptyResult()
+
+
+async def on_unsubscribe(context, params):
+    """resources/unsubscribe: accepted."""
+    return types.EmptyResult()
+
+
+server._lowlevel_server.add_request_handler(
+    "resources/subscribe", types.SubscribeRequestParams, on_subscribe
+)
+server._lowlevel_server.add_request_handler(
+    "resources/unsubscribe", types.UnsubscribeRequestParams, on_unsubscribe
+)
 
 
 @server.prompt()

@@ -4,6 +4,7 @@
 //! Handling: an unknown tool or prompt is `-32602`, an unknown resource `-32002`, an upstream
 //! that failed or timed out an internal error naming it, a tool's own failure its result.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::ErrorData as McpError;
@@ -12,15 +13,18 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     ContentBlock, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use serde_json::json;
+use uuid::Uuid;
 
 use super::McpCaller;
 use super::watch::CatalogWatch;
 use crate::gateway::relay;
+use crate::gateway::upstream::parse_resource_updated;
 use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
 
 /// One per MCP session (or per stateless request); cheap to make.
@@ -29,7 +33,12 @@ pub struct McpServer {
     watch: CatalogWatch,
     /// Forwards catalog changes to this session's client; ends with the session.
     forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The resources this session subscribed to: (upstream, its URI) → the URI the client
+    /// used. Kept on the replica that took the subscription.
+    subscriptions: Subscriptions,
 }
+
+type Subscriptions = Arc<Mutex<HashMap<(Uuid, String), String>>>;
 
 impl McpServer {
     pub fn new(gateway: Gateway, watch: CatalogWatch) -> Self {
@@ -37,6 +46,7 @@ impl McpServer {
             gateway,
             watch,
             forwarder: Mutex::new(None),
+            subscriptions: Subscriptions::default(),
         }
     }
 }
@@ -50,6 +60,16 @@ impl Drop for McpServer {
             .take()
         {
             task.abort();
+        }
+        // A session that ends unsubscribes from whatever it still watched.
+        let pool = self.gateway.pool();
+        for ((upstream, uri), _) in self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            pool.unsubscribe(upstream, &uri);
         }
     }
 }
@@ -107,6 +127,7 @@ impl ServerHandler for McpServer {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_completions()
@@ -128,8 +149,25 @@ impl ServerHandler for McpServer {
         };
         let mut changes = self.watch.watch(caller.scope.tenant_id()).await;
         let peer = context.peer.clone();
+        let subscriptions = Arc::clone(&self.subscriptions);
         let task = tokio::spawn(async move {
             while let Some(what) = changes.next().await {
+                if let Some((upstream, uri)) = parse_resource_updated(&what) {
+                    let offered = subscriptions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&(upstream, uri.to_owned()))
+                        .cloned();
+                    if let Some(offered) = offered
+                        && peer
+                            .notify_resource_updated(ResourceUpdatedNotificationParam::new(offered))
+                            .await
+                            .is_err()
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 let sent = match what.as_str() {
                     "resources" => peer.notify_resource_list_changed().await,
                     "prompts" => peer.notify_prompt_list_changed().await,
@@ -254,6 +292,56 @@ impl ServerHandler for McpServer {
             let _ = relay.await;
         }
         completed.map_err(governed_error)
+    }
+
+    /// `resources/subscribe` (MCP 2025-11-25 server/resources §Subscriptions): the upstream's
+    /// `notifications/resources/updated` then reach this session under the URI it used.
+    /// A session-era request; 2026-07-28's `subscriptions/listen` is not offered yet.
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller_of(&context.extensions)?;
+        let (control, relay) = relay::control(&context);
+        let subscribed = self
+            .gateway
+            .subscribe(&caller.as_caller(), &request.uri, control)
+            .await;
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
+        let key = subscribed.map_err(governed_error)?;
+        let replaced = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), request.uri);
+        if replaced.is_some() {
+            // Subscribing twice is one subscription.
+            self.gateway.pool().unsubscribe(key.0, &key.1);
+        }
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        let keys: Vec<(Uuid, String)> = subscriptions
+            .iter()
+            .filter(|(_, offered)| **offered == request.uri)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in keys {
+            subscriptions.remove(&key);
+            self.gateway.pool().unsubscribe(key.0, &key.1);
+        }
+        Ok(())
     }
 
     async fn get_prompt(

@@ -25,6 +25,9 @@ use latency::Latencies;
 
 mod latency;
 mod requests;
+mod subscriptions;
+
+use subscriptions::resubscribe;
 
 /// Consecutive failures that open an upstream's breaker, and how long it stays open.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -66,6 +69,9 @@ struct Slot {
     backoff: Backoff,
     /// Recent answer times.
     latencies: Latencies,
+    /// Resources subscribed at the upstream (its own URIs), with how many client sessions
+    /// want each; a new session subscribes to them again.
+    subscriptions: Mutex<HashMap<String, usize>>,
 }
 
 impl Slot {
@@ -133,6 +139,7 @@ impl Pool {
                     lists: ListCache::default(),
                     backoff: Backoff::default(),
                     latencies: Latencies::default(),
+                    subscriptions: Mutex::default(),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -259,6 +266,7 @@ impl Pool {
         let timeout = Duration::from_millis(u64::from(upstream.call_timeout_ms));
         let handler = UpstreamClient {
             tenant_id: scope.tenant_id(),
+            upstream: upstream.id,
             lists: Arc::clone(&slot.lists),
             progress: Arc::clone(&self.progress),
             kv: self.kv.clone(),
@@ -285,6 +293,7 @@ impl Pool {
         }
         let session = Arc::new(opened);
         *guard = Some(Arc::clone(&session));
+        resubscribe(slot, &session);
         Ok(session)
     }
 
