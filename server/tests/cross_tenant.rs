@@ -27,6 +27,11 @@ const CALLER_SCOPED: &[&str] = &[
     "/api/v1/auth/api-keys/{id}",
     "/api/v1/auth/invitations/inspect",
     "/api/v1/auth/invitations/accept",
+    "/api/v1/auth/oauth-consents",
+    "/api/v1/auth/oauth-consents/{id}",
+    // A pending request names its tenant; a user of another tenant finds nothing there
+    // (oauth_flow.rs).
+    "/api/v1/oauth/requests/{id}",
     "/api/v1/admin/signing-keys/rotate",
     "/.well-known/jwks.json",
 ];

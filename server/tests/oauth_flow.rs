@@ -10,7 +10,7 @@ mod common;
 use base64::Engine;
 use common::mcp::{Era, Watcher, connect, tenant_with_everything};
 use common::oauth::{Browser, authorize_url, location, pkce, query_of};
-use common::{ADMIN_PASSWORD, TestDb, TestServer, backends, post, settings};
+use common::{ADMIN_PASSWORD, PASSWORD, TestDb, TestServer, backends, make_user, post, settings};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
@@ -507,6 +507,33 @@ async fn story(server: &TestServer) {
         .strip_prefix("/oauth/consent?request=")
         .unwrap()
         .to_owned();
+    // A user of another tenant finds no such request, and cannot answer it.
+    let other_tenant = post(
+        &server.client,
+        server.url("/api/v1/tenants"),
+        json!({ "slug": "elsewhere", "name": "Elsewhere" }),
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    make_user(
+        server,
+        &other_tenant,
+        "mallory@example.com",
+        &["tenant_admin"],
+    )
+    .await;
+    let mallory = Browser::sign_in_as(server, "elsewhere", "mallory@example.com", PASSWORD).await;
+    let url = server.url(&format!("/api/v1/oauth/requests/{request}"));
+    assert_eq!(mallory.get(&url).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        mallory.answer(server, &request, true).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let to = browser
         .answer(server, &request, false)
         .await

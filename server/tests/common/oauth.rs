@@ -19,7 +19,17 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The bootstrap administrator's browser.
     pub async fn sign_in(server: &TestServer) -> Browser {
+        Browser::sign_in_as(server, "default", "admin@localhost", ADMIN_PASSWORD).await
+    }
+
+    pub async fn sign_in_as(
+        server: &TestServer,
+        tenant: &str,
+        email: &str,
+        password: &str,
+    ) -> Browser {
         let http = reqwest::Client::builder()
             .redirect(Policy::none())
             .build()
@@ -27,7 +37,7 @@ impl Browser {
         let r = post(
             &http,
             server.url("/api/v1/auth/session"),
-            json!({ "tenant": "default", "email": "admin@localhost", "password": ADMIN_PASSWORD }),
+            json!({ "tenant": tenant, "email": email, "password": password }),
         )
         .await;
         assert_eq!(r.status(), StatusCode::OK);
