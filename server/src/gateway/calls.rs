@@ -264,28 +264,10 @@ impl Gateway {
             // A kind of reference this version does not know refers to nothing here.
             _ => return Err(GatewayError::Unknown("reference", String::new())),
         };
-        let name = self.resolve(caller, item, &offered).await?;
-        let (upstream, own) = match item {
-            Item::Resource => split_resource(&name),
-            _ => split(&name),
-        }
-        .ok_or_else(|| unknown(item, &offered))?;
-        let config = self
-            .configs
-            .get(caller.scope, caller.config_version)
-            .await?;
-        let upstream = config
-            .enabled(upstream)
-            .cloned()
-            .ok_or_else(|| unknown(item, &offered))?;
-        let policy_name = qualified(&upstream.name, own);
-        let subject = subject(caller.principal);
-        if !access::visible(&config.rules, &subject, &policy_name) {
-            return Err(unknown(item, &offered));
-        }
+        let (upstream, own) = self.visible(caller, item, &offered).await?;
         match &mut params.r#ref {
-            Reference::Prompt(p) => p.name = own.to_owned(),
-            Reference::Resource(r) => r.uri = own.to_owned(),
+            Reference::Prompt(p) => p.name = own,
+            Reference::Resource(r) => r.uri = own,
             _ => {}
         }
         let result = self
@@ -305,9 +287,28 @@ impl Gateway {
         offered: &str,
         control: Control,
     ) -> Result<(uuid::Uuid, String), GatewayError> {
-        let uri = self.resolve(caller, Item::Resource, offered).await?;
-        let (upstream, original) =
-            split_resource(&uri).ok_or_else(|| unknown(Item::Resource, offered))?;
+        let (upstream, original) = self.visible(caller, Item::Resource, offered).await?;
+        self.pool
+            .subscribe(caller.scope, &upstream, &original, control)
+            .await?;
+        Ok((upstream.id, original))
+    }
+
+    /// The enabled upstream of an item the caller may see, and the item's own name there;
+    /// anything else is unknown. For what only looks (completions, subscriptions): no
+    /// argument conditions, no audit.
+    async fn visible(
+        &self,
+        caller: &Caller<'_>,
+        item: Item,
+        offered: &str,
+    ) -> Result<(app::api::Upstream, String), GatewayError> {
+        let name = self.resolve(caller, item, offered).await?;
+        let (upstream, own) = match item {
+            Item::Resource => split_resource(&name),
+            _ => split(&name),
+        }
+        .ok_or_else(|| unknown(item, offered))?;
         let config = self
             .configs
             .get(caller.scope, caller.config_version)
@@ -315,19 +316,12 @@ impl Gateway {
         let upstream = config
             .enabled(upstream)
             .cloned()
-            .ok_or_else(|| unknown(Item::Resource, offered))?;
+            .ok_or_else(|| unknown(item, offered))?;
         let subject = subject(caller.principal);
-        if !access::visible(
-            &config.rules,
-            &subject,
-            &qualified(&upstream.name, original),
-        ) {
-            return Err(unknown(Item::Resource, offered));
+        if !access::visible(&config.rules, &subject, &qualified(&upstream.name, own)) {
+            return Err(unknown(item, offered));
         }
-        self.pool
-            .subscribe(caller.scope, &upstream, original, control)
-            .await?;
-        Ok((upstream.id, original.to_owned()))
+        Ok((upstream, own.to_owned()))
     }
 
     /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25

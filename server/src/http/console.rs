@@ -21,10 +21,13 @@ pub fn router(options: LeptosOptions, api: Router) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
-        .layer(axum::middleware::map_response(refuse_framing))
+        .layer(axum::middleware::map_response(|r| async {
+            refuse_framing(r)
+        }))
 }
 
-async fn refuse_framing(mut response: Response) -> Response {
+/// Forbids every site to frame `response` (X-Frame-Options, and CSP `frame-ancestors`).
+pub(super) fn refuse_framing(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(

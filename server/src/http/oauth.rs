@@ -101,10 +101,7 @@ fn no_store(response: &mut Response) {
 /// Metadata is fetched by browser-based clients from other origins; it carries no secrets.
 fn public_json(value: serde_json::Value) -> Response {
     let mut response = Json(value).into_response();
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    allow_any_origin(&mut response);
     response
 }
 
@@ -248,14 +245,8 @@ fn refusal_page(error: &OAuthError) -> Response {
          <body><h1>This sign-in request cannot be used</h1><p>{text}</p>\
          <p>Go back to the application and connect again.</p></body></html>"
     );
-    let mut response = (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'"),
-    );
-    response
+    let response = (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response();
+    super::console::refuse_framing(response)
 }
 
 /// OAuth 2.1 §3.2; form-encoded (§3.2.2). Public clients: `client_id` in the form.

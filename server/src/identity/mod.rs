@@ -140,8 +140,9 @@ impl Identity {
     }
 }
 
-/// `n` random bytes from the OS-seeded generator, base64url without padding.
-fn random_token(n: usize) -> String {
+/// `n` random bytes from the OS-seeded generator, base64url without padding: the secret
+/// part of every token, code and link this server hands out.
+pub(crate) fn random_token(n: usize) -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = vec![0u8; n];

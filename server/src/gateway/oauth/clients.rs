@@ -131,7 +131,7 @@ impl AuthorizationServer {
         origin: &Origin,
     ) -> Result<serde_json::Value, OAuthError> {
         registration.check()?;
-        let client_id = format!("syc_{}", super::random_token(18));
+        let client_id = format!("syc_{}", crate::identity::random_token(18));
         let name = registration
             .client_name
             .clone()

@@ -255,7 +255,7 @@ impl AuthorizationServer {
                 return Ok(Authorized::Redirect(to));
             }
         }
-        let id = super::random_token(24);
+        let id = crate::identity::random_token(24);
         let value =
             serde_json::to_vec(&pending).map_err(|e| OAuthError::Internal(e.to_string()))?;
         let ttl = Duration::from_secs(self.settings.request_ttl_secs.max(1));
@@ -368,7 +368,7 @@ impl AuthorizationServer {
         origin: &Origin,
         remembered: bool,
     ) -> Result<String, OAuthError> {
-        let code = super::random_token(32);
+        let code = crate::identity::random_token(32);
         let grant = Grant {
             user_id: principal.user_id,
             client_id: pending.client_id.clone(),

@@ -182,15 +182,6 @@ impl AuthorizationServer {
     }
 }
 
-/// `n` random bytes, base64url without padding.
-fn random_token(n: usize) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
