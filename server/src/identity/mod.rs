@@ -13,6 +13,7 @@ mod refresh;
 mod sessions;
 mod tokens;
 mod totp;
+mod verified;
 
 pub use api_keys::{KEY_PREFIX as API_KEY_PREFIX, NewKey};
 pub use bootstrap::{BootstrapError, bootstrap};
@@ -79,6 +80,8 @@ pub struct Identity {
     vault: Vault,
     settings: Arc<AuthSettings>,
     keys: Arc<keys::KeyRing>,
+    /// Access tokens whose signature verified, until they expire.
+    verified: Arc<verified::Verified>,
     /// A hash verified when the account does not exist, so both cases cost the same time.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// Bounds concurrent argon2id work to the number of cores.
@@ -105,6 +108,7 @@ impl Identity {
             vault,
             settings: Arc::new(settings),
             keys: Arc::new(keys),
+            verified: Arc::default(),
             dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -96,7 +96,22 @@ impl Identity {
         token: &str,
         resource: Option<&str>,
     ) -> Result<Principal, AuthError> {
-        let claims = self.verify_claims_at(token, resource).await?;
+        let now = Utc::now().timestamp();
+        let claims = match self.verified.get(token, now) {
+            Some(claims) => {
+                let accepted = claims.aud == self.settings.audience
+                    || resource.is_some_and(|r| claims.aud == r);
+                if !accepted {
+                    return Err(AuthError::InvalidToken("the token is for another audience"));
+                }
+                claims
+            }
+            None => {
+                let claims = self.verify_claims_at(token, resource).await?;
+                self.verified.remember(token, &claims);
+                claims
+            }
+        };
         if self
             .kv
             .get(&revoked_key(claims.tid, claims.sid))
