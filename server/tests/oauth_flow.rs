@@ -10,7 +10,9 @@ mod common;
 use base64::Engine;
 use common::mcp::{Era, Watcher, connect, tenant_with_everything};
 use common::oauth::{Browser, authorize_url, location, pkce, query_of};
-use common::{ADMIN_PASSWORD, PASSWORD, TestDb, TestServer, backends, make_user, post, settings};
+use common::{
+    ADMIN_PASSWORD, PASSWORD, TestDb, TestServer, backends, get_json, make_user, post, settings,
+};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
@@ -75,15 +77,7 @@ async fn story(server: &TestServer) {
         challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
         "{challenge}"
     );
-    let prm: Value = server
-        .anon
-        .get(&metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prm: Value = get_json(&server.anon, &metadata_url).await;
     assert_eq!(prm["resource"], endpoint);
     let issuer = server.url("/oauth/default");
     assert_eq!(prm["authorization_servers"], json!([issuer]));
@@ -94,15 +88,11 @@ async fn story(server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let asm: Value = server
-        .anon
-        .get(server.url("/.well-known/oauth-authorization-server/oauth/default"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let asm: Value = get_json(
+        &server.anon,
+        &server.url("/.well-known/oauth-authorization-server/oauth/default"),
+    )
+    .await;
     assert_eq!(asm["issuer"], issuer);
     assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
@@ -293,11 +283,8 @@ async fn story(server: &TestServer) {
         "frame-ancestors 'none'"
     );
     let shown: Value = browser
-        .get(&server.url(&format!("/api/v1/oauth/requests/{request}")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&server.url(&format!("/api/v1/oauth/requests/{request}")))
+        .await;
     assert_eq!(shown["client_name"], "Test Desktop");
     assert_eq!(shown["redirect_uri"], redirect);
     assert_eq!(shown["scopes"], json!(["mcp"]));
@@ -551,11 +538,8 @@ async fn story(server: &TestServer) {
 
     // Withdrawing the consent ends the app's sign-in at once.
     let list: Value = browser
-        .get(&server.url("/api/v1/auth/oauth-consents"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&server.url("/api/v1/auth/oauth-consents"))
+        .await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     assert_eq!(items[0]["client_name"], "Test Desktop");
@@ -592,7 +576,7 @@ async fn story(server: &TestServer) {
     let trail: Value = server
         .get(&format!("/api/v1/tenants/{t}/audit?limit=200"))
         .await
-        .json()
+        .json::<Value>()
         .await
         .unwrap();
     let actions: Vec<(String, String)> = trail["items"]

@@ -350,6 +350,12 @@ pub async fn default_tenant(server: &TestServer) -> String {
     me["tenant_id"].as_str().unwrap().to_string()
 }
 
+/// The JSON body of `GET url` with `client`, whatever the status.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let response = client.get(url).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 /// The status of `GET url` with `client`.
 pub async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
     client.get(url).send().await.unwrap().status()

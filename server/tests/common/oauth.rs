@@ -61,6 +61,11 @@ impl Browser {
         r.send().await.unwrap()
     }
 
+    /// The JSON body of `GET url`, whatever the status.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.get(url).await.json().await.unwrap()
+    }
+
     /// Answers the consent page's request.
     pub async fn answer(
         &self,
