@@ -147,3 +147,55 @@ async fn store_story_on_every_backend() {
         db.drop_db().await;
     }
 }
+
+/// SQLite fills its free-text audit index behind the appends (store/audit_index.rs); a search
+/// still finds every committed record, each once, however many wait to be indexed — more than
+/// one indexing chunk here, appended concurrently as the gateway's callers do.
+#[tokio::test]
+async fn audit_search_finds_every_committed_record_once() {
+    use switchyard::audit::{self, Origin, Outcome};
+    use switchyard::store::AuditFilter;
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let store = Store::open(&Secret::new(db.url.clone()), 4).await.unwrap();
+        let tenant = store
+            .create_tenant(&NewTenant {
+                slug: "audited".into(),
+                name: "Audited".into(),
+            })
+            .await
+            .unwrap();
+        let scope = store.scope(tenant.id).await.unwrap();
+        let origin = Origin::default();
+        let appends = (0..700).map(|i| {
+            let word = if i == 650 { "needle-650" } else { "hay" };
+            let event = origin
+                .event("user:bench", "tool.call", Outcome::Success)
+                .target(format!("tool:files.{word}"))
+                .detail(serde_json::json!({ "n": i }));
+            audit::record(&store, tenant.id, event)
+        });
+        for appended in futures::future::join_all(appends).await {
+            appended.unwrap();
+        }
+        let search = |q: &'static str| {
+            let filter = AuditFilter {
+                q: Some(q),
+                ..AuditFilter::default()
+            };
+            let store = store.clone();
+            let scope = scope.clone();
+            async move { store.search_audit(&scope, &filter, None, 1000).await.unwrap().0 }
+        };
+        let found = search("NEEDLE-650").await;
+        assert_eq!(found.len(), 1, "{backend:?}");
+        assert_eq!(found[0].target, "tool:files.needle-650");
+        assert_eq!(search("files.hay").await.len(), 699, "{backend:?}");
+        // Appended after a search: found by the next one.
+        let event = origin
+            .event("user:late", "tool.call", Outcome::Failure)
+            .target("tool:files.late-one");
+        audit::record(&store, tenant.id, event).await.unwrap();
+        assert_eq!(search("late-one").await.len(), 1, "{backend:?}");
+    }
+}

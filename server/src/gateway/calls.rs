@@ -96,8 +96,20 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Cheap to clone (one `Arc`): the MCP endpoint makes a server with one for every request.
 #[derive(Clone)]
-pub struct Gateway {
+pub struct Gateway(std::sync::Arc<Parts>);
+
+impl std::ops::Deref for Gateway {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What a [`Gateway`] holds.
+pub struct Parts {
     store: Store,
     kv: Kv,
     /// Calls per second per caller and tool; 0 = none.
@@ -116,14 +128,14 @@ impl Gateway {
         pool: Pool,
         metrics: Metrics,
     ) -> Self {
-        Self {
+        Self(std::sync::Arc::new(Parts {
             configs: Configs::new(store.clone(), registry),
             store,
             kv,
             tool_rate,
             pool,
             metrics,
-        }
+        }))
     }
 
     pub fn pool(&self) -> &Pool {

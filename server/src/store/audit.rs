@@ -155,6 +155,7 @@ impl Store {
             _ => None,
         };
         if fts_phrase.is_some() {
+            self.catch_up_audit_index().await?;
             next(
                 &mut sql,
                 " AND seq IN (SELECT seq FROM audit_search WHERE audit_search MATCH $n AND tenant_id = $1)",
@@ -208,6 +209,15 @@ impl Store {
             None
         };
         Ok((rows, next))
+    }
+
+    /// Puts every committed record in SQLite's free-text index (filled behind the appends,
+    /// `audit_index`); nothing to do on PostgreSQL.
+    pub async fn catch_up_audit_index(&self) -> Result<u64, StoreError> {
+        match &self.db {
+            Db::Sqlite(pool) => super::audit_index::catch_up(pool).await,
+            Db::Postgres(_) => Ok(0),
+        }
     }
 
     /// `tool.call` records since `since`, counted per target and outcome (for usage and error

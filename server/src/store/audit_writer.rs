@@ -9,6 +9,7 @@
 //! caller that goes away does not take its record with it (the writer owns it).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +23,11 @@ use super::{Db, StoreError};
 const BATCH: usize = 256;
 /// Appends queued at most before callers wait for room.
 const QUEUE: usize = 4096;
+/// SQLite: index a chunk once this many records wait, when appends pause this long, and at
+/// least this often under a steady trickle (`audit_index`).
+const INDEX_CHUNK: usize = super::audit_index::CHUNK as usize;
+const INDEX_WHEN_IDLE: Duration = Duration::from_millis(200);
+const INDEX_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
 /// Builds a tenant's next row from its sequence number and the previous record's hash; may
 /// be called again if a batch fails and its records are retried one by one.
@@ -74,12 +80,29 @@ impl AuditWriter {
 
 async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
     let mut batch = Vec::with_capacity(BATCH);
-    while appends.recv_many(&mut batch, BATCH).await > 0 {
+    // SQLite: records committed and not yet in the free-text index (`audit_index`).
+    let mut unindexed = 0usize;
+    let mut indexed_at = Instant::now();
+    loop {
+        let received = if unindexed > 0 {
+            tokio::select! {
+                n = appends.recv_many(&mut batch, BATCH) => n,
+                () = tokio::time::sleep(INDEX_WHEN_IDLE) => {
+                    index(&target, &mut unindexed, &mut indexed_at).await;
+                    continue;
+                }
+            }
+        } else {
+            appends.recv_many(&mut batch, BATCH).await
+        };
+        if received == 0 {
+            break;
+        }
         // Per tenant, in arrival order.
         let mut tenants: Vec<(Uuid, Vec<Append>)> = Vec::new();
-        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        let mut index_of: HashMap<Uuid, usize> = HashMap::new();
         for append in batch.drain(..) {
-            let i = *index.entry(append.tenant_id).or_insert_with(|| {
+            let i = *index_of.entry(append.tenant_id).or_insert_with(|| {
                 tenants.push((append.tenant_id, Vec::new()));
                 tenants.len() - 1
             });
@@ -92,6 +115,10 @@ async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
                 for (tenant_id, appends) in tenants {
                     settle(&target, tenant_id, appends).await;
                 }
+                unindexed += received;
+                if unindexed >= INDEX_CHUNK || indexed_at.elapsed() >= INDEX_AT_LEAST_EVERY {
+                    index(&target, &mut unindexed, &mut indexed_at).await;
+                }
             }
             Db::Postgres(_) => {
                 let tenants = tenants
@@ -101,6 +128,23 @@ async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
             }
         }
     }
+}
+
+/// Indexes one chunk of what the writer committed (SQLite); what is left waits for the
+/// next chunk, an idle moment, or a search.
+async fn index(target: &Target, unindexed: &mut usize, indexed_at: &mut Instant) {
+    let Db::Sqlite(pool) = &target.db else {
+        return;
+    };
+    match super::audit_index::index_chunk(pool, super::audit_index::CHUNK).await {
+        Ok(n) => *unindexed = unindexed.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX)),
+        Err(error) => {
+            // Nothing is lost: the records are committed, and search indexes them first.
+            tracing::warn!(%error, "audit free-text indexing failed; search will catch up");
+            *unindexed = 0;
+        }
+    }
+    *indexed_at = Instant::now();
 }
 
 /// Commits one tenant's appends together and answers each caller. Should the batch fail,

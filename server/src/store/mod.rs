@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod audit_index;
 mod audit_writer;
 mod credentials;
 mod error;
