@@ -70,6 +70,8 @@ pub struct Shared {
 pub struct McpState {
     pub sessions: gateway::Sessions,
     pub watch: gateway::CatalogWatch,
+    /// Requests in flight, cancellable from any replica.
+    pub cancels: gateway::Cancels,
     /// Cancelled at shutdown, ending open SSE streams so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -117,6 +119,7 @@ impl AppState {
                 Duration::from_secs(settings.gateway.session_idle_secs.max(1)),
             ),
             watch: gateway::CatalogWatch::new(kv.clone()),
+            cancels: gateway::Cancels::new(kv.clone()),
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
         let oauth = gateway::oauth::AuthorizationServer::new(
@@ -175,6 +178,7 @@ pub async fn serve(
     let pool = state.gateway.pool().clone();
     let health = (settings.gateway.health_check_secs > 0)
         .then(|| pool.spawn_health_checks(Duration::from_secs(settings.gateway.health_check_secs)));
+    let cancels = state.mcp.cancels.spawn_listener(state.mcp.shutdown.clone());
     let address = listener.local_addr()?;
     let state_mcp_shutdown = state.mcp.shutdown.clone();
     let app = http::router(state, leptos_options(&settings, address));
@@ -215,6 +219,7 @@ pub async fn serve(
     if let Some(health) = health {
         health.abort();
     }
+    cancels.abort();
     pool.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

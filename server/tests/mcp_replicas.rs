@@ -1,6 +1,7 @@
 //! MCP sessions without sticky load balancing: two `switchyard` processes on one database
 //! and one Redis, and one session-era client whose requests alternate between them —
-//! initialized on one, listed and called on both, ended on one and then unknown on the other.
+//! initialized on one, listed and called on both, a call running on one cancelled through the
+//! other, ended on one and then unknown on the other.
 
 mod common;
 
@@ -124,6 +125,36 @@ async fn a_session_alternates_between_two_server_processes() {
         assert_eq!(r.body["id"], id, "{}", r.body);
         assert!(r.body.get("result").is_some(), "{}", r.body);
     }
+    // Withdrawn on the other replica: a 30 s call on A stops soon after B is told
+    // (`notifications/cancelled`, MCP 2025-11-25 basic/utilities/cancellation).
+    let long = json!({ "jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {
+        "name": "everything.trigger-long-running-operation",
+        "arguments": { "duration": 30, "steps": 30 } } });
+    let started = std::time::Instant::now();
+    let call = rpc(anon, &replicas[0], &headers, &long);
+    let withdraw = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let note = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": { "requestId": 50, "reason": "not needed any more" } });
+        rpc(anon, &replicas[1], &headers, &note).await.status
+    };
+    let (answered, withdrawn) = tokio::join!(
+        tokio::time::timeout(std::time::Duration::from_secs(20), call),
+        withdraw
+    );
+    assert_eq!(withdrawn, StatusCode::ACCEPTED);
+    let answered = answered.expect("the call stops once withdrawn, long before its 30 s");
+    assert_eq!(
+        answered.body["error"]["code"], -32800,
+        "a withdrawn call has no result: {}",
+        answered.body
+    );
+    eprintln!(
+        "withdrawn across replicas after {:?}: {} {}",
+        started.elapsed(),
+        answered.status,
+        answered.body
+    );
     // Ended on one replica, unknown on the other.
     let r = anon
         .delete(&replicas[1])

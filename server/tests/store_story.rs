@@ -184,8 +184,13 @@ async fn audit_search_finds_every_committed_record_once() {
                 ..AuditFilter::default()
             };
             let store = store.clone();
-            let scope = scope.clone();
-            async move { store.search_audit(&scope, &filter, None, 1000).await.unwrap().0 }
+            async move {
+                store
+                    .search_audit(&scope, &filter, None, 1000)
+                    .await
+                    .unwrap()
+                    .0
+            }
         };
         let found = search("NEEDLE-650").await;
         assert_eq!(found.len(), 1, "{backend:?}");

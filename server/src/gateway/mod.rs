@@ -20,7 +20,7 @@ mod upstream;
 mod views;
 
 pub use calls::{Called, Caller, Gateway, GatewayError};
-pub use endpoint::{CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
+pub use endpoint::{Cancels, CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
 pub use limits::Limits;
 pub use offer::Catalog;
 pub use pool::{CallError, Pool};

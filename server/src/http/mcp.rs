@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     let service = gateway::mcp_service(
         state.gateway.clone(),
         state.mcp.watch.clone(),
+        state.mcp.cancels.clone(),
         state.mcp.sessions.clone(),
         std::time::Duration::from_secs(state.settings.gateway.session_idle_secs.max(1)),
         body_limit,

@@ -4,7 +4,9 @@
 //! session-era MCP session costs, over `--sessions` sessions.
 //!
 //! The upstream is an rmcp server in this process with one cheap tool (`add`), so the
-//! difference between the two rows is the gateway. Requests are stateless 2026-07-28 POSTs.
+//! difference between the rows is the gateway. A third row calls through a bare HTTP proxy
+//! (forwarding only): the ceiling for anything that adds a hop on the same two cores.
+//! Requests are stateless 2026-07-28 POSTs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +72,43 @@ async fn upstream() -> Result<String, Box<dyn std::error::Error>> {
         StreamableHttpServerConfig::default().with_json_response(true),
     );
     let app = axum::Router::new().route_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/mcp", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// A bare HTTP proxy in front of `upstream`: each POST forwarded as it came, over a pooled
+/// client, with no parsing, authentication, policy or audit. No gateway that adds a hop can
+/// beat it, so its row is the ceiling the gateway's figures are to be read against.
+async fn bare_proxy(upstream: String) -> Result<String, Box<dyn std::error::Error>> {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode, header};
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let forward = move |headers: HeaderMap, body: Bytes| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let mut request = client.post(&upstream).body(body);
+            for (name, value) in &headers {
+                if name != header::HOST && name != header::CONTENT_LENGTH {
+                    request = request.header(name, value);
+                }
+            }
+            let Ok(answer) = request.send().await else {
+                return (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::new());
+            };
+            let status = answer.status();
+            let mut headers = HeaderMap::new();
+            if let Some(kind) = answer.headers().get(header::CONTENT_TYPE) {
+                headers.insert(header::CONTENT_TYPE, kind.clone());
+            }
+            let body = answer.bytes().await.unwrap_or_default();
+            (status, headers, body)
+        }
+    };
+    let app = axum::Router::new().route("/mcp", axum::routing::post(forward));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/mcp", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -205,21 +244,28 @@ pub async fn run(
     let direct = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
-    // Warm up both paths (the gateway opens its upstream session on first use).
+    let proxy = bare_proxy(upstream.clone()).await?;
+    // Warm up every path (the gateway opens its upstream session on first use).
     load(&direct, &upstream, "add", 1, 1).await;
+    load(&direct, &proxy, "add", 1, 1).await;
     load(&admin, &gateway, "bench.add", 1, 1).await;
     for clients in [1, 16, 64] {
         let d = load(&direct, &upstream, "add", clients, options.seconds).await;
+        let p = load(&direct, &proxy, "add", clients, options.seconds).await;
         let g = load(&admin, &gateway, "bench.add", clients, options.seconds).await;
-        for (path, (rate, p50, p99, errors)) in [("direct", d), ("gateway", g)] {
+        for (path, (rate, p50, p99, errors)) in [("direct", d), ("proxy", p), ("gateway", g)] {
             println!(
                 "{label:<10} {path:<8} {clients:>7} {rate:>10.0} {p50:>9.2} {p99:>9.2} {errors:>7}"
             );
         }
         println!(
-            "{label:<10} gateway overhead at {clients} clients: {:+.2} ms p50, {:.0}% of direct throughput",
+            "{label:<10} gateway overhead at {clients} clients: {:+.2} ms p50, {:+.2} ms p99, {:.0}% of direct throughput \
+             (a bare proxy: {:+.2} ms p50, {:.0}%)",
             g.1 - d.1,
-            100.0 * g.0 / d.0
+            g.2 - d.2,
+            100.0 * g.0 / d.0,
+            p.1 - d.1,
+            100.0 * p.0 / d.0
         );
     }
 

@@ -4,6 +4,7 @@
 //! replica serves any session, and catalog changes fanned out to open sessions. The HTTP
 //! layer (`http::mcp`) authenticates first and hands the caller over in the request.
 
+mod cancels;
 mod server;
 mod sessions;
 mod watch;
@@ -15,6 +16,7 @@ use rmcp::transport::streamable_http_server::session::local::{LocalSessionManage
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+pub use cancels::Cancels;
 pub use server::McpServer;
 pub use sessions::{Owner, Sessions};
 pub use watch::CatalogWatch;
@@ -42,6 +44,7 @@ pub type Service = StreamableHttpService<McpServer, LocalSessionManager>;
 pub fn service(
     gateway: Gateway,
     watch: CatalogWatch,
+    cancels: Cancels,
     sessions: Sessions,
     idle: Duration,
     body_limit: usize,
@@ -61,7 +64,13 @@ pub fn service(
         .with_cancellation_token(shutdown);
     config.session_store = Some(Arc::new(sessions));
     StreamableHttpService::new(
-        move || Ok(McpServer::new(gateway.clone(), watch.clone())),
+        move || {
+            Ok(McpServer::new(
+                gateway.clone(),
+                watch.clone(),
+                cancels.clone(),
+            ))
+        },
         Arc::new(manager),
         config,
     )

@@ -10,18 +10,19 @@ use std::sync::{Arc, Mutex};
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelledNotificationParam,
+    CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::McpCaller;
+use super::cancels::{Cancels, Tracked};
 use super::watch::CatalogWatch;
 use crate::gateway::relay;
 use crate::gateway::upstream::parse_resource_updated;
@@ -31,6 +32,8 @@ use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
 pub struct McpServer {
     gateway: Gateway,
     watch: CatalogWatch,
+    /// Requests in flight, cancellable from any replica.
+    cancels: Cancels,
     /// Forwards catalog changes to this session's client; ends with the session.
     forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The resources this session subscribed to: (upstream, its URI) → the URI the client
@@ -41,10 +44,11 @@ pub struct McpServer {
 type Subscriptions = Arc<Mutex<HashMap<(Uuid, String), String>>>;
 
 impl McpServer {
-    pub fn new(gateway: Gateway, watch: CatalogWatch) -> Self {
+    pub fn new(gateway: Gateway, watch: CatalogWatch, cancels: Cancels) -> Self {
         Self {
             gateway,
             watch,
+            cancels,
             forwarder: Mutex::new(None),
             subscriptions: Subscriptions::default(),
         }
@@ -110,7 +114,23 @@ fn governed_error(error: GatewayError) -> McpError {
     }
 }
 
+/// The session a request or notification came in, if it came in one.
+fn session_of(extensions: &rmcp::model::Extensions) -> Option<&str> {
+    extensions
+        .get::<http::request::Parts>()?
+        .headers
+        .get("mcp-session-id")?
+        .to_str()
+        .ok()
+}
+
 impl McpServer {
+    /// Keeps `context`'s request cancellable from other replicas while it runs.
+    fn track(&self, context: &RequestContext<RoleServer>) -> Tracked {
+        let session = session_of(&context.extensions);
+        self.cancels.track(session, &context.id, context.ct.clone())
+    }
+
     async fn catalog(&self, context: &RequestContext<RoleServer>) -> Result<Catalog, McpError> {
         let caller = caller_of(&context.extensions)?;
         self.gateway
@@ -141,6 +161,20 @@ impl ServerHandler for McpServer {
                 .into(),
         );
         info
+    }
+
+    /// rmcp has already cancelled the request if this replica's session task holds it; a
+    /// request another replica holds is cancelled there (`cancels`).
+    async fn on_cancelled(
+        &self,
+        notification: CancelledNotificationParam,
+        context: NotificationContext<RoleServer>,
+    ) {
+        if let (Some(session), Some(id)) =
+            (session_of(&context.extensions), &notification.request_id)
+        {
+            self.cancels.cancel(session, id).await;
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -237,6 +271,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
+        let _tracked = self.track(&context);
         let (control, relay) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let called = self
@@ -265,6 +300,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
+        let _tracked = self.track(&context);
         let (control, relay) = relay::control(&context);
         let read = self
             .gateway
@@ -283,6 +319,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
         let caller = caller_of(&context.extensions)?;
+        let _tracked = self.track(&context);
         let (control, relay) = relay::control(&context);
         let completed = self
             .gateway
@@ -350,6 +387,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
+        let _tracked = self.track(&context);
         let (control, relay) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let got = self
