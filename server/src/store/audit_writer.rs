@@ -58,6 +58,12 @@ impl AuditWriter {
         Self { queue }
     }
 
+    /// Whether any store still holds this writer (for tasks that should end with it).
+    pub(super) fn alive(&self) -> impl Fn() -> bool + Send + 'static {
+        let queue = self.queue.downgrade();
+        move || queue.upgrade().is_some()
+    }
+
     /// Appends one record to `tenant_id`'s chain and waits for its commit.
     pub(super) async fn append(
         &self,

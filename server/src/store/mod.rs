@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod audit_index;
 mod audit_writer;
+mod checkpoint;
 mod credentials;
 mod error;
 mod first_run;
@@ -97,7 +98,9 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(Duration::from_secs(5))
+                // Checkpoints run in a task of their own (`checkpoint`), not in a commit.
+                .pragma("wal_autocheckpoint", "0");
             if let Some(dir) = options.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
@@ -143,6 +146,9 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let audit = audit_writer::AuditWriter::start(db.clone());
+        if let Db::Sqlite(pool) = &db {
+            checkpoint::spawn(pool.clone(), audit.alive());
+        }
         Ok(Self { db, audit })
     }
 
