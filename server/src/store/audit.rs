@@ -117,8 +117,8 @@ impl Store {
         cursor: Option<i64>,
         limit: u32,
     ) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
-        const TEXT: &str =
-            "lower(actor || ' ' || action || ' ' || target || ' ' || CAST(detail AS TEXT))";
+        // The text the trigram indexes hold (SQLite's is filled by `audit_index`).
+        const TEXT: &str = super::audit_index::BODY;
         let mut sql = format!(
             "SELECT {} FROM audit_events WHERE tenant_id = $1",
             columns!()

@@ -14,7 +14,9 @@ use super::StoreError;
 /// appends waiting on the write lock wait a few milliseconds at most.
 pub(super) const CHUNK: i64 = 256;
 
-const BODY: &str = "lower(actor || ' ' || action || ' ' || target || ' ' || CAST(detail AS TEXT))";
+/// What is indexed of a record: its actor, action, target and detail, lower-cased.
+pub(super) const BODY: &str =
+    "lower(actor || ' ' || action || ' ' || target || ' ' || CAST(detail AS TEXT))";
 
 /// Indexes up to `limit` records appended since the last call, oldest first, in one
 /// transaction with the progress mark; returns how many it indexed.
