@@ -7,8 +7,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+#[allow(deprecated)]
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, ClientConfig, ClientRequest,
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ProgressNotificationParam, ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams,
@@ -19,6 +21,9 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, ErrorData as McpError, ServerHandler, ServiceError, ServiceExt};
 
+use uuid::Uuid;
+
+use crate::gateway::asks::{self, AskRoutes};
 use crate::gateway::relay::{self, ProgressRoutes};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +37,12 @@ pub enum BridgeError {
 /// The desktop client's side, once it has said `initialized`.
 type Downstream = Arc<OnceLock<Peer<RoleServer>>>;
 
-/// The gateway session's handler: progress to the request it belongs to, list changes down.
+/// The gateway session's handler: progress and asks to the request they belong to, list
+/// changes down.
 #[derive(Clone)]
 struct GatewaySide {
     progress: ProgressRoutes,
+    asks: AskRoutes,
     downstream: Downstream,
 }
 
@@ -45,7 +52,25 @@ impl ClientHandler for GatewaySide {
         info.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
         info.client_info.name = "switchyard-connect".into();
         info.client_info.version = env!("CARGO_PKG_VERSION").into();
+        info.capabilities = asks::capabilities();
         info
+    }
+
+    #[allow(deprecated)] // sampling: deprecated by SEP-2577, still in the session-era revisions
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        asks::create_message(&self.asks, Uuid::nil(), params, &context).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        asks::create_elicitation(&self.asks, Uuid::nil(), params, &context).await
     }
 
     async fn on_progress(
@@ -80,6 +105,7 @@ struct Bridge {
     gateway: Peer<RoleClient>,
     info: ServerConfig,
     progress: ProgressRoutes,
+    asks: AskRoutes,
     downstream: Downstream,
 }
 
@@ -97,11 +123,10 @@ impl Bridge {
         request: ClientRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        let (control, relayed) = relay::control(context);
-        let answer = relay::send(&self.gateway, Arc::clone(&self.progress), request, control).await;
-        if let Some(relayed) = relayed {
-            let _ = relayed.await;
-        }
+        let (control, downstream) = relay::control(context);
+        let progress = Arc::clone(&self.progress);
+        let send = relay::send(&self.gateway, progress, &self.asks, request, control);
+        let (answer, _asked) = downstream.serve(std::future::ready(None), send).await;
         answer.map_err(passed)
     }
 }
@@ -206,9 +231,11 @@ impl ServerHandler for Bridge {
 /// the desktop client closes stdin.
 pub async fn connect(url: &str, api_key: &str) -> Result<(), BridgeError> {
     let progress = ProgressRoutes::default();
+    let asks = AskRoutes::default();
     let downstream = Downstream::default();
     let side = GatewaySide {
         progress: Arc::clone(&progress),
+        asks: asks.clone(),
         downstream: Arc::clone(&downstream),
     };
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(api_key);
@@ -229,6 +256,7 @@ pub async fn connect(url: &str, api_key: &str) -> Result<(), BridgeError> {
         gateway: gateway.peer().clone(),
         info,
         progress,
+        asks,
         downstream,
     };
     let served = bridge

@@ -23,32 +23,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Scenarios the gateway does not pass yet, and why.
-const EXPECTED_FAILURES: &[(&str, &str)] = &[
-    (
-        "logging-set-level",
-        "logging/setLevel: the fixture's SDK (mcp 2.x) dropped logging, deprecated in 2026-07-28",
-    ),
-    (
-        "tools-call-with-logging",
-        "the fixture's SDK has no logging/setLevel, which the scenario sends first",
-    ),
-    (
-        "tools-call-sampling",
-        "sampling/createMessage from an upstream is not relayed to the client yet",
-    ),
-    (
-        "tools-call-elicitation",
-        "elicitation/create from an upstream is not relayed to the client yet",
-    ),
-    (
-        "elicitation-sep1034-defaults",
-        "the fixture has no test_elicitation_sep1034_defaults tool; elicitation is not relayed",
-    ),
-    (
-        "elicitation-sep1330-enums",
-        "the fixture has no test_elicitation_sep1330_enums tool; elicitation is not relayed",
-    ),
-];
+const EXPECTED_FAILURES: &[(&str, &str)] = &[];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

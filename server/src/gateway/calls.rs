@@ -10,6 +10,7 @@ use rmcp::model::{CallToolResult, GetPromptResult, ReadResourceResult, ResultTyp
 use serde_json::{Map, Value, json};
 
 use super::arguments::{digest, kept};
+use super::asks::Asked;
 use super::catalog::{self, qualified, split, split_resource};
 use super::config::Configs;
 use super::pool::{CallError, Pool};
@@ -479,6 +480,37 @@ impl Gateway {
         audit::record(&self.store, caller.scope.tenant_id(), event).await?;
         self.metrics
             .gateway_request(kind.noun(), outcome.as_str(), started.elapsed());
+        Ok(())
+    }
+}
+
+impl Gateway {
+    /// Audits what upstreams asked of the caller while its request ran (`mcp.sampling`,
+    /// `mcp.elicitation`), each against the request it was asked for (`target`, e.g.
+    /// `tool:upstream.name`). What was asked and answered is the caller's and is not kept.
+    pub async fn record_asks(
+        &self,
+        caller: &Caller<'_>,
+        target: &str,
+        asked: Vec<Asked>,
+    ) -> Result<(), GatewayError> {
+        for ask in asked {
+            let (action, outcome) = match (ask.kind, ask.ok) {
+                ("sampling", true) => ("mcp.sampling", Outcome::Success),
+                ("sampling", false) => ("mcp.sampling", Outcome::Failure),
+                (_, true) => ("mcp.elicitation", Outcome::Success),
+                (_, false) => ("mcp.elicitation", Outcome::Failure),
+            };
+            let latency = u64::try_from(ask.elapsed.as_millis()).unwrap_or(u64::MAX);
+            let event = caller
+                .origin
+                .event(caller.principal.actor(), action, outcome)
+                .target(target)
+                .detail(json!({ "upstream": ask.upstream, "latency_ms": latency }));
+            audit::record(&self.store, caller.scope.tenant_id(), event).await?;
+            self.metrics
+                .gateway_request(ask.kind, outcome.as_str(), ask.elapsed);
+        }
         Ok(())
     }
 }

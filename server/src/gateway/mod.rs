@@ -4,6 +4,7 @@
 //! MCP endpoint that real clients connect to.
 
 mod arguments;
+pub mod asks;
 mod breaker;
 mod calls;
 mod catalog;

@@ -2,7 +2,8 @@
 //! the stdio bridge's client): the server's progress goes back to whoever asked, and a
 //! request abandoned for any reason (the caller cancelled, a timeout fired, the client went
 //! away) is withdrawn with `notifications/cancelled` (MCP 2025-11-25,
-//! basic/utilities/cancellation and basic/utilities/progress).
+//! basic/utilities/cancellation and basic/utilities/progress); what the server asks of its
+//! client meanwhile (sampling, elicitation) is put to whoever asked ([`super::asks`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,8 @@ use rmcp::service::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use super::asks::{self, AskRoutes, Asked, Asker, Message};
 
 /// Where requests in flight want their server's progress: keyed by the progress token the
 /// client session gave each request.
@@ -45,10 +48,12 @@ pub fn route(routes: &ProgressRoutes, params: ProgressNotificationParam) {
     }
 }
 
-/// How a caller steers its call: where progress goes, and a token it cancels to withdraw.
+/// How a caller steers its call: where progress and the server's asks go, and a token it
+/// cancels to withdraw.
 #[derive(Clone, Default)]
 pub struct Control {
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
+    pub asks: Option<Asker>,
     pub cancel: CancellationToken,
 }
 
@@ -59,6 +64,8 @@ struct InFlight {
     id: Option<RequestId>,
     token: ProgressToken,
     routes: ProgressRoutes,
+    asks: AskRoutes,
+    asked: RequestId,
 }
 
 impl InFlight {
@@ -73,6 +80,7 @@ impl Drop for InFlight {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.token);
+        self.asks.close(&self.asked);
         if let Some(id) = self.id.take() {
             let peer = self.peer.clone();
             tokio::spawn(async move {
@@ -84,22 +92,28 @@ impl Drop for InFlight {
     }
 }
 
-/// Sends `request`, routes its progress to `control.progress`, and waits for the answer or
-/// for `control.cancel`.
+/// Sends `request` on the session whose asks `asks` routes, routes its progress to
+/// `control.progress` and its asks to `control.asks`, and waits for the answer or for
+/// `control.cancel`.
 pub async fn send(
     peer: &Peer<RoleClient>,
     routes: ProgressRoutes,
+    asks: &AskRoutes,
     request: ClientRequest,
     control: Control,
 ) -> Result<ServerResult, ServiceError> {
+    let sending = asks.sending();
     let handle = peer
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await?;
+    asks.open(sending, handle.id.clone(), control.asks);
     let flight = InFlight {
         peer: handle.peer.clone(),
         id: Some(handle.id.clone()),
         token: handle.progress_token.clone(),
         routes: Arc::clone(&routes),
+        asks: asks.clone(),
+        asked: handle.id.clone(),
     };
     if let Some(progress) = control.progress {
         routes
@@ -119,22 +133,52 @@ pub async fn send(
     }
 }
 
-/// A control for one request: its cancellation, and its progress relayed to the client
-/// under the client's own token when it asked for progress.
-pub fn control(
-    context: &RequestContext<RoleServer>,
-) -> (Control, Option<tokio::task::JoinHandle<()>>) {
+/// The caller's side of one request: its progress relay and its asks.
+pub struct Downstream {
+    peer: Peer<RoleServer>,
+    progress: Option<tokio::task::JoinHandle<()>>,
+    asks: mpsc::UnboundedReceiver<Message>,
+}
+
+impl Downstream {
+    /// Runs `work` (the request, sent with this control) while the server's asks and log
+    /// messages go to the caller (logs at or above `level`, looked up on the first); then
+    /// lets the progress relay flush (it ends when `work` drops its sender).
+    #[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
+    pub async fn serve<F: Future>(
+        self,
+        level: impl Future<Output = Option<rmcp::model::LoggingLevel>>,
+        work: F,
+    ) -> (F::Output, Vec<Asked>) {
+        let answered = asks::answering(&self.peer, self.asks, level, work).await;
+        if let Some(progress) = self.progress {
+            let _ = progress.await;
+        }
+        answered
+    }
+}
+
+/// A control for one request: its cancellation, its asks, and its progress relayed to the
+/// client under the client's own token when it asked for progress.
+pub fn control(context: &RequestContext<RoleServer>) -> (Control, Downstream) {
+    let (asker, asks) = mpsc::unbounded_channel();
     let mut control = Control {
         progress: None,
+        asks: Some(asker),
         cancel: context.ct.clone(),
     };
+    let peer: Peer<RoleServer> = context.peer.clone();
+    let mut downstream = Downstream {
+        peer: peer.clone(),
+        progress: None,
+        asks,
+    };
     let Some(token) = context.meta.get_progress_token() else {
-        return (control, None);
+        return (control, downstream);
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     control.progress = Some(tx);
-    let peer: Peer<RoleServer> = context.peer.clone();
-    let relay = tokio::spawn(async move {
+    downstream.progress = Some(tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let mut note = ProgressNotificationParam::new(token.clone(), p.progress);
             note.total = p.total;
@@ -143,6 +187,6 @@ pub fn control(
                 break;
             }
         }
-    });
-    (control, Some(relay))
+    }));
+    (control, downstream)
 }

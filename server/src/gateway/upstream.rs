@@ -1,15 +1,23 @@
 //! The gateway's side of an upstream session: what it does with the upstream's notifications.
 //! `notifications/*/list_changed` drops the upstream's cached lists and tells every replica
 //! (so their MCP sessions can tell their clients); `notifications/progress` for a call in
-//! flight is handed to whoever made the call (MCP 2025-11-25, basic/utilities/progress).
+//! flight is handed to whoever made the call (MCP 2025-11-25, basic/utilities/progress), and
+//! so are its sampling and elicitation requests ([`super::asks`]).
 
 use std::sync::{Arc, Mutex};
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, ProgressNotificationParam, ResourceUpdatedNotificationParam};
-use rmcp::service::{NotificationContext, RoleClient};
+use rmcp::ErrorData as McpError;
+#[allow(deprecated)]
+use rmcp::model::{
+    ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
+    ElicitResult, LoggingMessageNotificationParam, ProgressNotificationParam,
+    ResourceUpdatedNotificationParam,
+};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use uuid::Uuid;
 
+use super::asks::{self, AskRoutes};
 use super::catalog::Lists;
 use super::relay::{self, ProgressRoutes};
 use crate::kv::Kv;
@@ -42,6 +50,8 @@ pub struct UpstreamClient {
     pub upstream: Uuid,
     pub lists: ListCache,
     pub progress: ProgressRoutes,
+    /// This session's requests in flight, for its asks.
+    pub asks: AskRoutes,
     pub kv: Kv,
 }
 
@@ -62,7 +72,34 @@ impl ClientHandler for UpstreamClient {
         let mut info = ClientConfig::default();
         info.client_info.name = "switchyard-gateway".into();
         info.client_info.version = env!("CARGO_PKG_VERSION").into();
+        info.capabilities = asks::capabilities();
         info
+    }
+
+    #[allow(deprecated)] // sampling: deprecated by SEP-2577, still in the session-era revisions
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        asks::create_message(&self.asks, self.upstream, params, &context).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        asks::create_elicitation(&self.asks, self.upstream, params, &context).await
+    }
+
+    #[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.asks.log(params).await;
     }
 
     async fn on_progress(

@@ -137,6 +137,69 @@ async def test_elicitation(message: str, ctx: Context) -> str:
     return f"User response: action={result.action}, content={getattr(result, 'data', None)}"
 
 
+async def elicit_with(ctx: Context, message: str, schema: dict) -> str:
+    """Sends `elicitation/create` with a hand-written schema (pydantic cannot express all
+    of them) on the calling request's stream."""
+    session = ctx.request_context.session
+    result = await session.elicit_form(message, schema, ctx.request_id)
+    return f"Elicitation completed: action={result.action}, content={result.content}"
+
+
+@server.tool()
+async def test_elicitation_sep1034_defaults(ctx: Context) -> str:
+    """Asks the user with a default for every primitive type (SEP-1034)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "default": "John Doe"},
+            "age": {"type": "integer", "default": 30},
+            "score": {"type": "number", "default": 95.5},
+            "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+            "verified": {"type": "boolean", "default": True},
+        },
+    }
+    return await elicit_with(ctx, "Please review and update the form fields", schema)
+
+
+@server.tool()
+async def test_elicitation_sep1330_enums(ctx: Context) -> str:
+    """Asks the user with each of the five enum forms (SEP-1330)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            "titledSingle": {
+                "type": "string",
+                "oneOf": [
+                    {"const": "value1", "title": "First Option"},
+                    {"const": "value2", "title": "Second Option"},
+                    {"const": "value3", "title": "Third Option"},
+                ],
+            },
+            "legacyEnum": {
+                "type": "string",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"],
+            },
+            "untitledMulti": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            },
+            "titledMulti": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"},
+                    ]
+                },
+            },
+        },
+    }
+    return await elicit_with(ctx, "Please select options", schema)
+
+
 @server.resource("test://static-text", mime_type="text/plain")
 def static_text() -> str:
     """A static text resource."""

@@ -62,13 +62,14 @@ pub fn service(
         .disable_allowed_origins()
         .with_max_request_body_bytes(body_limit)
         .with_cancellation_token(shutdown);
-    config.session_store = Some(Arc::new(sessions));
+    config.session_store = Some(Arc::new(sessions.clone()));
     StreamableHttpService::new(
         move || {
             Ok(McpServer::new(
                 gateway.clone(),
                 watch.clone(),
                 cancels.clone(),
+                sessions.clone(),
             ))
         },
         Arc::new(manager),

@@ -17,13 +17,17 @@ use rmcp::model::{
     ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
     SubscribeRequestParams, UnsubscribeRequestParams,
 };
+#[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
+use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::McpCaller;
 use super::cancels::{Cancels, Tracked};
+use super::sessions::Sessions;
 use super::watch::CatalogWatch;
+use crate::gateway::asks::Asked;
 use crate::gateway::relay;
 use crate::gateway::upstream::parse_resource_updated;
 use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
@@ -34,6 +38,8 @@ pub struct McpServer {
     watch: CatalogWatch,
     /// Requests in flight, cancellable from any replica.
     cancels: Cancels,
+    /// The session records, with the log level the client set.
+    sessions: Sessions,
     /// Forwards catalog changes to this session's client; ends with the session.
     forwarder: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The resources this session subscribed to: (upstream, its URI) → the URI the client
@@ -44,11 +50,17 @@ pub struct McpServer {
 type Subscriptions = Arc<Mutex<HashMap<(Uuid, String), String>>>;
 
 impl McpServer {
-    pub fn new(gateway: Gateway, watch: CatalogWatch, cancels: Cancels) -> Self {
+    pub fn new(
+        gateway: Gateway,
+        watch: CatalogWatch,
+        cancels: Cancels,
+        sessions: Sessions,
+    ) -> Self {
         Self {
             gateway,
             watch,
             cancels,
+            sessions,
             forwarder: Mutex::new(None),
             subscriptions: Subscriptions::default(),
         }
@@ -131,6 +143,40 @@ impl McpServer {
         self.cancels.track(session, &context.id, context.ct.clone())
     }
 
+    /// The log level `context`'s session set, read when an upstream first logs during the
+    /// request (another replica may have taken the `logging/setLevel`).
+    #[allow(deprecated)]
+    fn level(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> impl Future<Output = Option<LoggingLevel>> + use<> {
+        let session = session_of(&context.extensions).map(str::to_owned);
+        let sessions = self.sessions.clone();
+        async move {
+            let session = session?;
+            sessions.level(&session).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "session log level unreadable; passing every message");
+                None
+            })
+        }
+    }
+
+    /// Audits the asks relayed during one request; a failed record is logged, the answer
+    /// already given stands.
+    async fn record_asks(&self, caller: &McpCaller, noun: &str, name: &str, asked: Vec<Asked>) {
+        if asked.is_empty() {
+            return;
+        }
+        let target = format!("{noun}:{name}");
+        if let Err(error) = self
+            .gateway
+            .record_asks(&caller.as_caller(), &target, asked)
+            .await
+        {
+            tracing::error!(%error, "relayed asks not audited");
+        }
+    }
+
     async fn catalog(&self, context: &RequestContext<RoleServer>) -> Result<Catalog, McpError> {
         let caller = caller_of(&context.extensions)?;
         self.gateway
@@ -141,6 +187,7 @@ impl McpServer {
 }
 
 impl ServerHandler for McpServer {
+    #[allow(deprecated)] // logging, for the session-era revisions
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
@@ -151,6 +198,7 @@ impl ServerHandler for McpServer {
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_completions()
+            .enable_logging()
             .build();
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("switchyard", env!("CARGO_PKG_VERSION"));
@@ -175,6 +223,30 @@ impl ServerHandler for McpServer {
         {
             self.cancels.cancel(session, id).await;
         }
+    }
+
+    /// `logging/setLevel` (MCP 2025-11-25 server/utilities/logging): upstream log messages
+    /// below `level` are not passed to this session. Upstreams are not told: their sessions
+    /// are shared, so the gateway filters per client.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let Some(session) = session_of(&context.extensions) else {
+            return Err(McpError::invalid_request(
+                "logging/setLevel needs a session (MCP 2025-11-25 and earlier)",
+                None,
+            ));
+        };
+        self.sessions
+            .set_level(session, request.level)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "log level not stored");
+                McpError::internal_error("the gateway could not store the log level", None)
+            })
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -272,16 +344,15 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, relay) = relay::control(&context);
+        let (control, downstream) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
-        let called = self
+        let as_caller = caller.as_caller();
+        let call = self
             .gateway
-            .call(&caller.as_caller(), &request.name, arguments, control)
+            .call(&as_caller, &request.name, arguments, control);
+        let (called, asked) = downstream.serve(self.level(&context), call).await;
+        self.record_asks(&caller, "tool", &request.name, asked)
             .await;
-        if let Some(relay) = relay {
-            // The relay ends when the call drops its sender; let it flush first.
-            let _ = relay.await;
-        }
         match called {
             Ok(called) => Ok(CallToolResponse::Complete(called.result)),
             // Over the rate is a result the model can read and act on, not a fault.
@@ -301,14 +372,14 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, relay) = relay::control(&context);
+        let (control, downstream) = relay::control(&context);
+        let as_caller = caller.as_caller();
         let read = self
             .gateway
-            .read_resource(&caller.as_caller(), &request.uri, control)
+            .read_resource(&as_caller, &request.uri, control);
+        let (read, asked) = downstream.serve(self.level(&context), read).await;
+        self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
-        if let Some(relay) = relay {
-            let _ = relay.await;
-        }
         read.map(ReadResourceResponse::Complete)
             .map_err(governed_error)
     }
@@ -320,14 +391,11 @@ impl ServerHandler for McpServer {
     ) -> Result<CompleteResult, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, relay) = relay::control(&context);
-        let completed = self
-            .gateway
-            .complete(&caller.as_caller(), request, control)
-            .await;
-        if let Some(relay) = relay {
-            let _ = relay.await;
-        }
+        let (control, downstream) = relay::control(&context);
+        let as_caller = caller.as_caller();
+        let complete = self.gateway.complete(&as_caller, request, control);
+        let (completed, asked) = downstream.serve(self.level(&context), complete).await;
+        self.record_asks(&caller, "completion", "", asked).await;
         completed.map_err(governed_error)
     }
 
@@ -341,14 +409,12 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let caller = caller_of(&context.extensions)?;
-        let (control, relay) = relay::control(&context);
-        let subscribed = self
-            .gateway
-            .subscribe(&caller.as_caller(), &request.uri, control)
+        let (control, downstream) = relay::control(&context);
+        let as_caller = caller.as_caller();
+        let subscribe = self.gateway.subscribe(&as_caller, &request.uri, control);
+        let (subscribed, asked) = downstream.serve(self.level(&context), subscribe).await;
+        self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
-        if let Some(relay) = relay {
-            let _ = relay.await;
-        }
         let key = subscribed.map_err(governed_error)?;
         let replaced = self
             .subscriptions
@@ -388,15 +454,15 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, relay) = relay::control(&context);
+        let (control, downstream) = relay::control(&context);
         let arguments = request.arguments.unwrap_or_default();
-        let got = self
+        let as_caller = caller.as_caller();
+        let get = self
             .gateway
-            .get_prompt(&caller.as_caller(), &request.name, arguments, control)
+            .get_prompt(&as_caller, &request.name, arguments, control);
+        let (got, asked) = downstream.serve(self.level(&context), get).await;
+        self.record_asks(&caller, "prompt", &request.name, asked)
             .await;
-        if let Some(relay) = relay {
-            let _ = relay.await;
-        }
         got.map(GetPromptResponse::Complete).map_err(governed_error)
     }
 }

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+#[allow(deprecated)]
+use rmcp::model::LoggingLevel;
 use rmcp::transport::streamable_http_server::session::{
     SessionState, SessionStore, SessionStoreError,
 };
@@ -57,6 +59,10 @@ fn owner_key(id: &str) -> String {
 
 fn state_key(id: &str) -> String {
     format!("mcp:session:{id}:state")
+}
+
+fn level_key(id: &str) -> String {
+    format!("mcp:session:{id}:level")
 }
 
 /// The session records, sharing one idle TTL.
@@ -109,14 +115,33 @@ impl Sessions {
         if age.unsigned_abs() >= (self.idle.as_secs() / 10).max(1) {
             let state = self.kv.get(&state_key(id)).await?;
             self.touch(id, owner, state).await?;
+            if let Some(level) = self.kv.get(&level_key(id)).await? {
+                self.kv.set(&level_key(id), &level, Some(self.idle)).await?;
+            }
         }
         Ok(true)
+    }
+
+    /// Records the log level the client of session `id` set (`logging/setLevel`), for every
+    /// replica that serves it.
+    #[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
+    pub async fn set_level(&self, id: &str, level: LoggingLevel) -> Result<(), KvError> {
+        let bytes = serde_json::to_vec(&level).unwrap_or_default();
+        self.kv.set(&level_key(id), &bytes, Some(self.idle)).await
+    }
+
+    /// The log level session `id` set, if it set one.
+    #[allow(deprecated)]
+    pub async fn level(&self, id: &str) -> Result<Option<LoggingLevel>, KvError> {
+        let bytes = self.kv.get(&level_key(id)).await?;
+        Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
     /// Ends session `id` on every replica.
     pub async fn end(&self, id: &str) -> Result<(), KvError> {
         self.kv.delete(&owner_key(id)).await?;
         self.kv.delete(&state_key(id)).await?;
+        self.kv.delete(&level_key(id)).await?;
         Ok(())
     }
 }
@@ -186,8 +211,21 @@ mod tests {
         );
         sessions.store("s1", &state).await.unwrap();
         assert!(sessions.load("s1").await.unwrap().is_some());
+        #[allow(deprecated)]
+        {
+            assert_eq!(sessions.level("s1").await.unwrap(), None);
+            sessions
+                .set_level("s1", LoggingLevel::Warning)
+                .await
+                .unwrap();
+            assert_eq!(
+                sessions.level("s1").await.unwrap(),
+                Some(LoggingLevel::Warning)
+            );
+        }
         sessions.end("s1").await.unwrap();
         assert!(!sessions.admit("s1", &alice).await.unwrap(), "ended");
         assert!(sessions.load("s1").await.unwrap().is_none());
+        assert!(sessions.level("s1").await.unwrap().is_none());
     }
 }

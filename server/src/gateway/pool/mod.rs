@@ -269,6 +269,7 @@ impl Pool {
             upstream: upstream.id,
             lists: Arc::clone(&slot.lists),
             progress: Arc::clone(&self.progress),
+            asks: Default::default(),
             kv: self.kv.clone(),
         };
         // A new session may see a changed upstream: what was cached is not trusted.

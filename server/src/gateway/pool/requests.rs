@@ -55,7 +55,7 @@ impl Pool {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match relay::send(&s, routes, request, control).await? {
+            match relay::send(&s, routes, &s.service().asks, request, control).await? {
                 ServerResult::CallToolResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
@@ -75,7 +75,7 @@ impl Pool {
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match relay::send(&s, routes, request, control).await? {
+            match relay::send(&s, routes, &s.service().asks, request, control).await? {
                 ServerResult::ReadResourceResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
@@ -99,7 +99,7 @@ impl Pool {
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
-            match relay::send(&s, routes, request, control).await? {
+            match relay::send(&s, routes, &s.service().asks, request, control).await? {
                 ServerResult::GetPromptResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
@@ -127,7 +127,7 @@ impl Pool {
             if !declared {
                 return Ok(CompleteResult::default());
             }
-            match relay::send(&s, routes, request, control).await? {
+            match relay::send(&s, routes, &s.service().asks, request, control).await? {
                 ServerResult::CompleteResult(result) => Ok(result),
                 _ => Err(ServiceError::UnexpectedResponse),
             }

@@ -57,7 +57,9 @@ impl Pool {
                         rmcp::model::SubscribeRequestMethod,
                     >()));
                 }
-                relay::send(&s, routes, request, control).await.map(|_| ())
+                relay::send(&s, routes, &s.service().asks, request, control)
+                    .await
+                    .map(|_| ())
             })
             .await;
         if asked.is_err() {
