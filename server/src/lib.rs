@@ -72,6 +72,8 @@ pub struct McpState {
     pub watch: gateway::CatalogWatch,
     /// Requests in flight, cancellable from any replica.
     pub cancels: gateway::Cancels,
+    /// Answers to this replica's asks that clients POST to another replica.
+    pub answers: gateway::Answers,
     /// Cancelled at shutdown, ending open SSE streams so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -120,6 +122,7 @@ impl AppState {
             ),
             watch: gateway::CatalogWatch::new(kv.clone()),
             cancels: gateway::Cancels::new(kv.clone()),
+            answers: gateway::Answers::new(kv.clone()),
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
         let oauth = gateway::oauth::AuthorizationServer::new(
@@ -179,6 +182,7 @@ pub async fn serve(
     let health = (settings.gateway.health_check_secs > 0)
         .then(|| pool.spawn_health_checks(Duration::from_secs(settings.gateway.health_check_secs)));
     let cancels = state.mcp.cancels.spawn_listener(state.mcp.shutdown.clone());
+    let answers = state.mcp.answers.spawn_listener(state.mcp.shutdown.clone());
     let address = listener.local_addr()?;
     let state_mcp_shutdown = state.mcp.shutdown.clone();
     let app = http::router(state, leptos_options(&settings, address));
@@ -220,6 +224,7 @@ pub async fn serve(
         health.abort();
     }
     cancels.abort();
+    answers.abort();
     pool.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

@@ -8,7 +8,7 @@ mod common;
 use common::TestDb;
 use common::mcp::{post as rpc, tenant_with_everything};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A `switchyard` process; killed when dropped.
 struct Replica {
@@ -155,6 +155,13 @@ async fn a_session_alternates_between_two_server_processes() {
         answered.status,
         answered.body
     );
+    // An upstream's sampling request during a call on A, answered by a POST to B (the
+    // client's load balancer picked it): the answer reaches the call, which completes.
+    let sampled = sample_across(anon, &replicas, &bearer).await;
+    assert!(
+        sampled.contains("a model on the other replica"),
+        "the tool saw the answer: {sampled}"
+    );
     // Ended on one replica, unknown on the other.
     let r = anon
         .delete(&replicas[1])
@@ -170,4 +177,66 @@ async fn a_session_alternates_between_two_server_processes() {
         StatusCode::NOT_FOUND
     );
     drop((a, b));
+}
+
+/// Opens a session that takes sampling, calls server-everything's sampling tool on the first
+/// replica, answers its `sampling/createMessage` on the second, and returns the tool's text.
+async fn sample_across(anon: &reqwest::Client, replicas: &[String; 2], bearer: &str) -> String {
+    use futures::StreamExt;
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": { "sampling": {} },
+        "clientInfo": { "name": "raw", "version": "1" } } });
+    let auth = [("authorization", bearer)];
+    let session = rpc(anon, &replicas[0], &auth, &init).await.session.unwrap();
+    let headers = [
+        ("authorization", bearer),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    rpc(anon, &replicas[1], &headers, &initialized).await;
+    let call = json!({ "jsonrpc": "2.0", "id": 70, "method": "tools/call", "params": {
+        "name": "everything.trigger-sampling-request", "arguments": { "prompt": "hi" } } });
+    let mut request = anon
+        .post(&replicas[0])
+        .header("accept", "application/json, text/event-stream")
+        .json(&call);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = response.bytes_stream();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("the call answers within 20 s")
+            .expect("the stream stays open until the answer")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let Ok(message) = serde_json::from_str::<Value>(data.trim()) else {
+                continue;
+            };
+            if message["method"] == "sampling/createMessage" {
+                let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": {
+                    "role": "assistant", "model": "m",
+                    "content": { "type": "text", "text": "a model on the other replica" } } });
+                let r = rpc(anon, &replicas[1], &headers, &answer).await;
+                assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+            } else if message["id"] == 70 {
+                assert!(message["result"].is_object(), "{message}");
+                return message["result"]["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+    }
 }

@@ -27,10 +27,13 @@ use rmcp::model::{
     LoggingMessageNotificationParam, RequestId, ServerRequest,
 };
 use rmcp::service::{
-    InboundStreamOrigin, Peer, RequestContext, RoleClient, RoleServer, ServiceError,
+    InboundStreamOrigin, Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer,
+    ServiceError,
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
+
+use super::endpoint::Answers;
 
 /// How long an ask waits for the request it belongs to be registered (it can arrive before
 /// `send` has recorded the request id).
@@ -301,6 +304,7 @@ fn rank(level: LoggingLevel) -> u8 {
 pub async fn answering<F: Future>(
     peer: &Peer<RoleServer>,
     mut asks: mpsc::UnboundedReceiver<Message>,
+    elsewhere: Option<(&Answers, &str)>,
     level: impl Future<Output = Option<LoggingLevel>>,
     work: F,
 ) -> (F::Output, Vec<Asked>) {
@@ -314,7 +318,7 @@ pub async fn answering<F: Future>(
         tokio::select! {
             output = &mut work => return (output, asked),
             message = asks.recv(), if open => match message {
-                Some(Message::Ask(ask)) => pending.push(put(peer, ask)),
+                Some(Message::Ask(ask)) => pending.push(put(peer, elsewhere, ask)),
                 Some(Message::Log(log)) => {
                     if let Some(level) = level.take() {
                         threshold = level.await;
@@ -330,15 +334,13 @@ pub async fn answering<F: Future>(
     }
 }
 
-/// Asks the caller's client and hands back its answer.
-async fn put(peer: &Peer<RoleServer>, ask: Ask) -> Asked {
+/// Asks the caller's client and hands back its answer, which comes through rmcp or, when
+/// the client POSTed it to another replica, through `elsewhere`.
+async fn put(peer: &Peer<RoleServer>, elsewhere: Option<(&Answers, &str)>, ask: Ask) -> Asked {
     let started = Instant::now();
     let kind = noun(&ask.request);
     let answer = if declared(peer, &ask.request) {
-        peer.send_request(ask.request).await.map_err(|e| match e {
-            ServiceError::McpError(e) => e,
-            other => McpError::internal_error(format!("the caller did not answer: {other}"), None),
-        })
+        ask_client(peer, elsewhere, ask.request).await
     } else {
         Err(McpError::new(
             ErrorCode::METHOD_NOT_FOUND,
@@ -353,6 +355,29 @@ async fn put(peer: &Peer<RoleServer>, ask: Ask) -> Asked {
         kind,
         ok,
         elapsed: started.elapsed(),
+    }
+}
+
+async fn ask_client(
+    peer: &Peer<RoleServer>,
+    elsewhere: Option<(&Answers, &str)>,
+    request: ServerRequest,
+) -> Result<ClientResult, McpError> {
+    let passed = |e| match e {
+        ServiceError::McpError(e) => e,
+        other => McpError::internal_error(format!("the caller did not answer: {other}"), None),
+    };
+    let handle = peer
+        .send_request_with_option(request, PeerRequestOptions::no_options())
+        .await
+        .map_err(passed)?;
+    let Some((answers, session)) = elsewhere else {
+        return handle.await_response().await.map_err(passed);
+    };
+    let mut waiting = answers.wait(session, &handle.id);
+    tokio::select! {
+        answer = handle.await_response() => answer.map_err(passed),
+        answer = waiting.answer() => answer,
     }
 }
 

@@ -21,7 +21,9 @@ mod upstream;
 mod views;
 
 pub use calls::{Called, Caller, Gateway, GatewayError};
-pub use endpoint::{Cancels, CatalogWatch, McpCaller, Owner, Sessions, service as mcp_service};
+pub use endpoint::{
+    Answers, Cancels, CatalogWatch, McpCaller, Owner, Replica, Sessions, service as mcp_service,
+};
 pub use limits::Limits;
 pub use offer::Catalog;
 pub use pool::{CallError, Pool};

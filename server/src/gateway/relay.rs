@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::asks::{self, AskRoutes, Asked, Asker, Message};
+use super::endpoint::Answers;
 
 /// Where requests in flight want their server's progress: keyed by the progress token the
 /// client session gave each request.
@@ -136,11 +137,20 @@ pub async fn send(
 /// The caller's side of one request: its progress relay and its asks.
 pub struct Downstream {
     peer: Peer<RoleServer>,
+    /// Where answers to asks taken by another replica arrive, with the session's id.
+    elsewhere: Option<(Answers, String)>,
     progress: Option<tokio::task::JoinHandle<()>>,
     asks: mpsc::UnboundedReceiver<Message>,
 }
 
 impl Downstream {
+    /// Answers to this request's asks may also come through `answers` (the session's client
+    /// may POST them to another replica).
+    pub fn answered_via(mut self, answers: &Answers, session: Option<&str>) -> Self {
+        self.elsewhere = session.map(|s| (answers.clone(), s.to_owned()));
+        self
+    }
+
     /// Runs `work` (the request, sent with this control) while the server's asks and log
     /// messages go to the caller (logs at or above `level`, looked up on the first); then
     /// lets the progress relay flush (it ends when `work` drops its sender).
@@ -150,7 +160,8 @@ impl Downstream {
         level: impl Future<Output = Option<rmcp::model::LoggingLevel>>,
         work: F,
     ) -> (F::Output, Vec<Asked>) {
-        let answered = asks::answering(&self.peer, self.asks, level, work).await;
+        let elsewhere = self.elsewhere.as_ref().map(|(a, s)| (a, s.as_str()));
+        let answered = asks::answering(&self.peer, self.asks, elsewhere, level, work).await;
         if let Some(progress) = self.progress {
             let _ = progress.await;
         }
@@ -170,6 +181,7 @@ pub fn control(context: &RequestContext<RoleServer>) -> (Control, Downstream) {
     let peer: Peer<RoleServer> = context.peer.clone();
     let mut downstream = Downstream {
         peer: peer.clone(),
+        elsewhere: None,
         progress: None,
         asks,
     };

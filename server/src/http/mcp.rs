@@ -7,7 +7,9 @@
 //! - authenticates a bearer JWT or API key (401 with `WWW-Authenticate`, RFC 6750 §3; no
 //!   cookies: a page must not drive a user's tools);
 //! - admits a named session only for its owner, on any replica (404 when unknown, expired,
-//!   ended or someone else's: the client initializes again).
+//!   ended or someone else's: the client initializes again);
+//! - takes a session's answer to an ask another replica made (sampling, elicitation:
+//!   `gateway::Answers`), which rmcp here would not know.
 //!
 //! Afterwards it records the owner of a session rmcp opened, and ends one on DELETE.
 //! Errors are JSON-RPC error objects with `id: null`, as the transport section shows.
@@ -33,11 +35,15 @@ const SESSION_HEADER: &str = "mcp-session-id";
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http.body_limit_bytes;
+    let replica = gateway::Replica {
+        watch: state.mcp.watch.clone(),
+        cancels: state.mcp.cancels.clone(),
+        answers: state.mcp.answers.clone(),
+        sessions: state.mcp.sessions.clone(),
+    };
     let service = gateway::mcp_service(
         state.gateway.clone(),
-        state.mcp.watch.clone(),
-        state.mcp.cancels.clone(),
-        state.mcp.sessions.clone(),
+        replica,
         std::time::Duration::from_secs(state.settings.gateway.session_idle_secs.max(1)),
         body_limit,
         state.mcp.shutdown.clone(),
@@ -281,6 +287,22 @@ async fn admit(
         }
     }
     let method = request.method().clone();
+    // A session's POST may answer an ask another replica made (`gateway::Answers`).
+    if let (Some(id), &Method::POST) = (&session, &method) {
+        let (parts, body) = request.into_parts();
+        let limit = state.settings.http.body_limit_bytes;
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                "request body too large",
+            );
+        };
+        if state.mcp.answers.take(id, &bytes).await {
+            return StatusCode::ACCEPTED.into_response();
+        }
+        request = Request::from_parts(parts, Body::from(bytes));
+    }
     request.extensions_mut().insert(Arc::new(McpCaller {
         scope,
         principal,

@@ -4,6 +4,7 @@
 //! replica serves any session, and catalog changes fanned out to open sessions. The HTTP
 //! layer (`http::mcp`) authenticates first and hands the caller over in the request.
 
+mod answers;
 mod cancels;
 mod server;
 mod sessions;
@@ -16,6 +17,7 @@ use rmcp::transport::streamable_http_server::session::local::{LocalSessionManage
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+pub use answers::Answers;
 pub use cancels::Cancels;
 pub use server::McpServer;
 pub use sessions::{Owner, Sessions};
@@ -39,13 +41,20 @@ pub struct McpCaller {
 
 pub type Service = StreamableHttpService<McpServer, LocalSessionManager>;
 
+/// What every MCP session on this replica shares with the others; cheap to clone.
+#[derive(Clone)]
+pub struct Replica {
+    pub watch: CatalogWatch,
+    pub cancels: Cancels,
+    pub answers: Answers,
+    pub sessions: Sessions,
+}
+
 /// The rmcp service for every tenant's endpoint. Host and Origin checks are the HTTP
 /// layer's (it knows the deployment's origins); body size is bounded here.
 pub fn service(
     gateway: Gateway,
-    watch: CatalogWatch,
-    cancels: Cancels,
-    sessions: Sessions,
+    replica: Replica,
     idle: Duration,
     body_limit: usize,
     shutdown: CancellationToken,
@@ -62,16 +71,9 @@ pub fn service(
         .disable_allowed_origins()
         .with_max_request_body_bytes(body_limit)
         .with_cancellation_token(shutdown);
-    config.session_store = Some(Arc::new(sessions.clone()));
+    config.session_store = Some(Arc::new(replica.sessions.clone()));
     StreamableHttpService::new(
-        move || {
-            Ok(McpServer::new(
-                gateway.clone(),
-                watch.clone(),
-                cancels.clone(),
-                sessions.clone(),
-            ))
-        },
+        move || Ok(McpServer::new(gateway.clone(), replica.clone())),
         Arc::new(manager),
         config,
     )

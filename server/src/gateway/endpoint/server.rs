@@ -23,12 +23,12 @@ use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::McpCaller;
 use super::cancels::{Cancels, Tracked};
 use super::sessions::Sessions;
 use super::watch::CatalogWatch;
+use super::{Answers, McpCaller, Replica};
 use crate::gateway::asks::Asked;
-use crate::gateway::relay;
+use crate::gateway::relay::{self, Control, Downstream};
 use crate::gateway::upstream::parse_resource_updated;
 use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
 
@@ -38,6 +38,8 @@ pub struct McpServer {
     watch: CatalogWatch,
     /// Requests in flight, cancellable from any replica.
     cancels: Cancels,
+    /// Answers to this replica's asks that reach another replica.
+    answers: Answers,
     /// The session records, with the log level the client set.
     sessions: Sessions,
     /// Forwards catalog changes to this session's client; ends with the session.
@@ -50,16 +52,18 @@ pub struct McpServer {
 type Subscriptions = Arc<Mutex<HashMap<(Uuid, String), String>>>;
 
 impl McpServer {
-    pub fn new(
-        gateway: Gateway,
-        watch: CatalogWatch,
-        cancels: Cancels,
-        sessions: Sessions,
-    ) -> Self {
+    pub fn new(gateway: Gateway, replica: Replica) -> Self {
+        let Replica {
+            watch,
+            cancels,
+            answers,
+            sessions,
+        } = replica;
         Self {
             gateway,
             watch,
             cancels,
+            answers,
             sessions,
             forwarder: Mutex::new(None),
             subscriptions: Subscriptions::default(),
@@ -141,6 +145,14 @@ impl McpServer {
     fn track(&self, context: &RequestContext<RoleServer>) -> Tracked {
         let session = session_of(&context.extensions);
         self.cancels.track(session, &context.id, context.ct.clone())
+    }
+
+    /// The control and caller's side of `context`'s request; answers to its asks may come
+    /// through another replica.
+    fn control(&self, context: &RequestContext<RoleServer>) -> (Control, Downstream) {
+        let (control, downstream) = relay::control(context);
+        let session = session_of(&context.extensions);
+        (control, downstream.answered_via(&self.answers, session))
     }
 
     /// The log level `context`'s session set, read when an upstream first logs during the
@@ -344,7 +356,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = relay::control(&context);
+        let (control, downstream) = self.control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let as_caller = caller.as_caller();
         let call = self
@@ -372,7 +384,7 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = relay::control(&context);
+        let (control, downstream) = self.control(&context);
         let as_caller = caller.as_caller();
         let read = self
             .gateway
@@ -391,7 +403,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CompleteResult, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = relay::control(&context);
+        let (control, downstream) = self.control(&context);
         let as_caller = caller.as_caller();
         let complete = self.gateway.complete(&as_caller, request, control);
         let (completed, asked) = downstream.serve(self.level(&context), complete).await;
@@ -409,7 +421,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let caller = caller_of(&context.extensions)?;
-        let (control, downstream) = relay::control(&context);
+        let (control, downstream) = self.control(&context);
         let as_caller = caller.as_caller();
         let subscribe = self.gateway.subscribe(&as_caller, &request.uri, control);
         let (subscribed, asked) = downstream.serve(self.level(&context), subscribe).await;
@@ -454,7 +466,7 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = relay::control(&context);
+        let (control, downstream) = self.control(&context);
         let arguments = request.arguments.unwrap_or_default();
         let as_caller = caller.as_caller();
         let get = self
