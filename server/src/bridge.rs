@@ -2,8 +2,8 @@
 //! start a stdio server speaks stdio to this process, which speaks Streamable HTTP to the
 //! gateway with an API key. It holds one gateway session (the `initialize` era, so
 //! `list_changed` notifications arrive) and passes everything through: lists, calls, reads
-//! and prompts; progress back under the desktop client's own token; cancellation on; list
-//! changes down. Nothing is decided here: the gateway governs every request.
+//! and prompts; progress back under the desktop client's own token; cancellation on; the
+//! upstreams' sampling and elicitation requests and log messages, and list changes, down. Nothing is decided here: the gateway governs every request.
 
 use std::sync::{Arc, OnceLock};
 
@@ -12,9 +12,10 @@ use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, ClientConfig, ClientRequest,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams,
-    ReadResourceResponse, ResultType, ServerConfig, ServerResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
+    ResultType, ServerConfig, ServerResult, SetLevelRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleClient, RoleServer};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -81,6 +82,19 @@ impl ClientHandler for GatewaySide {
         relay::route(&self.progress, params);
     }
 
+    /// The gateway's log messages go down as they are: it already filtered them by the
+    /// level the desktop client set.
+    #[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(peer) = self.downstream.get() {
+            let _ = peer.notify_logging_message(params).await;
+        }
+    }
+
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         if let Some(peer) = self.downstream.get() {
             let _ = peer.notify_tool_list_changed().await;
@@ -142,6 +156,15 @@ impl ServerHandler for Bridge {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let _ = self.downstream.set(context.peer);
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.gateway.set_level(request).await.map_err(passed)
     }
 
     async fn list_tools(

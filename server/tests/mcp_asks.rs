@@ -10,7 +10,8 @@
 //!   say-so (the level lives in `kv`);
 //! - two callers at once never get each other's asks: an ask the gateway cannot tie to one
 //!   call is refused, never guessed;
-//! - every relayed ask is audited against the call, without its content.
+//! - every relayed ask is audited against the call, without its content;
+//! - the `switchyard connect` bridge passes asks and logs on to a desktop client.
 #![allow(deprecated)] // sampling and logging are the session-era mechanisms under test.
 
 mod common;
@@ -89,11 +90,14 @@ async fn capable(
 ) -> RunningService<RoleClient, Capable> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
     let transport = StreamableHttpClientTransport::from_config(config);
-    let handler = Capable {
+    handler(name).serve(transport).await.expect("initialize")
+}
+
+fn handler(name: &'static str) -> Capable {
+    Capable {
         name,
         logs: Arc::default(),
-    };
-    handler.serve(transport).await.expect("initialize")
+    }
 }
 
 fn call(name: &str, arguments: Value) -> CallToolRequestParams {
@@ -134,11 +138,10 @@ async fn logs_after(client: &RunningService<RoleClient, Capable>, level: Logging
     client.service().logs.lock().unwrap().len()
 }
 
-#[tokio::test]
-async fn upstream_asks_reach_the_caller_whose_call_it_is() {
-    let db = TestDb::create(&common::Backend::Sqlite).await;
-    let server = TestServer::start(settings(&db)).await;
-    let t = default_tenant(&server).await;
+/// A server with the fixture upstream `fx` (stdio) and a rule allowing its tools; returns
+/// the default tenant's id.
+async fn with_fixture(server: &TestServer) -> String {
+    let t = default_tenant(server).await;
     let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
     let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/peers/conformance_server.py");
@@ -156,6 +159,14 @@ async fn upstream_asks_reach_the_caller_whose_call_it_is() {
         let r = post(&server.client, url(path), body).await;
         assert_eq!(r.status(), StatusCode::CREATED, "{path}");
     }
+    t
+}
+
+#[tokio::test]
+async fn upstream_asks_reach_the_caller_whose_call_it_is() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = with_fixture(&server).await;
     let endpoint = server.url("/mcp/default");
     let alice = capable(&endpoint, &server.admin_token, "alice").await;
 
@@ -262,6 +273,41 @@ async fn upstream_asks_reach_the_caller_whose_call_it_is() {
     }
     let _ = plain.cancel().await;
     let _ = stateless.cancel().await;
+    server.stop().await;
+    db.drop_db().await;
+}
+
+/// A desktop client behind `switchyard connect`: the upstream's sampling request reaches its
+/// model through the bridge, and the level it sets governs the logs it hears.
+#[tokio::test]
+async fn the_stdio_bridge_passes_asks_and_logs_to_the_desktop_client() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    with_fixture(&server).await;
+    let r = post(
+        &server.client,
+        server.url("/api/v1/auth/api-keys"),
+        json!({ "name": "desktop" }),
+    )
+    .await;
+    let key = r.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .args(["connect", &server.url("/mcp/default")])
+        .env("SWITCHYARD_API_KEY", &key);
+    let transport = rmcp::transport::TokioChildProcess::new(command).unwrap();
+    let desktop = handler("desk").serve(transport).await.unwrap();
+    let sampled = desktop
+        .call_tool(call("fx.test_sampling", json!({ "prompt": "Say hi" })))
+        .await
+        .unwrap();
+    assert_eq!(text(&sampled), "LLM response: desk's model", "{sampled:?}");
+    assert_eq!(logs_after(&desktop, LoggingLevel::Error).await, 0);
+    assert_eq!(logs_after(&desktop, LoggingLevel::Debug).await, 3);
+    desktop.cancel().await.unwrap();
     server.stop().await;
     db.drop_db().await;
 }
