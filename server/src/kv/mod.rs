@@ -241,4 +241,36 @@ impl Kv {
         };
         Ok(Subscription { stream })
     }
+
+    /// Hands every message published to `channel` to `on_message` until `shutdown`,
+    /// subscribing again a second after a lost connection (`what` names the listener in
+    /// the warning). Messages published while it was away are not replayed.
+    pub fn listen(
+        &self,
+        channel: &'static str,
+        what: &'static str,
+        shutdown: tokio_util::sync::CancellationToken,
+        on_message: impl Fn(Vec<u8>) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let kv = self.clone();
+        tokio::spawn(async move {
+            while !shutdown.is_cancelled() {
+                match kv.subscribe(channel).await {
+                    Ok(mut subscription) => loop {
+                        let message = tokio::select! {
+                            message = subscription.next() => message,
+                            () = shutdown.cancelled() => return,
+                        };
+                        let Some(message) = message else { break };
+                        on_message(message);
+                    },
+                    Err(error) => tracing::warn!(%error, "{what} not heard; retrying"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        })
+    }
 }

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{ClientJsonRpcMessage, ClientResult, JsonRpcMessage, RequestId};
@@ -147,36 +146,17 @@ impl Answers {
         waiter.map(|w| w.send(answer)).is_some()
     }
 
-    /// Listens for answers other replicas took until `shutdown`, subscribing again after a
-    /// lost connection.
+    /// Listens for answers other replicas took until `shutdown`.
     pub fn spawn_listener(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let answers = self.clone();
-        tokio::spawn(async move {
-            while !shutdown.is_cancelled() {
-                match answers.kv.subscribe(CHANNEL).await {
-                    Ok(mut subscription) => loop {
-                        let message = tokio::select! {
-                            message = subscription.next() => message,
-                            () = shutdown.cancelled() => return,
-                        };
-                        let Some(message) = message else { break };
-                        let Ok(relayed) = serde_json::from_slice::<Relayed>(&message) else {
-                            continue;
-                        };
-                        // The key comes from the message itself, not from what was published
-                        // beside it.
-                        if let Some((id, answer)) = parse(relayed.message.as_bytes()) {
-                            answers.deliver(&key(&relayed.session, &id), answer);
-                        }
-                    },
-                    Err(error) => {
-                        tracing::warn!(%error, "cross-replica answers not heard; retrying")
-                    }
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = shutdown.cancelled() => return,
-                }
+        let what = "cross-replica answers";
+        self.kv.listen(CHANNEL, what, shutdown, move |message| {
+            let Ok(relayed) = serde_json::from_slice::<Relayed>(&message) else {
+                return;
+            };
+            // The key comes from the message itself, not from what was published beside it.
+            if let Some((id, answer)) = parse(relayed.message.as_bytes()) {
+                answers.deliver(&key(&relayed.session, &id), answer);
             }
         })
     }
@@ -185,6 +165,7 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn an_answer_reaches_the_replica_that_waits_for_it() {

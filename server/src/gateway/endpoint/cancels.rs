@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rmcp::model::RequestId;
 use serde::{Deserialize, Serialize};
@@ -114,31 +113,13 @@ impl Cancels {
         token.map(|t| t.cancel()).is_some()
     }
 
-    /// Listens for other replicas' cancellations until `shutdown`, subscribing again after
-    /// a lost connection.
+    /// Listens for other replicas' cancellations until `shutdown`.
     pub fn spawn_listener(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let cancels = self.clone();
-        tokio::spawn(async move {
-            while !shutdown.is_cancelled() {
-                match cancels.kv.subscribe(CHANNEL).await {
-                    Ok(mut subscription) => loop {
-                        let message = tokio::select! {
-                            message = subscription.next() => message,
-                            () = shutdown.cancelled() => return,
-                        };
-                        let Some(message) = message else { break };
-                        if let Ok(w) = serde_json::from_slice::<Withdrawal>(&message) {
-                            cancels.cancel_local(&(w.session, w.request));
-                        }
-                    },
-                    Err(error) => {
-                        tracing::warn!(%error, "cross-replica cancellation not heard; retrying")
-                    }
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = shutdown.cancelled() => return,
-                }
+        let what = "cross-replica cancellation";
+        self.kv.listen(CHANNEL, what, shutdown, move |message| {
+            if let Ok(w) = serde_json::from_slice::<Withdrawal>(&message) {
+                cancels.cancel_local(&(w.session, w.request));
             }
         })
     }
@@ -147,6 +128,7 @@ impl Cancels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn a_cancellation_reaches_the_replica_that_holds_the_request() {
