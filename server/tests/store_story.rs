@@ -204,3 +204,51 @@ async fn audit_search_finds_every_committed_record_once() {
         assert_eq!(search("late-one").await.len(), 1, "{backend:?}");
     }
 }
+
+/// Transactions that read before they write (here: check the user, then replace its roles)
+/// while other writers commit in between (the audit writer, its free-text indexer) all
+/// succeed. On SQLite a deferred transaction that read a snapshot cannot take the write
+/// lock once another connection has written (SQLITE_BUSY at once, no busy wait), so such
+/// transactions begin `IMMEDIATE`.
+#[tokio::test]
+async fn read_then_write_transactions_survive_concurrent_writers() {
+    use switchyard::audit::{self, Origin, Outcome};
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let store = Store::open(&Secret::new(db.url.clone()), 8).await.unwrap();
+        let tenant = store
+            .create_tenant(&NewTenant {
+                slug: "busy".into(),
+                name: "Busy".into(),
+            })
+            .await
+            .unwrap();
+        let scope = store.scope(tenant.id).await.unwrap();
+        let someone = store
+            .create_user(&scope, &user("busy@example.com"))
+            .await
+            .unwrap();
+        let writes = (0..400).map(|i| {
+            let event = Origin::default()
+                .event("tester", "test.append", Outcome::Success)
+                .target(format!("n:{i}"));
+            audit::record(&store, tenant.id, event)
+        });
+        let appends = futures::future::join_all(writes);
+        let reassign = async {
+            let mut failures = Vec::new();
+            for _ in 0..200 {
+                if let Err(e) = store.set_user_roles(&scope, someone.id, &[]).await {
+                    failures.push(e.to_string());
+                }
+                tokio::task::yield_now().await;
+            }
+            failures
+        };
+        let (appended, failures) = tokio::join!(appends, reassign);
+        assert!(appended.iter().all(Result::is_ok), "{backend:?}");
+        assert!(failures.is_empty(), "{backend:?}: {failures:?}");
+        store.close().await;
+        db.drop_db().await;
+    }
+}

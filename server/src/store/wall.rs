@@ -74,11 +74,17 @@ pub(super) use walled;
 
 /// Runs several statements as one transaction behind the wall; `$tx` is the transaction
 /// (`&mut *$tx` per statement). An early return (`?`) rolls back; the end commits.
+///
+/// On SQLite the transaction takes the write lock first (`BEGIN IMMEDIATE`): a deferred one
+/// that reads and then writes fails at once with SQLITE_BUSY, busy timeout or not, when
+/// another connection wrote in between (sqlite.org/lang_transaction.html, §2.2;
+/// sqlite.org/wal.html, "sometimes queries return SQLITE_BUSY"), and the audit writer and
+/// its indexer write all the time.
 macro_rules! walled_tx {
     ($store:expr, $wall:expr, $tx:ident => $body:expr) => {
         match &$store.db {
             Db::Sqlite(pool) => {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
