@@ -22,8 +22,13 @@ use common::{TestDb, TestServer, default_tenant, post, settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Scenarios the gateway does not pass yet, and why.
-const EXPECTED_FAILURES: &[(&str, &str)] = &[];
+/// Scenarios the gateway does not pass yet, and why (the suite's pending ones included:
+/// `--suite all`).
+const EXPECTED_FAILURES: &[(&str, &str)] = &[(
+    "server-sse-polling",
+    "SSE resumability (SEP-1699, a warning in the suite): the gateway keeps no event store, so \
+     a stream closed mid-call is not resumed from Last-Event-ID",
+)];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -148,7 +153,7 @@ async fn the_conformance_suite_runs_against_a_virtual_server() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = tokio::process::Command::new(bin.join("conformance"))
-        .args(["server", "--url", &endpoint, "-o"])
+        .args(["server", "--suite", "all", "--url", &endpoint, "-o"])
         .arg(out.path())
         .env("PATH", path)
         .output();

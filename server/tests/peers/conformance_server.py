@@ -200,6 +200,27 @@ async def test_elicitation_sep1330_enums(ctx: Context) -> str:
     return await elicit_with(ctx, "Please select options", schema)
 
 
+@server.tool(description="Tool with JSON Schema 2020-12 features")
+def json_schema_2020_12_tool(name: str = "", address: dict | None = None) -> str:
+    """Echoes what it was given."""
+    return f"name={name}, address={address}"
+
+
+# SEP-1613: the listing must keep 2020-12 keywords, which pydantic would not write.
+server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "additionalProperties": False,
+}
+
+
 @server.resource("test://static-text", mime_type="text/plain")
 def static_text() -> str:
     """A static text resource."""
