@@ -74,6 +74,8 @@ pub struct McpState {
     pub cancels: gateway::Cancels,
     /// Answers to this replica's asks that clients POST to another replica.
     pub answers: gateway::Answers,
+    /// Session streams' events, resumable from any replica.
+    pub events: gateway::Events,
     /// Cancelled at shutdown, ending open SSE streams so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -123,6 +125,10 @@ impl AppState {
             watch: gateway::CatalogWatch::new(kv.clone()),
             cancels: gateway::Cancels::new(kv.clone()),
             answers: gateway::Answers::new(kv.clone()),
+            events: gateway::Events::new(
+                kv.clone(),
+                Duration::from_secs(settings.gateway.sse_resume_secs.max(1)),
+            ),
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
         let oauth = gateway::oauth::AuthorizationServer::new(

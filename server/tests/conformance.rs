@@ -24,11 +24,7 @@ use serde_json::{Value, json};
 
 /// Scenarios the gateway does not pass yet, and why (the suite's pending ones included:
 /// `--suite all`).
-const EXPECTED_FAILURES: &[(&str, &str)] = &[(
-    "server-sse-polling",
-    "SSE resumability (SEP-1699, a warning in the suite): the gateway keeps no event store, so \
-     a stream closed mid-call is not resumed from Last-Event-ID",
-)];
+const EXPECTED_FAILURES: &[(&str, &str)] = &[];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -120,7 +116,10 @@ async fn the_conformance_suite_runs_against_a_virtual_server() {
         bin.join("conformance").display()
     );
     let db = TestDb::create(&common::Backend::Sqlite).await;
-    let server = TestServer::start(settings(&db)).await;
+    let mut config = settings(&db);
+    // Answers still open after 0.5 s are closed and resumed (SEP-1699): `test_reconnection`.
+    config.gateway.sse_poll_ms = 500;
+    let server = TestServer::start(config).await;
     let t = default_tenant(&server).await;
     let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
     let marker = format!("conformance-{}", uuid::Uuid::new_v4().simple());

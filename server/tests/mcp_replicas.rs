@@ -25,6 +25,16 @@ impl Drop for Replica {
 
 impl Replica {
     async fn start(database: &str, redis: &str, prefix: &str, data_dir: &std::path::Path) -> Self {
+        Self::start_with(database, redis, prefix, data_dir, &[]).await
+    }
+
+    async fn start_with(
+        database: &str,
+        redis: &str,
+        prefix: &str,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -41,6 +51,7 @@ impl Replica {
                 common::ADMIN_PASSWORD,
             )
             .env("SWITCHYARD_LOG__FILTER", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -176,6 +187,131 @@ async fn a_session_alternates_between_two_server_processes() {
         rpc(anon, &replicas[0], &headers, &list).await.status,
         StatusCode::NOT_FOUND
     );
+    drop((a, b));
+}
+
+/// The SSE events of a stream until it ends (at most 20 s): `(id, data)`.
+async fn events(response: reqwest::Response) -> Vec<(String, Value)> {
+    let text = tokio::time::timeout(std::time::Duration::from_secs(20), response.text())
+        .await
+        .expect("the stream ends within 20 s")
+        .unwrap();
+    text.split("\n\n")
+        .filter_map(|event| {
+            let id = event.lines().find_map(|l| l.strip_prefix("id:"))?.trim();
+            let data = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .unwrap_or_default();
+            Some((
+                id.to_owned(),
+                serde_json::from_str(data).unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+/// SEP-1699 polling across replicas: A closes a long call's SSE answer after 300 ms; the
+/// client resumes it with `Last-Event-ID` on B, which replays what it missed from Redis and
+/// then the answer A produced.
+#[tokio::test]
+async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
+    let Some(redis) = common::redis_url() else {
+        eprintln!("skipped: resuming across replicas needs REDIS_URL");
+        return;
+    };
+    let backend = common::backends().pop().unwrap();
+    let db = TestDb::create(&backend).await;
+    let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
+    let poll = [("SWITCHYARD_GATEWAY__SSE_POLL_MS", "300")];
+    let a = Replica::start_with(&db.url, &redis, &prefix, db._dir.path(), &poll).await;
+    let b = Replica::start_with(&db.url, &redis, &prefix, db._dir.path(), &poll).await;
+    let anon = reqwest::Client::new();
+    let tokens = common::sign_in(
+        &anon,
+        &a.base,
+        "default",
+        "admin@localhost",
+        common::ADMIN_PASSWORD,
+    )
+    .await
+    .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    tenant_with_everything(&a.base, &common::bearer_client(token)).await;
+    let bearer = format!("Bearer {token}");
+    let [on_a, on_b] = [&a.base, &b.base].map(|base| format!("{base}/mcp/default"));
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
+    let session = rpc(&anon, &on_a, &[("authorization", bearer.as_str())], &init)
+        .await
+        .session
+        .unwrap();
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    rpc(&anon, &on_a, &headers, &initialized).await;
+    // 2 s in 4 steps, with progress every 0.5 s: the first after A closed the stream.
+    let long = json!({ "jsonrpc": "2.0", "id": 60, "method": "tools/call", "params": {
+        "name": "everything.trigger-long-running-operation",
+        "arguments": { "duration": 2, "steps": 4 }, "_meta": { "progressToken": "p" } } });
+    let mut post = anon
+        .post(&on_a)
+        .header("accept", "application/json, text/event-stream")
+        .json(&long);
+    for (name, value) in headers {
+        post = post.header(name, value);
+    }
+    let closed = events(post.send().await.unwrap()).await;
+    let (primed, data) = closed.first().expect("a priming event").clone();
+    assert_eq!(
+        data,
+        Value::Null,
+        "the priming event has no data: {closed:?}"
+    );
+    assert!(
+        closed.iter().all(|(_, m)| m["id"] != 60),
+        "A closed the stream before the answer: {closed:?}"
+    );
+    let last = closed.last().unwrap().0.clone();
+    // Resumed on B, from the last event the client saw.
+    let mut get = anon
+        .get(&on_b)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", &last);
+    for (name, value) in headers {
+        get = get.header(name, value);
+    }
+    let resumed = events(get.send().await.unwrap()).await;
+    let answer = resumed.last().expect("the answer").1.clone();
+    assert_eq!(answer["id"], 60, "{resumed:?}");
+    assert!(answer["result"]["content"].is_array(), "{answer}");
+    let progress = resumed
+        .iter()
+        .filter(|(_, m)| m["method"] == "notifications/progress")
+        .count();
+    assert!(
+        progress >= 3,
+        "the progress A sent while no stream was open is replayed: {resumed:?}"
+    );
+    assert!(
+        resumed.iter().all(|(id, _)| id != &primed && id != &last),
+        "nothing twice"
+    );
+    // Another session's standalone stream is not this client's to resume.
+    let mut foreign = anon
+        .get(&on_b)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "someone-else:common.1");
+    for (name, value) in headers {
+        foreign = foreign.header(name, value);
+    }
+    let refused = foreign.send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("Last-Event-ID"));
     drop((a, b));
 }
 

@@ -74,6 +74,12 @@ pub struct GatewaySettings {
     pub stdio_memory_mb: u32,
     /// CPU seconds a stdio upstream's process tree may use, likewise. 0 = none.
     pub stdio_cpu_seconds: u32,
+    /// A session's SSE answer still open after this many milliseconds is closed between two
+    /// events, and the client resumes it with `Last-Event-ID` on any replica (SEP-1699), so
+    /// long calls hold no connection through proxies that cut long responses. 0 = never.
+    pub sse_poll_ms: u64,
+    /// How long a session stream's events stay resumable with `Last-Event-ID`.
+    pub sse_resume_secs: u64,
 }
 
 impl Default for GatewaySettings {
@@ -85,6 +91,8 @@ impl Default for GatewaySettings {
             allowed_hosts: Vec::new(),
             stdio_memory_mb: 1024,
             stdio_cpu_seconds: 0,
+            sse_poll_ms: 0,
+            sse_resume_secs: 300,
         }
     }
 }

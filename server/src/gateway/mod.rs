@@ -22,7 +22,8 @@ mod views;
 
 pub use calls::{Called, Caller, Gateway, GatewayError};
 pub use endpoint::{
-    Answers, Cancels, CatalogWatch, McpCaller, Owner, Replica, Sessions, service as mcp_service,
+    Answers, Cancels, CatalogWatch, Events, McpCaller, Owner, PollAfter, Replica, Sessions,
+    resumable_by, service as mcp_service,
 };
 pub use limits::Limits;
 pub use offer::Catalog;

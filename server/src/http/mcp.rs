@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         cancels: state.mcp.cancels.clone(),
         answers: state.mcp.answers.clone(),
         sessions: state.mcp.sessions.clone(),
+        events: state.mcp.events.clone(),
     };
     let service = gateway::mcp_service(
         state.gateway.clone(),
@@ -287,6 +288,21 @@ async fn admit(
         }
     }
     let method = request.method().clone();
+    // Resuming (MCP 2025-11-25 §Resumability): only into this session's own streams.
+    if let (Some(id), Some(last)) = (&session, request.headers().get("last-event-id")) {
+        let last = last.to_str().unwrap_or_default();
+        let resumable = gateway::resumable_by(last, id);
+        state
+            .metrics
+            .sse_resume(if resumable { "resumed" } else { "refused" });
+        if !resumable {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "Last-Event-ID does not name an event of this session's streams",
+            );
+        }
+    }
     // A session's POST may answer an ask another replica made (`gateway::Answers`).
     if let (Some(id), &Method::POST) = (&session, &method) {
         let (parts, body) = request.into_parts();
@@ -327,6 +343,10 @@ async fn admit(
             }
             state.mcp.sessions.end(id).await
         }
+        (Some(_), Method::POST) => {
+            poll(&mut response, state.settings.gateway.sse_poll_ms);
+            Ok(())
+        }
         _ => Ok(()),
     };
     if let Err(error) = outcome {
@@ -335,6 +355,20 @@ async fn admit(
         return refuse(StatusCode::SERVICE_UNAVAILABLE, -32603, "try again shortly");
     }
     response
+}
+
+/// Closes a session's SSE answer after `after_ms` (0: never), for the client to resume.
+fn poll(response: &mut Response, after_ms: u64) {
+    let streams = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if after_ms == 0 || !streams {
+        return;
+    }
+    let body = std::mem::take(response.body_mut());
+    *response.body_mut() =
+        gateway::PollAfter(std::time::Duration::from_millis(after_ms)).wrap(body);
 }
 
 #[cfg(test)]

@@ -88,6 +88,13 @@ impl Metrics {
         });
     }
 
+    /// A session stream resumed from `Last-Event-ID` (`outcome`: resumed, refused).
+    pub fn sse_resume(&self, outcome: &'static str) {
+        self.record(|| {
+            metrics::counter!("mcp_sse_resumes_total", "outcome" => outcome).increment(1);
+        });
+    }
+
     /// A governed request through the gateway (`kind`: tool, resource or prompt).
     pub fn gateway_request(&self, kind: &'static str, outcome: &'static str, elapsed: Duration) {
         self.record(|| {

@@ -115,6 +115,13 @@ async def test_tool_with_progress(ctx: Context) -> str:
 
 
 @server.tool()
+async def test_reconnection() -> str:
+    """Answers after 1.5 s: a gateway polling SSE (SEP-1699) closes the stream before."""
+    await asyncio.sleep(1.5)
+    return "Reconnection test completed successfully"
+
+
+@server.tool()
 async def test_sampling(prompt: str, ctx: Context) -> str:
     """Asks the client's model."""
     result = await ctx.request_context.session.create_message(

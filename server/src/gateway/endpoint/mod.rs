@@ -6,6 +6,7 @@
 
 mod answers;
 mod cancels;
+mod events;
 mod server;
 mod sessions;
 mod watch;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use answers::Answers;
 pub use cancels::Cancels;
+pub use events::{Events, PollAfter, resumable_by};
 pub use server::McpServer;
 pub use sessions::{Owner, Sessions};
 pub use watch::CatalogWatch;
@@ -48,6 +50,7 @@ pub struct Replica {
     pub cancels: Cancels,
     pub answers: Answers,
     pub sessions: Sessions,
+    pub events: Events,
 }
 
 /// The rmcp service for every tenant's endpoint. Host and Origin checks are the HTTP
@@ -59,7 +62,9 @@ pub fn service(
     body_limit: usize,
     shutdown: CancellationToken,
 ) -> Service {
-    let mut manager = LocalSessionManager::default();
+    // Every session stream's events go to `kv`, so any replica resumes any stream.
+    let mut manager =
+        LocalSessionManager::default().with_event_store(Arc::new(replica.events.clone()));
     // This replica forgets an idle session sooner than kv does; another request restores it.
     let mut session_config = SessionConfig::default();
     session_config.keep_alive = Some(idle.min(Duration::from_secs(300)));

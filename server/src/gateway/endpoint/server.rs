@@ -58,6 +58,7 @@ impl McpServer {
             cancels,
             answers,
             sessions,
+            events: _,
         } = replica;
         Self {
             gateway,
