@@ -24,11 +24,7 @@ impl Drop for Replica {
 }
 
 impl Replica {
-    async fn start(database: &str, redis: &str, prefix: &str, data_dir: &std::path::Path) -> Self {
-        Self::start_with(database, redis, prefix, data_dir, &[]).await
-    }
-
-    async fn start_with(
+    async fn start(
         database: &str,
         redis: &str,
         prefix: &str,
@@ -73,30 +69,59 @@ impl Replica {
     }
 }
 
+/// Two replicas on one new database and one Redis prefix, with server-everything registered
+/// and the administrator's bearer credential.
+struct Pair {
+    db: TestDb,
+    a: Replica,
+    b: Replica,
+    bearer: String,
+}
+
+impl Pair {
+    async fn start(redis: &str, env: &[(&str, &str)]) -> Self {
+        let backend = common::backends().pop().unwrap();
+        let db = TestDb::create(&backend).await;
+        let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
+        let a = Replica::start(&db.url, redis, &prefix, db._dir.path(), env).await;
+        let b = Replica::start(&db.url, redis, &prefix, db._dir.path(), env).await;
+        let tokens = common::sign_in(
+            &reqwest::Client::new(),
+            &a.base,
+            "default",
+            "admin@localhost",
+            common::ADMIN_PASSWORD,
+        )
+        .await
+        .unwrap();
+        let token = tokens["access_token"].as_str().unwrap();
+        tenant_with_everything(&a.base, &common::bearer_client(token)).await;
+        let bearer = format!("Bearer {token}");
+        Self { db, a, b, bearer }
+    }
+}
+
+/// `request` with the session's headers.
+fn with(mut request: reqwest::RequestBuilder, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+}
+
 #[tokio::test]
 async fn a_session_alternates_between_two_server_processes() {
     let Some(redis) = common::redis_url() else {
         eprintln!("skipped: sessions across replicas need REDIS_URL");
         return;
     };
-    let backend = common::backends().pop().unwrap();
-    let db = TestDb::create(&backend).await;
-    let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
-    let a = Replica::start(&db.url, &redis, &prefix, db._dir.path()).await;
-    let b = Replica::start(&db.url, &redis, &prefix, db._dir.path()).await;
+    let Pair {
+        db: _db,
+        a,
+        b,
+        bearer,
+    } = Pair::start(&redis, &[]).await;
     let anon = reqwest::Client::new();
-    let tokens = common::sign_in(
-        &anon,
-        &a.base,
-        "default",
-        "admin@localhost",
-        common::ADMIN_PASSWORD,
-    )
-    .await
-    .unwrap();
-    let token = tokens["access_token"].as_str().unwrap();
-    tenant_with_everything(&a.base, &common::bearer_client(token)).await;
-    let bearer = format!("Bearer {token}");
     let auth = [("authorization", bearer.as_str())];
     let replicas = [
         format!("{}/mcp/default", a.base),
@@ -221,25 +246,14 @@ async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
         eprintln!("skipped: resuming across replicas needs REDIS_URL");
         return;
     };
-    let backend = common::backends().pop().unwrap();
-    let db = TestDb::create(&backend).await;
-    let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
     let poll = [("SWITCHYARD_GATEWAY__SSE_POLL_MS", "300")];
-    let a = Replica::start_with(&db.url, &redis, &prefix, db._dir.path(), &poll).await;
-    let b = Replica::start_with(&db.url, &redis, &prefix, db._dir.path(), &poll).await;
+    let Pair {
+        db: _db,
+        a,
+        b,
+        bearer,
+    } = Pair::start(&redis, &poll).await;
     let anon = reqwest::Client::new();
-    let tokens = common::sign_in(
-        &anon,
-        &a.base,
-        "default",
-        "admin@localhost",
-        common::ADMIN_PASSWORD,
-    )
-    .await
-    .unwrap();
-    let token = tokens["access_token"].as_str().unwrap();
-    tenant_with_everything(&a.base, &common::bearer_client(token)).await;
-    let bearer = format!("Bearer {token}");
     let [on_a, on_b] = [&a.base, &b.base].map(|base| format!("{base}/mcp/default"));
     let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
@@ -258,13 +272,12 @@ async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
     let long = json!({ "jsonrpc": "2.0", "id": 60, "method": "tools/call", "params": {
         "name": "everything.trigger-long-running-operation",
         "arguments": { "duration": 2, "steps": 4 }, "_meta": { "progressToken": "p" } } });
-    let mut post = anon
-        .post(&on_a)
-        .header("accept", "application/json, text/event-stream")
-        .json(&long);
-    for (name, value) in headers {
-        post = post.header(name, value);
-    }
+    let post = with(
+        anon.post(&on_a)
+            .header("accept", "application/json, text/event-stream")
+            .json(&long),
+        &headers,
+    );
     let closed = events(post.send().await.unwrap()).await;
     let (primed, data) = closed.first().expect("a priming event").clone();
     assert_eq!(
@@ -278,13 +291,12 @@ async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
     );
     let last = closed.last().unwrap().0.clone();
     // Resumed on B, from the last event the client saw.
-    let mut get = anon
-        .get(&on_b)
-        .header("accept", "text/event-stream")
-        .header("last-event-id", &last);
-    for (name, value) in headers {
-        get = get.header(name, value);
-    }
+    let get = with(
+        anon.get(&on_b)
+            .header("accept", "text/event-stream")
+            .header("last-event-id", &last),
+        &headers,
+    );
     let resumed = events(get.send().await.unwrap()).await;
     let answer = resumed.last().expect("the answer").1.clone();
     assert_eq!(answer["id"], 60, "{resumed:?}");
@@ -302,13 +314,12 @@ async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
         "nothing twice"
     );
     // Another session's standalone stream is not this client's to resume.
-    let mut foreign = anon
-        .get(&on_b)
-        .header("accept", "text/event-stream")
-        .header("last-event-id", "someone-else:common.1");
-    for (name, value) in headers {
-        foreign = foreign.header(name, value);
-    }
+    let foreign = with(
+        anon.get(&on_b)
+            .header("accept", "text/event-stream")
+            .header("last-event-id", "someone-else:common.1"),
+        &headers,
+    );
     let refused = foreign.send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.unwrap().contains("Last-Event-ID"));
@@ -333,13 +344,12 @@ async fn sample_across(anon: &reqwest::Client, replicas: &[String; 2], bearer: &
     rpc(anon, &replicas[1], &headers, &initialized).await;
     let call = json!({ "jsonrpc": "2.0", "id": 70, "method": "tools/call", "params": {
         "name": "everything.trigger-sampling-request", "arguments": { "prompt": "hi" } } });
-    let mut request = anon
-        .post(&replicas[0])
-        .header("accept", "application/json, text/event-stream")
-        .json(&call);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
+    let request = with(
+        anon.post(&replicas[0])
+            .header("accept", "application/json, text/event-stream")
+            .json(&call),
+        &headers,
+    );
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut events = response.bytes_stream();
