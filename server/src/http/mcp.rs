@@ -9,9 +9,12 @@
 //! - admits a named session only for its owner, on any replica (404 when unknown, expired,
 //!   ended or someone else's: the client initializes again);
 //! - takes a session's answer to an ask another replica made (sampling, elicitation:
-//!   `gateway::Answers`), which rmcp here would not know.
+//!   `gateway::Answers`), which rmcp here would not know;
+//! - lets a `Last-Event-ID` resume only the session's own streams (400 otherwise; the
+//!   events themselves are `gateway::Events`, on any replica).
 //!
-//! Afterwards it records the owner of a session rmcp opened, and ends one on DELETE.
+//! Afterwards it records the owner of a session rmcp opened, ends one on DELETE, and closes
+//! a session's SSE answer after `gateway.sse_poll_ms` for the client to resume (SEP-1699).
 //! Errors are JSON-RPC error objects with `id: null`, as the transport section shows.
 
 use std::sync::Arc;
