@@ -106,8 +106,16 @@ impl AppState {
             memory_mb: Some(settings.gateway.stdio_memory_mb),
             cpu_seconds: Some(settings.gateway.stdio_cpu_seconds),
         };
-        let upstreams = gateway::Registry::new(store.clone(), vault.clone(), stdio_limits);
         let metrics = Metrics::new()?;
+        let upstream_auth = gateway::upstream_oauth::UpstreamAuth::new(
+            store.clone(),
+            vault.clone(),
+            kv.clone(),
+            metrics.clone(),
+            settings.oauth.upstream_client_id(),
+        );
+        let upstreams =
+            gateway::Registry::new(store.clone(), vault.clone(), stdio_limits, upstream_auth);
         let pool = gateway::Pool::new(upstreams.clone(), metrics.clone(), kv.clone());
         let gateway = gateway::Gateway::new(
             store.clone(),

@@ -32,6 +32,9 @@ const CALLER_SCOPED: &[&str] = &[
     // A pending request names its tenant; a user of another tenant finds nothing there
     // (oauth_flow.rs).
     "/api/v1/oauth/requests/{id}",
+    // A flow's `state` names its tenant and only the user who started it can finish it
+    // (upstream_oauth.rs).
+    "/api/v1/upstream-oauth/callback",
     "/api/v1/admin/signing-keys/rotate",
     "/.well-known/jwks.json",
 ];

@@ -34,7 +34,8 @@ pub use tools::{
     ToolList, ToolStats, ToolStatsList, ToolStatsQuery, UpstreamFault,
 };
 pub use upstream::{
-    Connection, ProbedItem, ToolFilter, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
+    AuthorizationStart, Connection, OAuthGrant, ProbedItem, ToolFilter, Upstream,
+    UpstreamAuthorization, UpstreamInput, UpstreamList, UpstreamOAuth, UpstreamProbe,
     UpstreamStatus,
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};

@@ -37,7 +37,92 @@ pub enum Connection {
         /// Non-secret headers; credentials go in `secrets`.
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// The upstream is an OAuth 2.1 protected resource (MCP 2025-11-25
+        /// basic/authorization): the gateway is its client and sends the tokens it was granted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        oauth: Option<UpstreamOAuth>,
     },
+}
+
+/// How the gateway obtains tokens for an OAuth-protected upstream.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamOAuth {
+    #[serde(default)]
+    pub grant: OAuthGrant,
+    /// A client registered with the upstream's authorization server beforehand. Absent: the
+    /// gateway's Client ID Metadata Document where the server supports them, else Dynamic
+    /// Client Registration (RFC 7591).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Write-only: the pre-registered client's secret, stored encrypted and never returned.
+    /// On `PUT`, absent keeps the stored one.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<String>,
+    /// Write-only: the pre-registered client's private key (PKCS#8 PEM), for
+    /// `private_key_jwt` client authentication (RFC 7523 §2.2) where the server offers it;
+    /// stored encrypted, never returned, kept on `PUT` when absent.
+    #[serde(default, skip_serializing)]
+    pub private_key: Option<String>,
+    /// The key's algorithm: `ES256` (the default, and the one supported: a P-256 key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<String>,
+    /// The scopes to ask for. Absent: those the upstream's challenge names, else all its
+    /// metadata lists (MCP 2025-11-25 §Scope Selection Strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The OAuth grant the gateway uses with an upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    /// A person authorizes the gateway once, in the browser (code + PKCE S256); refresh
+    /// tokens keep it authorized.
+    #[default]
+    AuthorizationCode,
+    /// Machine to machine (RFC 6749 §4.4, MCP SEP-1046): the pre-registered client's own
+    /// credentials, no person involved.
+    ClientCredentials,
+}
+
+/// Where an upstream's OAuth authorization stands (never a token).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpstreamAuthorization {
+    /// `required` (no usable token: someone must authorize), `authorized`, or `step_up`
+    /// (the upstream asked for more scope than was granted).
+    pub state: String,
+    /// The scopes granted, as the authorization server reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The scopes the upstream last asked for in a challenge (RFC 6750 §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether a refresh token is held, so expiry needs no person.
+    pub refreshable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_by: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_at: Option<DateTime<Utc>>,
+    /// Why the last authorization, refresh or token use failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The answer of `POST …/upstreams/{id}/authorize`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuthorizationStart {
+    /// Where to send the person who authorizes (authorization code grant); absent when the
+    /// grant needed no one (client credentials) and the upstream is authorized already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+    pub authorization: UpstreamAuthorization,
 }
 
 /// Body of `POST …/upstreams` and `PUT …/upstreams/{id}`.
@@ -115,6 +200,9 @@ pub struct Upstream {
     /// breaker (`closed`, `open`, `half_open`) with its count of consecutive failures.
     #[serde(default)]
     pub status: UpstreamStatus,
+    /// OAuth upstreams only: whether the gateway holds a usable grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<UpstreamAuthorization>,
 }
 
 /// How the gateway's connection to an upstream fares (on the replica that answered).
@@ -243,7 +331,14 @@ impl UpstreamInput {
                     errors.extend(env_name("secrets", name).err());
                 }
             }
-            Connection::StreamableHttp { url, headers } => {
+            Connection::StreamableHttp {
+                url,
+                headers,
+                oauth,
+            } => {
+                if let Some(oauth) = oauth {
+                    errors.extend(oauth.problems());
+                }
                 let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
                 let host_ok = url.split("://").nth(1).is_some_and(|rest| {
                     rest.split(['/', '?', '#'])
@@ -267,6 +362,69 @@ impl UpstreamInput {
                     errors.extend(header_name("secrets", name).err());
                 }
             }
+        }
+        errors
+    }
+}
+
+impl UpstreamOAuth {
+    fn problems(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let printable =
+            |v: &str| !v.is_empty() && v.len() <= 2048 && !v.chars().any(char::is_control);
+        if self.client_id.as_deref().is_some_and(|v| !printable(v)) {
+            errors.push(FieldError::new(
+                "connection.oauth.client_id",
+                "must be 1 to 2048 printable characters",
+            ));
+        }
+        if self
+            .private_key
+            .as_deref()
+            .is_some_and(|k| k.len() > 16_384 || !k.contains("-----BEGIN PRIVATE KEY-----"))
+        {
+            errors.push(FieldError::new(
+                "connection.oauth.private_key",
+                "must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----) of at most 16 KiB",
+            ));
+        }
+        if self
+            .signing_algorithm
+            .as_deref()
+            .is_some_and(|a| a != "ES256")
+        {
+            errors.push(FieldError::new(
+                "connection.oauth.signing_algorithm",
+                "must be ES256",
+            ));
+        }
+        if self.client_secret.as_deref().is_some_and(|v| !printable(v)) {
+            errors.push(FieldError::new(
+                "connection.oauth.client_secret",
+                "must be 1 to 2048 printable characters",
+            ));
+        }
+        // RFC 6749 §3.3: scope tokens are printable ASCII without space, `"` or `\\`.
+        let scope_ok = |s: &str| {
+            s.len() <= 1024
+                && s.split(' ').all(|t| {
+                    !t.is_empty()
+                        && t.bytes().all(|b| {
+                            b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
+                        })
+                })
+        };
+        if self.scope.as_deref().is_some_and(|s| !scope_ok(s)) {
+            errors.push(FieldError::new(
+                "connection.oauth.scope",
+                "must be scope tokens separated by single spaces (RFC 6749 §3.3)",
+            ));
+        }
+        if self.grant == OAuthGrant::ClientCredentials && self.client_id.is_none() {
+            errors.push(FieldError::new(
+                "connection.oauth.client_id",
+                "the client_credentials grant needs a pre-registered client",
+            ));
         }
         errors
     }
@@ -310,6 +468,7 @@ mod tests {
             connection: Connection::StreamableHttp {
                 url: url.into(),
                 headers: BTreeMap::new(),
+                oauth: None,
             },
             secrets: Some(BTreeMap::from([(
                 "Authorization".into(),

@@ -1,5 +1,6 @@
 //! The upstreams page: the tenant's upstream MCP servers, registering one (Streamable HTTP
-//! URL or stdio command, with an optional secret), enabling, disabling and removing them.
+//! URL or stdio command, with an optional secret, or as an OAuth-protected resource),
+//! enabling, disabling and removing them, and authorizing the gateway at OAuth upstreams.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,19 @@ use super::ProblemBanner;
 use super::tenant_picker::TenantPage;
 use super::try_tool::{ToolUsage, TryTool};
 use crate::api::{
-    ApiClient, Connection, Problem, Upstream, UpstreamInput, UpstreamProbe, sendable,
+    ApiClient, Connection, Problem, Upstream, UpstreamAuthorization, UpstreamInput, UpstreamOAuth,
+    UpstreamProbe, sendable,
 };
+
+/// Sends the browser to the upstream's authorization server.
+fn leave_for(to: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(to);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = to;
+}
 
 #[component]
 pub fn UpstreamsPage() -> impl IntoView {
@@ -111,6 +123,7 @@ fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
     let args = RwSignal::new(String::new());
     let secret_name = RwSignal::new(String::new());
     let secret_value = RwSignal::new(String::new());
+    let oauth = RwSignal::new(false);
     let problem = RwSignal::new(None::<Problem>);
     let create = Action::new(move |input: &UpstreamInput| {
         let (api, input) = (api.clone(), input.clone());
@@ -142,6 +155,7 @@ fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
             Connection::StreamableHttp {
                 url: target.get(),
                 headers: BTreeMap::new(),
+                oauth: oauth.get().then(UpstreamOAuth::default),
             }
         };
         let secrets = (!secret_name.get().trim().is_empty())
@@ -181,6 +195,12 @@ fn NewUpstream(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
                 <input name="secret_name" placeholder=move || if stdio() { "API_TOKEN" } else { "Authorization" } bind:value=secret_name/>
             </label>
             <label>"Secret value" <input name="secret_value" type="password" autocomplete="off" bind:value=secret_value/></label>
+            <Show when=move || !stdio()>
+                <label class="check">
+                    <input name="oauth" type="checkbox" bind:checked=oauth/>
+                    "OAuth (authorize after adding)"
+                </label>
+            </Show>
             <button type="submit" disabled=move || create.pending().get()>"Add upstream"</button>
             <ProblemBanner problem=problem/>
         </form>
@@ -216,10 +236,26 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
             sendable(async move { api.delete_upstream(tenant, id).await })
         }
     });
-    let test = Action::new(move |_: &()| {
+    let test = Action::new({
         let api = api.clone();
-        sendable(async move { api.test_upstream(tenant, id).await })
+        move |_: &()| {
+            let api = api.clone();
+            sendable(async move { api.test_upstream(tenant, id).await })
+        }
     });
+    let authorize = Action::new(move |_: &()| {
+        let api = api.clone();
+        sendable(async move { api.authorize_upstream(tenant, id).await })
+    });
+    Effect::new(move |_| match authorize.value().get() {
+        Some(Ok(start)) => match start.authorization_url {
+            Some(url) => leave_for(&url),
+            None => reload.update(|n| *n += 1),
+        },
+        Some(Err(p)) => problem.set(Some(p)),
+        None => {}
+    });
+    let authorization = upstream.authorization.clone();
     Effect::new(move |_| {
         if let Some(Err(p)) = test.value().get() {
             problem.set(Some(p));
@@ -275,6 +311,7 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
                 <span class=format!("status {status}")>{status}</span>
                 " " <span class="hint" data-testid="upstream-health" title=last_error>{health}</span>
                 " " <span class="hint" data-testid="upstream-latency">{latency}</span>
+                {authorization.clone().map(|a| view! { <AuthorizationState authorization=a/> })}
             </td>
             <td class="actions-cell">
                 <div class="actions">
@@ -284,12 +321,59 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
                     <button type="button" on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>
                         {move || if test.pending().get() { "Testing…" } else { "Test" }}
                     </button>
+                    <Show when={
+                        let oauth = authorization.is_some();
+                        move || oauth
+                    }>
+                        <button type="button" on:click=move |_| { authorize.dispatch(()); } disabled=move || authorize.pending().get()>
+                            "Authorize"
+                        </button>
+                    </Show>
                     <button type="button" on:click=move |_| { remove.dispatch(()); }>"Remove"</button>
                     <ProblemBanner problem=problem/>
                 </div>
             </td>
         </tr>
         {move || test.value().get().and_then(Result::ok).map(|report| view! { <ProbeResult report/> })}
+    }
+}
+
+/// Where an OAuth upstream's grant stands: authorized (with its scopes and expiry), needing
+/// someone to authorize, or needing more scope.
+#[component]
+fn AuthorizationState(authorization: UpstreamAuthorization) -> impl IntoView {
+    let (class, text) = match authorization.state.as_str() {
+        "authorized" => (
+            "status enabled",
+            format!(
+                "OAuth: authorized{}{}",
+                authorization
+                    .scope
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
+                if authorization.refreshable {
+                    ", refreshable"
+                } else {
+                    ""
+                },
+            ),
+        ),
+        "step_up" => (
+            "status disabled",
+            format!(
+                "OAuth: needs more scope ({})",
+                authorization.required_scope.clone().unwrap_or_default()
+            ),
+        ),
+        _ => (
+            "status disabled",
+            "OAuth: authorization required".to_string(),
+        ),
+    };
+    let title = authorization.last_error.clone().unwrap_or_default();
+    view! {
+        <div><span class=class data-testid="upstream-authorization" title=title>{text}</span></div>
     }
 }
 

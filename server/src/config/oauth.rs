@@ -18,6 +18,28 @@ pub struct OAuthSettings {
     /// loopback or private address (and may then be served over plain HTTP); for tests and
     /// internal clients. Every other document must be `https` on a public address.
     pub client_metadata_allowed_hosts: Vec<String>,
+    /// The URL of the gateway's own Client ID Metadata Document, its `client_id` at upstream
+    /// authorization servers that take such documents. Empty: `{public_url}/oauth/upstream-client.json`
+    /// (served there) when `public_url` is https; otherwise the gateway registers with
+    /// Dynamic Client Registration instead.
+    pub upstream_client_metadata_url: String,
+}
+
+impl OAuthSettings {
+    /// The gateway's client metadata document URL, if it has one.
+    pub fn upstream_client_id(&self) -> String {
+        if !self.upstream_client_metadata_url.is_empty() {
+            return self.upstream_client_metadata_url.clone();
+        }
+        if self.public_url.starts_with("https://") {
+            let base = self.public_url.trim_end_matches('/');
+            return format!(
+                "{base}{}",
+                crate::gateway::upstream_oauth::CLIENT_METADATA_PATH
+            );
+        }
+        String::new()
+    }
 }
 
 impl Default for OAuthSettings {
@@ -27,6 +49,7 @@ impl Default for OAuthSettings {
             code_ttl_secs: 60,
             request_ttl_secs: 600,
             client_metadata_allowed_hosts: Vec::new(),
+            upstream_client_metadata_url: String::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use super::config::Configs;
 use super::pool::{CallError, Pool};
 use super::registry::{Registry, RegistryError};
 use super::relay::Control;
+use super::upstream_oauth::UpstreamAuthError;
 use super::views::Item;
 use crate::access::{self, Decision, Subject};
 use crate::audit::{self, Origin, Outcome};
@@ -172,11 +173,18 @@ impl Gateway {
             )
             .await;
         // A lost connection is retried once, on a new session, only for a tool its upstream
-        // marks read-only or idempotent: calling it twice cannot do harm twice.
+        // marks read-only or idempotent: calling it twice cannot do harm twice. A call the
+        // upstream refused for its token (a 401: not served) is sent again with the renewed one.
         let outcome = match outcome {
             Err(CallError::Unavailable(..))
                 if self.safe_to_retry(caller.scope, &upstream, tool).await =>
             {
+                detail["retried"] = json!(true);
+                self.pool
+                    .call_tool(caller.scope, &upstream, tool, arguments, control)
+                    .await
+            }
+            Err(CallError::Unauthorized(UpstreamAuthError::Renewed(_))) => {
                 detail["retried"] = json!(true);
                 self.pool
                     .call_tool(caller.scope, &upstream, tool, arguments, control)

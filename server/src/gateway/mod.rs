@@ -18,6 +18,7 @@ mod probe;
 mod registry;
 pub mod relay;
 mod upstream;
+pub mod upstream_oauth;
 mod views;
 
 pub use calls::{Called, Caller, Gateway, GatewayError};

@@ -22,10 +22,11 @@ const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR"];
 pub async fn probe(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
+    bearer: Option<&str>,
     timeout: Duration,
 ) -> UpstreamProbe {
     let started = Instant::now();
-    let mut report = match tokio::time::timeout(timeout, run(connection, secrets)).await {
+    let mut report = match tokio::time::timeout(timeout, run(connection, secrets, bearer)).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => failed(error),
         Err(_) => failed(format!("no answer within {} ms", timeout.as_millis())),
@@ -45,21 +46,42 @@ fn failed(error: String) -> UpstreamProbe {
 async fn run(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
+    bearer: Option<&str>,
 ) -> Result<UpstreamProbe, String> {
-    let (client, _) = connect(connection, secrets, ()).await?;
+    let (client, _) = connect(connection, secrets, bearer, ())
+        .await
+        .map_err(|e| e.message)?;
     let report = list(&client).await;
     // Ends the session (and, for stdio, the child: closing its stdin, then killing it).
     let _ = client.cancel().await;
     report
 }
 
+/// Why a session could not be opened; `challenge` is the upstream's `WWW-Authenticate` when
+/// it refused for want of (a better) token.
+#[derive(Debug)]
+pub(super) struct ConnectError {
+    pub message: String,
+    pub challenge: Option<String>,
+}
+
+impl From<String> for ConnectError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            challenge: None,
+        }
+    }
+}
+
 /// An initialized MCP client session with the upstream, its notifications going to `handler`,
-/// and for stdio the child's process id.
+/// and for stdio the child's process id. `bearer` is the OAuth token of an OAuth upstream.
 pub(super) async fn connect<H: ClientHandler>(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
+    bearer: Option<&str>,
     handler: H,
-) -> Result<(RunningService<RoleClient, H>, Option<u32>), String> {
+) -> Result<(RunningService<RoleClient, H>, Option<u32>), ConnectError> {
     match connection {
         Connection::Stdio {
             command,
@@ -90,7 +112,7 @@ pub(super) async fn connect<H: ClientHandler>(
                 .map_err(|e| format!("initialize failed: {e}"))?;
             Ok((service, pid))
         }
-        Connection::StreamableHttp { url, headers } => {
+        Connection::StreamableHttp { url, headers, .. } => {
             let mut all = HashMap::new();
             for (name, value) in headers.iter().chain(secrets) {
                 let name = http::HeaderName::try_from(name.as_str())
@@ -99,8 +121,11 @@ pub(super) async fn connect<H: ClientHandler>(
                     .map_err(|_| format!("the value of `{name}` is not a valid header value"))?;
                 all.insert(name, value);
             }
-            let config =
+            let mut config =
                 StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(all);
+            if let Some(token) = bearer {
+                config = config.auth_header(token);
+            }
             // rmcp's default client keeps no idle connections, so every request would open a
             // new TCP connection; this one keeps them. No redirects: an upstream's headers
             // (credentials among them) go to the registered URL only.
@@ -120,7 +145,10 @@ pub(super) async fn connect<H: ClientHandler>(
             let service = handler
                 .serve_with_lifecycle(transport, lifecycle)
                 .await
-                .map_err(|e| format!("initialize failed: {e}"))?;
+                .map_err(|e| ConnectError {
+                    challenge: e.auth_challenge().map(str::to_string),
+                    message: format!("initialize failed: {e}"),
+                })?;
             Ok((service, None))
         }
     }

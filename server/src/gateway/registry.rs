@@ -9,6 +9,7 @@ use app::api::{Connection, FieldError, Upstream, UpstreamInput};
 use uuid::Uuid;
 
 use super::limits::Limits;
+use super::upstream_oauth::{UpstreamAuth, UpstreamAuthError};
 use crate::store::{Store, StoreError, UpstreamRecord, UpstreamRow};
 use crate::tenancy::TenantScope;
 use crate::vault::{Vault, VaultError};
@@ -21,6 +22,8 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    OAuth(#[from] UpstreamAuthError),
     /// A stored row that no longer parses (written by another version).
     #[error("upstream {0} is stored in a form this version cannot read")]
     Corrupt(Uuid),
@@ -33,6 +36,8 @@ pub struct Registry {
     vault: Vault,
     /// The stdio limits of upstreams that set none.
     limits: Limits,
+    /// Grants of OAuth-protected upstreams.
+    oauth: UpstreamAuth,
 }
 
 fn context(tenant: Uuid, id: Uuid) -> String {
@@ -65,16 +70,23 @@ fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         status: app::api::UpstreamStatus::default(),
+        authorization: None,
     })
 }
 
 impl Registry {
-    pub fn new(store: Store, vault: Vault, limits: Limits) -> Self {
+    pub fn new(store: Store, vault: Vault, limits: Limits, oauth: UpstreamAuth) -> Self {
         Self {
             store,
             vault,
             limits,
+            oauth,
         }
+    }
+
+    /// The gateway's grants at OAuth-protected upstreams.
+    pub fn oauth(&self) -> &UpstreamAuth {
+        &self.oauth
     }
 
     pub fn store(&self) -> &Store {
@@ -105,7 +117,11 @@ impl Registry {
         let id = Uuid::now_v7();
         let secrets = input.secrets.clone().unwrap_or_default();
         let record = self.record(scope, id, input, &secrets)?;
-        to_api(self.store.create_upstream(scope, &record).await?)
+        let created = to_api(self.store.create_upstream(scope, &record).await?)?;
+        self.oauth
+            .configured(scope, None, &created, client_secret(input))
+            .await?;
+        Ok(created)
     }
 
     /// Replaces an upstream; absent `secrets` keeps the stored ones.
@@ -120,8 +136,13 @@ impl Registry {
             Some(new) => new.clone(),
             None => self.secrets(scope, id).await?,
         };
+        let before = self.get(scope, id).await?;
         let record = self.record(scope, id, input, &secrets)?;
-        to_api(self.store.replace_upstream(scope, &record).await?)
+        let after = to_api(self.store.replace_upstream(scope, &record).await?)?;
+        self.oauth
+            .configured(scope, Some(&before), &after, client_secret(input))
+            .await?;
+        Ok(after)
     }
 
     /// Connects to the upstream with its stored credentials and lists what it offers.
@@ -133,7 +154,18 @@ impl Registry {
         let upstream = self.get(scope, id).await?;
         let secrets = self.secrets(scope, id).await?;
         let timeout = std::time::Duration::from_millis(u64::from(upstream.call_timeout_ms));
-        Ok(super::probe(&upstream.connection, &secrets, timeout).await)
+        let bearer = match self.oauth.bearer(scope, &upstream).await {
+            Ok(bearer) => bearer,
+            Err(e @ (UpstreamAuthError::Required(_) | UpstreamAuthError::Upstream(_))) => {
+                return Ok(app::api::UpstreamProbe {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let bearer = bearer.map(|b| b.token);
+        Ok(super::probe(&upstream.connection, &secrets, bearer.as_deref(), timeout).await)
     }
 
     pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<(), RegistryError> {
@@ -182,6 +214,20 @@ impl Registry {
             tool_filter: serde_json::to_value(&input.tool_filter)
                 .map_err(|_| RegistryError::Corrupt(id))?,
         })
+    }
+}
+
+/// The pre-registered OAuth client's secret and key in the input, which are sealed, not
+/// stored in clear.
+fn client_secret(input: &UpstreamInput) -> super::upstream_oauth::Credentials<'_> {
+    match &input.connection {
+        Connection::StreamableHttp {
+            oauth: Some(oauth), ..
+        } => super::upstream_oauth::Credentials {
+            secret: oauth.client_secret.as_deref(),
+            private_key: oauth.private_key.as_deref(),
+        },
+        _ => Default::default(),
     }
 }
 

@@ -24,6 +24,7 @@ mod qr;
 mod roles;
 mod tenants;
 mod tools;
+mod upstream_oauth;
 mod upstreams;
 mod users;
 mod virtual_servers;
@@ -58,6 +59,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(users::router())
         .merge(invitations::router())
         .merge(upstreams::router())
+        .merge(upstream_oauth::router())
         .merge(virtual_servers::router())
         .merge(tools::router())
         .merge(audit::router())

@@ -46,6 +46,10 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server/oauth/{tenant}",
             get(server_metadata),
         )
+        .route(
+            crate::gateway::upstream_oauth::CLIENT_METADATA_PATH,
+            get(upstream_client_metadata),
+        )
         .route("/oauth/{tenant}/authorize", get(authorize))
         .route("/oauth/{tenant}/token", post(token).options(preflight))
         .route(
@@ -68,6 +72,30 @@ pub(super) fn public_origin(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// The gateway's own Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document):
+/// who it is to upstream authorization servers that take such documents. Served only when it
+/// is the configured one, at an https public URL.
+async fn upstream_client_metadata(State(state): State<AppState>) -> Response {
+    let settings = &state.settings.oauth;
+    let client_id = settings.upstream_client_id();
+    let base = settings.public_url.trim_end_matches('/');
+    let own = format!(
+        "{base}{}",
+        crate::gateway::upstream_oauth::CLIENT_METADATA_PATH
+    );
+    if client_id.is_empty() || client_id != own {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    public_json(json!({
+        "client_id": client_id,
+        "client_name": "Switchyard gateway",
+        "redirect_uris": [format!("{base}{}", crate::gateway::upstream_oauth::CALLBACK_PATH)],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }))
 }
 
 /// An OAuth error document (RFC 6749 §5.2); 5xx for faults of ours, logged, never detailed.

@@ -40,6 +40,7 @@ impl From<RegistryError> for ApiError {
         match error {
             RegistryError::Invalid(errors) => ApiError::Validation(errors),
             RegistryError::Store(e) => e.into(),
+            RegistryError::OAuth(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -74,6 +75,7 @@ async fn list(
     let mut items = state.upstreams.list(&scope).await?;
     for upstream in &mut items {
         upstream.status = state.gateway.pool().status(upstream.id);
+        upstream.authorization = state.upstreams.oauth().status(&scope, upstream).await?;
     }
     Ok(Json(UpstreamList { items }))
 }
@@ -146,6 +148,7 @@ async fn read(
     .await?;
     let mut upstream = state.upstreams.get(&scope, id).await?;
     upstream.status = state.gateway.pool().status(id);
+    upstream.authorization = state.upstreams.oauth().status(&scope, &upstream).await?;
     Ok(Json(upstream))
 }
 

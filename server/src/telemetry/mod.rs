@@ -95,6 +95,14 @@ impl Metrics {
         });
     }
 
+    /// The gateway's OAuth grants at upstreams (`event`: authorized, refreshed,
+    /// refresh_failed, challenged).
+    pub fn upstream_oauth(&self, event: &'static str) {
+        self.record(|| {
+            metrics::counter!("upstream_oauth_events_total", "event" => event).increment(1);
+        });
+    }
+
     /// A governed request through the gateway (`kind`: tool, resource or prompt).
     pub fn gateway_request(&self, kind: &'static str, outcome: &'static str, elapsed: Duration) {
         self.record(|| {

@@ -4,8 +4,8 @@
 
 use super::{ApiClient, Method};
 use crate::api::{
-    CatalogList, CatalogQuery, Problem, ToolCall, ToolCallResult, ToolList, ToolStatsList,
-    ToolStatsQuery, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
+    AuthorizationStart, CatalogList, CatalogQuery, Problem, ToolCall, ToolCallResult, ToolList,
+    ToolStatsList, ToolStatsQuery, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
 };
 
 impl ApiClient {
@@ -40,6 +40,16 @@ impl ApiClient {
         id: uuid::Uuid,
     ) -> Result<UpstreamProbe, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}/test");
+        self.send::<(), _>(Method::Post, &path, None).await
+    }
+
+    /// Starts authorizing the gateway at an OAuth-protected upstream.
+    pub async fn authorize_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Result<AuthorizationStart, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/{id}/authorize");
         self.send::<(), _>(Method::Post, &path, None).await
     }
 

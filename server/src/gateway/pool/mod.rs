@@ -43,6 +43,9 @@ pub enum CallError {
     Unavailable(String, String),
     #[error("upstream `{0}` did not answer within {1} ms")]
     Timeout(String, u64),
+    /// An OAuth upstream without a usable grant, or one that refused the token sent.
+    #[error(transparent)]
+    Unauthorized(#[from] super::upstream_oauth::UpstreamAuthError),
     /// The upstream answered with a JSON-RPC error (code and message kept for the caller).
     #[error("upstream `{0}` refused: {1}")]
     Refused(String, rmcp::ErrorData),
@@ -72,6 +75,9 @@ struct Slot {
     /// Resources subscribed at the upstream (its own URIs), with how many client sessions
     /// want each; a new session subscribes to them again.
     subscriptions: Mutex<HashMap<String, usize>>,
+    /// The OAuth token the open session sends, if any: near its expiry the session is
+    /// reopened with a refreshed one.
+    bearer: Mutex<Option<super::upstream_oauth::Bearer>>,
 }
 
 impl Slot {
@@ -140,6 +146,7 @@ impl Pool {
                     backoff: Backoff::default(),
                     latencies: Latencies::default(),
                     subscriptions: Mutex::default(),
+                    bearer: Mutex::default(),
                 });
                 // A replaced slot's session closes when its last call ends (drop cancels it).
                 slots.insert(upstream.id, Arc::clone(&slot));
@@ -251,8 +258,15 @@ impl Pool {
         slot: &Arc<Slot>,
     ) -> Result<Arc<Session>, CallError> {
         let mut guard = slot.session.lock().await;
+        let stale_token = slot
+            .bearer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|b| b.stale());
         if let Some(session) = guard.as_ref()
             && !session.is_closed()
+            && !stale_token
         {
             return Ok(Arc::clone(session));
         }
@@ -263,6 +277,7 @@ impl Pool {
             ));
         }
         let secrets = self.registry.secrets(scope, upstream.id).await?;
+        let bearer = self.registry.oauth().bearer(scope, upstream).await?;
         let timeout = Duration::from_millis(u64::from(upstream.call_timeout_ms));
         let handler = UpstreamClient {
             tenant_id: scope.tenant_id(),
@@ -274,18 +289,27 @@ impl Pool {
         };
         // A new session may see a changed upstream: what was cached is not trusted.
         slot.lists.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let connecting = connect(&upstream.connection, &secrets, handler);
+        let token = bearer.as_ref().map(|b| b.token.as_str());
+        let connecting = connect(&upstream.connection, &secrets, token, handler);
         let opened = tokio::time::timeout(timeout, connecting)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())));
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis()).into()));
         let opened = match opened {
             Ok(opened) => {
                 slot.backoff.reset();
                 opened
             }
             Err(e) => {
+                if let Some(challenge) = &e.challenge {
+                    let refused = self
+                        .registry
+                        .oauth()
+                        .challenged(scope, upstream, challenge)
+                        .await;
+                    return Err(CallError::Unauthorized(refused));
+                }
                 slot.backoff.failed(Instant::now());
-                return Err(CallError::Unavailable(upstream.name.clone(), e));
+                return Err(CallError::Unavailable(upstream.name.clone(), e.message));
             }
         };
         let (opened, pid) = opened;
@@ -294,6 +318,7 @@ impl Pool {
         }
         let session = Arc::new(opened);
         *guard = Some(Arc::clone(&session));
+        *slot.bearer.lock().unwrap_or_else(|e| e.into_inner()) = bearer;
         resubscribe(slot, &session);
         Ok(session)
     }
@@ -349,6 +374,11 @@ impl Pool {
         }
         let session = match self.session(scope, upstream, &slot).await {
             Ok(session) => session,
+            // Wanting authorization is not the upstream failing: the breaker stays as it is.
+            Err(e @ CallError::Unauthorized(_)) => {
+                *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                return Err(e);
+            }
             Err(e) => {
                 slot.failed(&self.metrics, &e);
                 return Err(e);
@@ -371,6 +401,21 @@ impl Pool {
             }
             // Withdrawn by the caller, not a fault of the upstream's.
             Ok(Err(ServiceError::Cancelled { .. })) => Err(CallError::Cancelled),
+            // A 401 or 403 for the token sent: recorded; the next session opens with a
+            // refreshed token, or waits for someone to authorize (with more scope).
+            Ok(Err(e)) if e.auth_challenge().is_some() => {
+                let challenge = e.auth_challenge().unwrap_or_default().to_string();
+                slot.session.lock().await.take();
+                let refused = self
+                    .registry
+                    .oauth()
+                    .challenged(scope, upstream, &challenge)
+                    .await;
+                let error = CallError::Unauthorized(refused);
+                *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(error.to_string());
+                Err(error)
+            }
             Ok(Err(e)) => {
                 let error = CallError::Unavailable(upstream.name.clone(), e.to_string());
                 slot.failed(&self.metrics, &error);
