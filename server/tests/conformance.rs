@@ -97,6 +97,23 @@ fn verdict(dir: &std::path::Path) -> (bool, String) {
     (!checks.is_empty() && failed.is_empty(), failed.join("; "))
 }
 
+/// What differs from the expectations: a scenario failing that is not listed in `expected`,
+/// or listed and passing (so the list stays true).
+fn surprises(results: &[(String, bool, String)], expected: &[(&str, &str)]) -> Vec<String> {
+    let listed = |s: &str| expected.iter().any(|(n, _)| *n == s);
+    results
+        .iter()
+        .filter(|(scenario, passed, _)| *passed == listed(scenario))
+        .map(|(scenario, passed, why)| {
+            if *passed {
+                format!("{scenario} passes now: take it off the expected failures")
+            } else {
+                format!("{scenario} fails: {why}")
+            }
+        })
+        .collect()
+}
+
 /// Each scenario's name and whether every check in it passed, from the suite's output.
 fn results(dir: &std::path::Path) -> Vec<(String, bool, String)> {
     let mut out = Vec::new();
@@ -177,18 +194,7 @@ async fn the_conformance_suite_runs_against_a_virtual_server() {
         "only {} scenarios ran:\n{log}",
         results.len()
     );
-    let expected = |s: &str| EXPECTED_FAILURES.iter().any(|(n, _)| *n == s);
-    let surprises: Vec<String> = results
-        .iter()
-        .filter(|(scenario, passed, _)| *passed == expected(scenario))
-        .map(|(scenario, passed, why)| {
-            if *passed {
-                format!("{scenario} passes now: take it off EXPECTED_FAILURES")
-            } else {
-                format!("{scenario} fails: {why}")
-            }
-        })
-        .collect();
+    let surprises = surprises(&results, EXPECTED_FAILURES);
     assert!(surprises.is_empty(), "{surprises:#?}\n{summary}");
 
     server.stop().await;
@@ -281,18 +287,7 @@ async fn the_gateway_passes_the_suites_oauth_client_scenarios() {
         "only {} scenarios ran:\n{log}",
         results.len()
     );
-    let expected = |s: &str| EXPECTED_CLIENT_FAILURES.iter().any(|(n, _)| *n == s);
-    let surprises: Vec<String> = results
-        .iter()
-        .filter(|(scenario, passed, _)| *passed == expected(scenario))
-        .map(|(scenario, passed, why)| {
-            if *passed {
-                format!("{scenario} passes now: take it off EXPECTED_CLIENT_FAILURES")
-            } else {
-                format!("{scenario} fails: {why}")
-            }
-        })
-        .collect();
+    let surprises = surprises(&results, EXPECTED_CLIENT_FAILURES);
     assert!(surprises.is_empty(), "{surprises:#?}\n{log}");
     server.stop().await;
 }
