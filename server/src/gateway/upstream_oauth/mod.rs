@@ -15,6 +15,7 @@ mod challenge;
 mod discovery;
 mod exchange;
 mod grant;
+mod scope;
 
 pub use challenge::Challenge;
 pub use grant::{CallbackAnswer, Finished, UpstreamAuthError};
