@@ -131,14 +131,25 @@ fn results(dir: &std::path::Path) -> Vec<(String, bool, String)> {
     out
 }
 
-#[tokio::test]
-async fn the_conformance_suite_runs_against_a_virtual_server() {
+/// The suite's bin directory (end2end/inspector, Node 22) and a `PATH` that starts there.
+fn suite() -> (PathBuf, String) {
     let bin = repo().join("end2end/inspector/node_modules/.bin");
     assert!(
         bin.join("conformance").exists(),
         "{} is missing: run `.ci/setup --test`",
         bin.join("conformance").display()
     );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+#[tokio::test]
+async fn the_conformance_suite_runs_against_a_virtual_server() {
+    let (bin, path) = suite();
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let mut config = settings(&db);
     // Answers still open after 0.5 s are closed and resumed (SEP-1699): `test_reconnection`.
@@ -170,11 +181,6 @@ async fn the_conformance_suite_runs_against_a_virtual_server() {
     }
     let endpoint = proxy(server.url("/mcp/default/conformance"), &server.admin_token).await;
     let out = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let run = tokio::process::Command::new(bin.join("conformance"))
         .args(["server", "--suite", "all", "--url", &endpoint, "-o"])
         .arg(out.path())
@@ -234,12 +240,7 @@ fn client_results(dir: &std::path::Path) -> Vec<(String, bool, String)> {
 /// browser). The gateway's client metadata document URL is the one the suite expects.
 #[tokio::test]
 async fn the_gateway_passes_the_suites_oauth_client_scenarios() {
-    let bin = repo().join("end2end/inspector/node_modules/.bin");
-    assert!(
-        bin.join("conformance").exists(),
-        "{} is missing: run `.ci/setup --test`",
-        bin.join("conformance").display()
-    );
+    let (bin, path) = suite();
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let mut config = settings(&db);
     config.oauth.upstream_client_metadata_url =
@@ -256,11 +257,6 @@ async fn the_gateway_passes_the_suites_oauth_client_scenarios() {
 
     let out = tempfile::tempdir().unwrap();
     let script = repo().join("server/tests/peers/conformance_client.mjs");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut log = String::new();
     for suite in ["auth", "backcompat", "draft", "extensions"] {
         let run = tokio::process::Command::new(bin.join("conformance"))
