@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod kv;
+pub mod outbound;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;

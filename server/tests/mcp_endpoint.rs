@@ -446,3 +446,65 @@ async fn a_desktop_client_connects_over_the_stdio_bridge() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SWITCHYARD_API_KEY"));
     server.stop().await;
 }
+
+/// Sends `head` (and `body`, if given) on `stream` and reads the answer's head.
+async fn exchange(stream: &mut tokio::net::TcpStream, head: &str, body: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(head.as_bytes()).await.unwrap();
+    if let Some(body) = body {
+        stream.write_all(body.as_bytes()).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed mid-head");
+        answer.push(byte[0]);
+    }
+    String::from_utf8(answer).unwrap().to_ascii_lowercase()
+}
+
+/// The first request of every OAuth client's flow is refused (401) before its body is read.
+/// Such an answer says `Connection: close` (RFC 9112 §9.6), so that the client does not
+/// send its next request on a connection the server is closing (the MCP Python SDK's OAuth
+/// client failed that way). An answer to a request whose body was read keeps the connection.
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_closes_the_connection() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
+    // The body is still on its way when the 401 is given.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /mcp/default HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let answer = exchange(&mut stream, &head, None).await;
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // A body the handler reads: the connection stays open for the next request.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let revoke = r#"{"refresh_token":"nothing"}"#;
+    let head = format!(
+        "POST /api/v1/auth/revoke HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        revoke.len()
+    );
+    let answer = exchange(&mut stream, &head, Some(revoke)).await;
+    assert!(!answer.contains("connection: close"), "{answer}");
+    let length: usize = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |n| n.trim().parse().unwrap());
+    let mut rest = vec![0u8; length];
+    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut rest)
+        .await
+        .unwrap();
+    let again = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    let answer = exchange(&mut stream, &again, None).await;
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    server.stop().await;
+}

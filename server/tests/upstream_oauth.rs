@@ -254,3 +254,62 @@ async fn story(server: &TestServer) {
     let trail = get_json(&server.client, &url("/audit?action=upstream.authorized")).await;
     assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
 }
+
+/// A hostile upstream: its challenge sends the gateway to the cloud metadata service. The
+/// probe carries the upstream's own headers and credentials (the fixture answers only
+/// then), and discovery refuses the address before any request goes to it.
+#[tokio::test]
+async fn discovery_goes_no_further_into_the_network_than_the_upstream() {
+    use axum::http::{HeaderMap, StatusCode as Status, header};
+    let fixture = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|headers: HeaderMap| async move {
+            let has = |name: &str, value: &str| {
+                headers.get(name).and_then(|v| v.to_str().ok()) == Some(value)
+            };
+            if !(has("x-tenant", "acme") && has("x-api-key", "k-123")) {
+                return (
+                    Status::BAD_REQUEST,
+                    [(header::WWW_AUTHENTICATE, String::new())],
+                );
+            }
+            let challenge = "Bearer resource_metadata=\"http://169.254.169.254/latest/meta-data/\"";
+            (
+                Status::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge.to_owned())],
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, fixture).await });
+
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = default_tenant(&server).await;
+    let hostile = json!({ "name": "hostile", "connection": { "transport": "streamable_http",
+        "url": format!("http://{address}/mcp"), "headers": { "x-tenant": "acme" }, "oauth": {} },
+        "secrets": { "x-api-key": "k-123" } });
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let r = post(&server.client, url("/upstreams"), hostile).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(
+        &server.client,
+        url(&format!("/upstreams/{id}/authorize")),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    let problem: Value = r.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("169.254.169.254 is a cloud metadata address"),
+        "{problem}"
+    );
+    server.stop().await;
+    db.drop_db().await;
+}

@@ -44,6 +44,22 @@ fn context(tenant: Uuid, id: Uuid) -> String {
     format!("upstream:{tenant}:{id}")
 }
 
+/// An upstream's credentials in clear: for the connection pool, and for the OAuth probe of
+/// the upstream itself. Never in an answer or a log.
+pub(super) async fn open_secrets(
+    store: &Store,
+    vault: &Vault,
+    scope: &TenantScope,
+    id: Uuid,
+) -> Result<BTreeMap<String, String>, RegistryError> {
+    let row = store.get_upstream(scope, id).await?;
+    let Some(sealed) = row.credentials_enc else {
+        return Ok(BTreeMap::new());
+    };
+    let plain = vault.open_sealed(&context(row.tenant_id, id), &sealed)?;
+    serde_json::from_slice(&plain).map_err(|_| RegistryError::Corrupt(id))
+}
+
 fn transport(connection: &Connection) -> &'static str {
     match connection {
         Connection::Stdio { .. } => "stdio",
@@ -178,14 +194,7 @@ impl Registry {
         scope: &TenantScope,
         id: Uuid,
     ) -> Result<BTreeMap<String, String>, RegistryError> {
-        let row = self.store.get_upstream(scope, id).await?;
-        let Some(sealed) = row.credentials_enc else {
-            return Ok(BTreeMap::new());
-        };
-        let plain = self
-            .vault
-            .open_sealed(&context(row.tenant_id, id), &sealed)?;
-        serde_json::from_slice(&plain).map_err(|_| RegistryError::Corrupt(id))
+        open_secrets(&self.store, &self.vault, scope, id).await
     }
 
     fn record<'a>(

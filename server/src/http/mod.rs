@@ -24,6 +24,7 @@ mod qr;
 mod roles;
 mod tenants;
 mod tools;
+mod unread;
 mod upstream_oauth;
 mod upstreams;
 mod users;
@@ -105,6 +106,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost, so that refusals from every layer above are covered.
+        .layer(from_fn(unread::close_if_unread))
 }
 
 /// Counts every request by method, route template and status, with its latency.

@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 
+use reqwest::Url;
+
+use super::discovery::Http;
+
 /// The parameters of a Bearer challenge; unknown ones are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Challenge {
@@ -93,6 +97,41 @@ fn quoted_string(input: &str) -> Option<(String, &str)> {
         }
     }
     None
+}
+
+impl Challenge {
+    /// What the upstream answers an `initialize` without a token, sent as the pool would send
+    /// it (the upstream's own headers and credentials, say for a gateway in front of it): its
+    /// challenge on 401 or 403, else none (some servers protect only later requests).
+    pub async fn probe<'a>(
+        http: &Http,
+        url: &Url,
+        headers: impl Iterator<Item = (&'a String, &'a String)>,
+    ) -> Self {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": { "name": "switchyard-gateway", "version": env!("CARGO_PKG_VERSION") }
+            }
+        });
+        let mut request = http
+            .client()
+            .post(url.as_str())
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        match http.send(request, "the upstream").await {
+            Ok((status, headers, _)) if status == 401 || status == 403 => headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(Challenge::parse)
+                .unwrap_or_default(),
+            _ => Challenge::default(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::challenge::Challenge;
+use crate::outbound::Reach;
 
 /// How long one metadata, registration or token request may take, and how much it may say.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,20 +45,26 @@ pub enum DiscoveryError {
     Invalid(String),
 }
 
-/// The HTTP client of every OAuth exchange: no redirects followed, bounded in time and size.
+/// The HTTP client of every OAuth exchange: no redirects followed, bounded in time and size,
+/// and reaching no further into the network than the upstream it is for
+/// ([`crate::outbound`]): the upstream names the metadata, authorization and token URLs, and
+/// must not be able to send the gateway to its cloud metadata service or to an inner
+/// address the upstream is not on itself.
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
+    reach: Reach,
 }
 
 impl Http {
-    pub fn new() -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+    fn new(reach: Reach) -> Result<Self, String> {
+        let client = reach
+            .guard(reqwest::Client::builder())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-        Ok(Self { client })
+        Ok(Self { client, reach })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -70,10 +77,16 @@ impl Http {
         request: reqwest::RequestBuilder,
         what: &str,
     ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), DiscoveryError> {
-        let mut response = request
-            .send()
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| DiscoveryError::Invalid(format!("{what}: {e}")))?;
+        // An IP-literal host meets no resolver: it is judged here.
+        if let Some(why) = self.reach.refusal_of_url(request.url()) {
+            return Err(DiscoveryError::Unreachable(format!("{what}: {why}")));
+        }
+        let mut response = client
+            .execute(request)
             .await
-            .map_err(|e| DiscoveryError::Unreachable(format!("{what}: {e}")))?;
+            .map_err(|e| DiscoveryError::Unreachable(format!("{what}: {}", chain(&e))))?;
         let (status, headers) = (response.status(), response.headers().clone());
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -113,6 +126,49 @@ impl Http {
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| DiscoveryError::Invalid(format!("{what} at {url} is not valid: {e}")))
+    }
+}
+
+/// An error with its causes: reqwest's own message alone says only "error sending request".
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// A guarded client for each [`Reach`], given out by the upstream's own.
+#[derive(Clone)]
+pub struct Clients {
+    public: Http,
+    private: Http,
+    loopback: Http,
+}
+
+impl Clients {
+    pub fn new() -> Result<Self, String> {
+        Ok(Self {
+            public: Http::new(Reach::Public)?,
+            private: Http::new(Reach::Private)?,
+            loopback: Http::new(Reach::Loopback)?,
+        })
+    }
+
+    /// The client for exchanges on behalf of the upstream at `upstream` (its URL, or the
+    /// resource it is): as far in as that host is; public addresses only if it is no URL.
+    pub async fn for_upstream(&self, upstream: &str) -> Http {
+        let reach = match Url::parse(upstream) {
+            Ok(url) => Reach::of(&url).await,
+            Err(_) => Reach::Public,
+        };
+        match reach {
+            Reach::Public => self.public.clone(),
+            Reach::Private => self.private.clone(),
+            Reach::Loopback => self.loopback.clone(),
+        }
     }
 }
 

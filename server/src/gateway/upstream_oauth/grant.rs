@@ -16,6 +16,7 @@ use super::scope::choose_scope;
 use super::{
     CALLBACK_PATH, Challenge, PENDING_TTL, Sealed, UpstreamAuth, refresh_after, settings, view,
 };
+use crate::gateway::registry::{RegistryError, open_secrets};
 use crate::kv::KvError;
 use crate::store::{StoreError, UpstreamOAuthRow};
 use crate::tenancy::TenantScope;
@@ -105,7 +106,7 @@ impl UpstreamAuth {
         let oauth =
             settings(upstream).ok_or_else(|| UpstreamAuthError::NotOAuth(upstream.name.clone()))?;
         let (row, mut sealed) = self.load(scope, upstream.id).await?;
-        let (found, challenge) = self.discover(upstream).await?;
+        let (found, challenge) = self.discover(scope, upstream).await?;
         let wanted = choose_scope(oauth, &challenge, &row, &sealed, &found)?;
         if oauth.grant == OAuthGrant::ClientCredentials {
             self.client_credentials_with(scope, upstream, &found, wanted)
@@ -256,7 +257,8 @@ impl UpstreamAuth {
             ("code_verifier", pending.verifier.as_str()),
             ("resource", pending.resource.as_str()),
         ];
-        Ok(exchange::token(&self.http, &pending.token_endpoint, &pending.client, &form).await?)
+        let http = self.http.for_upstream(&pending.resource).await;
+        Ok(exchange::token(&http, &pending.token_endpoint, &pending.client, &form).await?)
     }
 
     /// Trades the refresh token for new tokens, one replica at a time (a rotated refresh
@@ -333,7 +335,11 @@ impl UpstreamAuth {
         if let Some(resource) = &sealed.resource {
             form.push(("resource", resource));
         }
-        exchange::token(&self.http, endpoint, client, &form).await
+        let http = self
+            .http
+            .for_upstream(sealed.resource.as_deref().unwrap_or_default())
+            .await;
+        exchange::token(&http, endpoint, client, &form).await
     }
 
     /// A client-credentials grant, discovering the server first.
@@ -345,7 +351,7 @@ impl UpstreamAuth {
         let oauth =
             settings(upstream).ok_or_else(|| UpstreamAuthError::NotOAuth(upstream.name.clone()))?;
         let (row, sealed) = self.load(scope, upstream.id).await?;
-        let (found, challenge) = self.discover(upstream).await?;
+        let (found, challenge) = self.discover(scope, upstream).await?;
         let wanted = choose_scope(oauth, &challenge, &row, &sealed, &found)?;
         self.client_credentials_with(scope, upstream, &found, wanted)
             .await
@@ -379,7 +385,8 @@ impl UpstreamAuth {
         if let Some(wanted) = &wanted {
             form.push(("scope", wanted));
         }
-        match exchange::token(&self.http, &found.token_endpoint, &client, &form).await {
+        let http = self.http.for_upstream(&found.resource).await;
+        match exchange::token(&http, &found.token_endpoint, &client, &form).await {
             Ok(tokens) => {
                 sealed.client = Some(client);
                 sealed.token_endpoint = Some(found.token_endpoint.clone());
@@ -400,42 +407,25 @@ impl UpstreamAuth {
     /// The upstream's challenge to a request without a token, then discovery from it.
     async fn discover(
         &self,
+        scope: &TenantScope,
         upstream: &Upstream,
     ) -> Result<(Discovered, Challenge), UpstreamAuthError> {
-        let app::api::Connection::StreamableHttp { url, .. } = &upstream.connection else {
+        let app::api::Connection::StreamableHttp { url, headers, .. } = &upstream.connection else {
             return Err(UpstreamAuthError::NotOAuth(upstream.name.clone()));
         };
         let url = Url::parse(url)
             .map_err(|_| UpstreamAuthError::Upstream(format!("`{url}` is not a URL")))?;
-        let challenge = self.challenge(&url).await;
-        let found = discovery::discover(&self.http, &url, &challenge).await?;
+        let secrets = open_secrets(&self.store, &self.vault, scope, upstream.id)
+            .await
+            .map_err(|error| match error {
+                RegistryError::Store(e) => UpstreamAuthError::Store(e),
+                RegistryError::Vault(e) => UpstreamAuthError::Vault(e),
+                _ => UpstreamAuthError::Corrupt(upstream.id),
+            })?;
+        let http = self.http.for_upstream(url.as_str()).await;
+        let challenge = Challenge::probe(&http, &url, headers.iter().chain(&secrets)).await;
+        let found = discovery::discover(&http, &url, &challenge).await?;
         Ok((found, challenge))
-    }
-
-    /// What the upstream answers an `initialize` without a token: its challenge on 401 or
-    /// 403, else none (some servers protect only later requests).
-    async fn challenge(&self, url: &Url) -> Challenge {
-        let body = serde_json::json!({
-            "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {},
-                "clientInfo": { "name": "switchyard-gateway", "version": env!("CARGO_PKG_VERSION") }
-            }
-        });
-        let request = self
-            .http
-            .client()
-            .post(url.as_str())
-            .header("accept", "application/json, text/event-stream")
-            .json(&body);
-        match self.http.send(request, "the upstream").await {
-            Ok((status, headers, _)) if status == 401 || status == 403 => headers
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok())
-                .map(Challenge::parse)
-                .unwrap_or_default(),
-            _ => Challenge::default(),
-        }
     }
 
     /// Who the gateway is at the server: the pre-registered client, its metadata document's
@@ -475,7 +465,8 @@ impl UpstreamAuth {
                     .into(),
             ));
         };
-        Ok(exchange::register(&self.http, endpoint, redirect_uri, &found.auth_methods).await?)
+        let http = self.http.for_upstream(&found.resource).await;
+        Ok(exchange::register(&http, endpoint, redirect_uri, &found.auth_methods).await?)
     }
 }
 

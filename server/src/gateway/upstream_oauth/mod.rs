@@ -33,7 +33,7 @@ use crate::store::{Store, UpstreamOAuthRow};
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 use crate::vault::Vault;
-use discovery::Http;
+use discovery::Clients;
 use exchange::Client;
 
 /// How long a person has to authorize at the upstream's server.
@@ -87,7 +87,7 @@ pub struct UpstreamAuth {
     store: Store,
     vault: Vault,
     kv: Kv,
-    http: Http,
+    http: Clients,
     metrics: Metrics,
     /// The URL of the gateway's Client ID Metadata Document, when it has a public one.
     client_metadata_url: Arc<str>,
@@ -118,7 +118,7 @@ impl UpstreamAuth {
             vault,
             kv,
             metrics,
-            http: Http::new().expect("the TLS backend initialises"),
+            http: Clients::new().expect("the TLS backend initialises"),
             client_metadata_url: client_metadata_url.into(),
         }
     }
