@@ -283,34 +283,9 @@ impl AuthorizationServer {
     }
 }
 
-/// Whether an address is on the public internet: not loopback, private, link-local (cloud
-/// metadata services), shared, documentation, multicast or unspecified.
+/// Whether an address is on the public internet (`outbound` has the one classification).
 fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || (a == 100 && (64..128).contains(&b))
-                || a == 0)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
+    crate::outbound::kind(ip) == crate::outbound::Kind::Public
 }
 
 #[cfg(test)]
