@@ -4,11 +4,14 @@
 //!
 //! Instead every append goes to one writer task per store, which takes whatever is queued,
 //! and commits each tenant's share in one transaction: the head read once, the rows inserted
-//! in one statement, the head moved once. Each caller still returns only after its own
+//! in one statement, the head moved once. On SQLite the writer remembers each head it
+//! committed and, while the database's head is still that one, skips reading it: the rows
+//! and the head's move go in one batch of statements, guarded by the remembered head. Each caller still returns only after its own
 //! record is committed, so nothing audited is ever acknowledged before it is durable, and a
 //! caller that goes away does not take its record with it (the writer owns it).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sqlx::QueryBuilder;
@@ -48,13 +51,45 @@ pub(super) struct AuditWriter {
 /// What the writer task needs of the store: its pool (named `db` for the wall macros).
 struct Target {
     db: Db,
+    /// SQLite: each tenant's head as this writer last committed it (checked, not trusted).
+    heads: Mutex<HashMap<Uuid, (i64, Vec<u8>)>>,
+}
+
+impl Target {
+    fn head(&self, tenant_id: Uuid) -> Option<(i64, Vec<u8>)> {
+        self.heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tenant_id)
+            .cloned()
+    }
+
+    fn remember(&self, tenant_id: Uuid, rows: &[AuditRow]) {
+        if let (Db::Sqlite(_), Some(last)) = (&self.db, rows.last()) {
+            let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+            heads.insert(tenant_id, (last.seq, last.hash.clone()));
+        }
+    }
+
+    fn forget(&self, tenant_id: Uuid) {
+        self.heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tenant_id);
+    }
 }
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
     pub(super) fn start(db: Db) -> Self {
         let (queue, appends) = mpsc::channel(QUEUE);
-        tokio::spawn(write(Target { db }, appends));
+        tokio::spawn(write(
+            Target {
+                db,
+                heads: Mutex::default(),
+            },
+            appends,
+        ));
         Self { queue }
     }
 
@@ -179,36 +214,16 @@ async fn settle(target: &Target, tenant_id: Uuid, appends: Vec<Append>) {
     }
 }
 
-/// One transaction: the head (created at genesis if new, row-locked on PostgreSQL, the write
-/// lock on SQLite), the rows chained from it, the head moved to the last.
-async fn commit(
-    target: &Target,
-    tenant_id: Uuid,
-    builds: &[&Build],
-) -> Result<Vec<AuditRow>, StoreError> {
-    let genesis = crate::audit::GENESIS.to_vec();
-    let rows = walled_tx!(target, Wall::Tenant(tenant_id), tx => {
-        let (mut seq, mut hash): (i64, Vec<u8>) = sqlx::query_as(
-            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
-             ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
-        )
-        .bind(tenant_id)
-        .bind(&genesis)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut rows = Vec::with_capacity(builds.len());
-        for build in builds {
-            let row = build(seq + 1, &hash);
-            seq = row.seq;
-            hash.clone_from(&row.hash);
-            rows.push(row);
-        }
+/// `INSERT INTO audit_events … VALUES …` for `rows`, as a query builder of either database
+/// (the placeholders differ), to run or to extend.
+macro_rules! insert_rows {
+    ($rows:expr) => {{
         let mut insert = QueryBuilder::new(concat!(
             "INSERT INTO audit_events (",
             super::audit::columns!(),
             ") "
         ));
-        insert.push_values(&rows, |mut values, row| {
+        insert.push_values($rows, |mut values, row| {
             values
                 .push_bind(row.id)
                 .push_bind(row.tenant_id)
@@ -225,13 +240,113 @@ async fn commit(
                 .push_bind(&row.prev_hash)
                 .push_bind(&row.hash);
         });
-        insert.build().execute(&mut *tx).await?;
-        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .bind(seq)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        insert
+    }};
+}
+
+/// The rows `builds` make, chained after (`seq`, `hash`).
+fn chain(builds: &[&Build], mut seq: i64, hash: &[u8]) -> Vec<AuditRow> {
+    let mut hash = hash.to_vec();
+    let mut rows = Vec::with_capacity(builds.len());
+    for build in builds {
+        let row = build(seq + 1, &hash);
+        seq = row.seq;
+        hash.clone_from(&row.hash);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Commits `builds` to `tenant_id`'s chain: on SQLite after the head this writer last
+/// committed, when it still is the head; otherwise after the head read in the transaction.
+async fn commit(
+    target: &Target,
+    tenant_id: Uuid,
+    builds: &[&Build],
+) -> Result<Vec<AuditRow>, StoreError> {
+    if let (Db::Sqlite(pool), Some(head)) = (&target.db, target.head(tenant_id)) {
+        match append_after(pool, tenant_id, head, builds).await {
+            Ok(Some(rows)) => {
+                target.remember(tenant_id, &rows);
+                return Ok(rows);
+            }
+            // The head moved under this writer (another process, or an edit): read it.
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "audit append on the known head failed; reading the head")
+            }
+        }
+        target.forget(tenant_id);
+    }
+    let rows = commit_at_head(target, tenant_id, builds).await?;
+    target.remember(tenant_id, &rows);
+    Ok(rows)
+}
+
+/// SQLite, after the head `(seq, hash)` this writer committed last: the rows and the moved
+/// head in one batch of statements, which moves the head only from exactly that (seq, hash),
+/// so three round trips to sqlx's worker thread instead of five, the head read included.
+/// `None` (nothing written) when the database's head is another.
+async fn append_after(
+    pool: &sqlx::SqlitePool,
+    tenant_id: Uuid,
+    (seq, hash): (i64, Vec<u8>),
+    builds: &[&Build],
+) -> Result<Option<Vec<AuditRow>>, StoreError> {
+    let rows = chain(builds, seq, &hash);
+    let Some(last) = rows.last() else {
+        return Ok(Some(rows));
+    };
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut batch = insert_rows!(&rows);
+    batch
+        .push("; UPDATE audit_heads SET seq = ")
+        .push_bind(last.seq)
+        .push(", hash = ")
+        .push_bind(&last.hash)
+        .push(" WHERE tenant_id = ")
+        .push_bind(tenant_id)
+        .push(" AND seq = ")
+        .push_bind(seq)
+        .push(" AND hash = ")
+        .push_bind(&hash)
+        .push(" RETURNING seq");
+    let moved = batch.build().fetch_all(&mut *tx).await?;
+    if moved.len() != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(rows))
+}
+
+/// One transaction: the head (created at genesis if new, row-locked on PostgreSQL, the write
+/// lock on SQLite), the rows chained from it, the head moved to the last.
+async fn commit_at_head(
+    target: &Target,
+    tenant_id: Uuid,
+    builds: &[&Build],
+) -> Result<Vec<AuditRow>, StoreError> {
+    let genesis = crate::audit::GENESIS.to_vec();
+    let rows = walled_tx!(target, Wall::Tenant(tenant_id), tx => {
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(
+            "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
+        )
+        .bind(tenant_id)
+        .bind(&genesis)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows = chain(builds, seq, &hash);
+        if let Some(last) = rows.last() {
+            insert_rows!(&rows).build().execute(&mut *tx).await?;
+            sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .bind(last.seq)
+                .bind(&last.hash)
+                .execute(&mut *tx)
+                .await?;
+        }
         rows
     });
     Ok(rows)

@@ -43,7 +43,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Executor};
+use sqlx::{AssertSqlSafe, Connection, Executor};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -77,6 +77,9 @@ use on_pool;
 use wall::{Wall, walled, walled_tx};
 
 /// The database handle; cheap to clone.
+/// How long a pooled PostgreSQL connection may sit idle and still be used without a ping.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
@@ -110,8 +113,11 @@ impl Store {
                     .await
                     .map_err(StoreError::DataDir)?;
             }
+            // A SQLite connection is a file handle in this process: nothing to ping, and a
+            // ping before each use is a round trip to sqlx's worker thread per query.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .map_err(StoreError::Connect)?;
@@ -128,9 +134,21 @@ impl Store {
             sqlx::migrate!("../migrations/postgres").run(&owner).await?;
             let role = wall::prepare(&owner).await?;
             owner.close().await;
+            // A connection is pinged before use only after it sat idle (HikariCP's
+            // alive-bypass window): a ping on every acquire is a round trip per query, and
+            // a connection used a moment ago is as alive as a ping would show.
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_WHEN_IDLE {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if let Some(role) = role {
