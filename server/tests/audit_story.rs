@@ -458,3 +458,89 @@ async fn writers_sharing_a_database_keep_one_chain() {
         db.drop_db().await;
     }
 }
+
+/// Copies `tenant`'s record 2 as a record 3 the chain's head does not know of, behind the
+/// store's back (a stray row: a bug, a restore gone wrong, tampering).
+async fn insert_stray_record(url: &str, tenant: uuid::Uuid) {
+    use sqlx::Connection;
+    const COPY: &str = "INSERT INTO audit_events (id, tenant_id, seq, at, actor, action, target, \
+         outcome, rule, request_id, client_addr, detail, prev_hash, hash) \
+         SELECT $1, tenant_id, 3, at, actor, action, 'stray', outcome, rule, request_id, \
+         client_addr, detail, hash, hash FROM audit_events WHERE tenant_id = $2 AND seq = 2";
+    let copied = if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let query = sqlx::query(COPY).bind(uuid::Uuid::new_v4()).bind(tenant);
+        query.execute(&mut conn).await.unwrap().rows_affected()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let query = sqlx::query(COPY).bind(uuid::Uuid::new_v4()).bind(tenant);
+        query.execute(&mut conn).await.unwrap().rows_affected()
+    };
+    assert_eq!(copied, 1);
+}
+
+/// An append that fails inside its transaction (here a stray record already holds the next
+/// number) fails alone and leaves nothing behind: no transaction lingers on a pooled
+/// connection holding the write lock, so another tenant's appends commit at once, this
+/// tenant's commit once the stray row is gone, and a store opened afresh finds them all.
+#[tokio::test]
+async fn a_failed_append_leaves_the_store_writable() {
+    use std::time::Duration;
+    use switchyard::audit::{self, Origin, Outcome};
+    use switchyard::store::Store;
+
+    let event = |n: usize| {
+        Origin::default()
+            .event("tester", "test.append", Outcome::Success)
+            .target(format!("n:{n}"))
+    };
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let url = switchyard::config::Secret::new(db.url.clone());
+        let store = Store::open(&url, 4).await.unwrap();
+        let mut tenants = Vec::new();
+        for slug in ["stray", "bystander"] {
+            let new = app::api::NewTenant {
+                slug: slug.into(),
+                name: slug.into(),
+            };
+            tenants.push(store.create_tenant(&new).await.unwrap().id);
+        }
+        let (stray, bystander) = (tenants[0], tenants[1]);
+        // Two appends: the second goes after the head the writer remembers.
+        for n in 1..=2 {
+            audit::record(&store, stray, event(n)).await.unwrap();
+        }
+        insert_stray_record(&db.url, stray).await;
+        let refused = audit::record(&store, stray, event(3)).await;
+        assert!(
+            refused.is_err(),
+            "{backend:?}: appended over a stray record"
+        );
+
+        let quickly = Duration::from_secs(2);
+        for n in 1..=5 {
+            let appended =
+                tokio::time::timeout(quickly, audit::record(&store, bystander, event(n)))
+                    .await
+                    .unwrap_or_else(|_| panic!("{backend:?}: another tenant's append {n} waited"));
+            assert_eq!(appended.unwrap().seq, n as i64, "{backend:?}");
+        }
+        execute_sql(&db.url, "DELETE FROM audit_events WHERE target = 'stray'").await;
+        let appended = tokio::time::timeout(quickly, audit::record(&store, stray, event(3)))
+            .await
+            .unwrap_or_else(|_| panic!("{backend:?}: the append after the repair waited"));
+        assert_eq!(appended.unwrap().seq, 3, "{backend:?}");
+        store.close().await;
+
+        let fresh = Store::open(&url, 4).await.unwrap();
+        for (tenant, count) in [(stray, 3), (bystander, 5)] {
+            let scope = fresh.scope(tenant).await.unwrap();
+            let verified = audit::verify(&fresh, &scope).await.unwrap();
+            assert!(verified.intact, "{backend:?}: {verified:?}");
+            assert_eq!(verified.checked, count, "{backend:?}");
+        }
+        fresh.close().await;
+        db.drop_db().await;
+    }
+}

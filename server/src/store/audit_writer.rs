@@ -4,11 +4,13 @@
 //!
 //! Instead every append goes to one writer task per store, which takes whatever is queued,
 //! and commits each tenant's share in one transaction: the head read once, the rows inserted
-//! in one statement, the head moved once. On SQLite the writer remembers each head it
-//! committed and, while the database's head is still that one, skips reading it: the rows
-//! and the head's move go in one batch of statements, guarded by the remembered head. Each caller still returns only after its own
-//! record is committed, so nothing audited is ever acknowledged before it is durable, and a
-//! caller that goes away does not take its record with it (the writer owns it).
+//! in one statement, the head moved once. The writer also remembers each head it committed
+//! and, while the database's head is still that one, skips reading it: the rows and the
+//! head's move, guarded by the remembered head, go in one batch of statements on SQLite and
+//! in one statement on PostgreSQL (`audit_append_after`, migration 0015). Each caller still
+//! returns only after its own record is committed, so nothing audited is ever acknowledged
+//! before it is durable, and a caller that goes away does not take its record with it (the
+//! writer owns it).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,7 +53,7 @@ pub(super) struct AuditWriter {
 /// What the writer task needs of the store: its pool (named `db` for the wall macros).
 struct Target {
     db: Db,
-    /// SQLite: each tenant's head as this writer last committed it (checked, not trusted).
+    /// Each tenant's head as this writer last committed it (checked, not trusted).
     heads: Mutex<HashMap<Uuid, (i64, Vec<u8>)>>,
 }
 
@@ -65,7 +67,7 @@ impl Target {
     }
 
     fn remember(&self, tenant_id: Uuid, rows: &[AuditRow]) {
-        if let (Db::Sqlite(_), Some(last)) = (&self.db, rows.last()) {
+        if let Some(last) = rows.last() {
             let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
             heads.insert(tenant_id, (last.seq, last.hash.clone()));
         }
@@ -214,16 +216,23 @@ async fn settle(target: &Target, tenant_id: Uuid, appends: Vec<Append>) {
     }
 }
 
-/// `INSERT INTO audit_events … VALUES …` for `rows`, as a query builder of either database
-/// (the placeholders differ), to run or to extend.
-macro_rules! insert_rows {
-    ($rows:expr) => {{
-        let mut insert = QueryBuilder::new(concat!(
+/// `INSERT INTO audit_events (…) ` as a query builder of either database (the placeholders
+/// differ), to which `push_rows!` adds the values.
+macro_rules! insert_into {
+    ($prefix:expr) => {
+        QueryBuilder::new(concat!(
+            $prefix,
             "INSERT INTO audit_events (",
             super::audit::columns!(),
             ") "
-        ));
-        insert.push_values($rows, |mut values, row| {
+        ))
+    };
+}
+
+/// Pushes `VALUES (…), …` for `rows` onto `$builder`.
+macro_rules! push_rows {
+    ($builder:expr, $rows:expr) => {
+        $builder.push_values($rows, |mut values, row| {
             values
                 .push_bind(row.id)
                 .push_bind(row.tenant_id)
@@ -239,9 +248,8 @@ macro_rules! insert_rows {
                 .push_bind(&row.detail)
                 .push_bind(&row.prev_hash)
                 .push_bind(&row.hash);
-        });
-        insert
-    }};
+        })
+    };
 }
 
 /// The rows `builds` make, chained after (`seq`, `hash`).
@@ -257,21 +265,26 @@ fn chain(builds: &[&Build], mut seq: i64, hash: &[u8]) -> Vec<AuditRow> {
     rows
 }
 
-/// Commits `builds` to `tenant_id`'s chain: on SQLite after the head this writer last
-/// committed, when it still is the head; otherwise after the head read in the transaction.
+/// Commits `builds` to `tenant_id`'s chain: after the head this writer last committed, when
+/// it still is the head; otherwise after the head read in the transaction.
 async fn commit(
     target: &Target,
     tenant_id: Uuid,
     builds: &[&Build],
 ) -> Result<Vec<AuditRow>, StoreError> {
-    if let (Db::Sqlite(pool), Some(head)) = (&target.db, target.head(tenant_id)) {
-        match append_after(pool, tenant_id, head, builds).await {
-            Ok(Some(rows)) => {
+    if let Some((seq, hash)) = target.head(tenant_id) {
+        let rows = chain(builds, seq, &hash);
+        let appended = match &target.db {
+            Db::Sqlite(pool) => append_after_sqlite(pool, tenant_id, (seq, &hash), &rows).await,
+            Db::Postgres(pool) => append_after_pg(pool, tenant_id, (seq, &hash), &rows).await,
+        };
+        match appended {
+            Ok(true) => {
                 target.remember(tenant_id, &rows);
                 return Ok(rows);
             }
-            // The head moved under this writer (another process, or an edit): read it.
-            Ok(None) => {}
+            // The head moved under this writer (another replica, or an edit): read it.
+            Ok(false) => {}
             Err(error) => {
                 tracing::debug!(%error, "audit append on the known head failed; reading the head")
             }
@@ -283,24 +296,31 @@ async fn commit(
     Ok(rows)
 }
 
-/// SQLite, after the head `(seq, hash)` this writer committed last: the rows and the moved
-/// head in one batch of statements, which moves the head only from exactly that (seq, hash),
-/// so three round trips to sqlx's worker thread instead of five, the head read included.
-/// `None` (nothing written) when the database's head is another.
-async fn append_after(
+/// SQLite, after the head `(seq, hash)` this writer committed last: the whole transaction
+/// in one batch of statements, so one round trip to sqlx's worker thread instead of five.
+/// Both the insert and the head's move are guarded by that exact (seq, hash), evaluated
+/// under the write lock `BEGIN IMMEDIATE` takes, so either both happen or neither does;
+/// `false` (nothing written) when the database's head is another.
+async fn append_after_sqlite(
     pool: &sqlx::SqlitePool,
     tenant_id: Uuid,
-    (seq, hash): (i64, Vec<u8>),
-    builds: &[&Build],
-) -> Result<Option<Vec<AuditRow>>, StoreError> {
-    let rows = chain(builds, seq, &hash);
+    (seq, hash): (i64, &[u8]),
+    rows: &[AuditRow],
+) -> Result<bool, StoreError> {
     let Some(last) = rows.last() else {
-        return Ok(Some(rows));
+        return Ok(true);
     };
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut batch = insert_rows!(&rows);
+    let mut batch = insert_into!("BEGIN IMMEDIATE; ");
+    batch.push("SELECT * FROM (");
+    push_rows!(batch, rows);
     batch
-        .push("; UPDATE audit_heads SET seq = ")
+        .push(") WHERE EXISTS (SELECT 1 FROM audit_heads WHERE tenant_id = ")
+        .push_bind(tenant_id)
+        .push(" AND seq = ")
+        .push_bind(seq)
+        .push(" AND hash = ")
+        .push_bind(hash)
+        .push("); UPDATE audit_heads SET seq = ")
         .push_bind(last.seq)
         .push(", hash = ")
         .push_bind(&last.hash)
@@ -309,15 +329,54 @@ async fn append_after(
         .push(" AND seq = ")
         .push_bind(seq)
         .push(" AND hash = ")
-        .push_bind(&hash)
-        .push(" RETURNING seq");
-    let moved = batch.build().fetch_all(&mut *tx).await?;
-    if moved.len() != 1 {
-        tx.rollback().await?;
-        return Ok(None);
+        .push_bind(hash)
+        .push(" RETURNING seq; COMMIT");
+    let mut conn = pool.acquire().await?;
+    match batch.build().fetch_all(&mut *conn).await {
+        Ok(moved) => Ok(moved.len() == 1),
+        Err(error) => {
+            // The batch may have stopped inside its transaction, holding the write lock;
+            // closing the connection rolls that back, where a pooled one would keep it.
+            let _ = conn.close().await;
+            Err(error.into())
+        }
     }
-    tx.commit().await?;
-    Ok(Some(rows))
+}
+
+/// PostgreSQL, after the head `(seq, hash)` this writer committed last: one statement, its
+/// own transaction, one round trip (migration 0015 says how it keeps the chain and the wall).
+/// `false` (nothing written) when the database's head is another.
+async fn append_after_pg(
+    pool: &sqlx::PgPool,
+    tenant_id: Uuid,
+    (seq, hash): (i64, &[u8]),
+    rows: &[AuditRow],
+) -> Result<bool, StoreError> {
+    let column = |f: fn(&AuditRow) -> &String| rows.iter().map(f).collect::<Vec<_>>();
+    let optional = |f: fn(&AuditRow) -> Option<&String>| rows.iter().map(f).collect::<Vec<_>>();
+    let (appended,): (bool,) = sqlx::query_as(
+        "SELECT audit_append_after($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16)",
+    )
+    .bind(tenant_id)
+    .bind(seq)
+    .bind(hash)
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind(column(|r| &r.actor))
+    .bind(column(|r| &r.action))
+    .bind(column(|r| &r.target))
+    .bind(column(|r| &r.outcome))
+    .bind(optional(|r| r.rule.as_ref()))
+    .bind(optional(|r| r.request_id.as_ref()))
+    .bind(optional(|r| r.client_addr.as_ref()))
+    .bind(rows.iter().map(|r| &r.detail).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| &r.prev_hash).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| &r.hash).collect::<Vec<_>>())
+    .fetch_one(pool)
+    .await?;
+    Ok(appended)
 }
 
 /// One transaction: the head (created at genesis if new, row-locked on PostgreSQL, the write
@@ -339,7 +398,9 @@ async fn commit_at_head(
         .await?;
         let rows = chain(builds, seq, &hash);
         if let Some(last) = rows.last() {
-            insert_rows!(&rows).build().execute(&mut *tx).await?;
+            let mut insert = insert_into!("");
+            push_rows!(insert, &rows);
+            insert.build().execute(&mut *tx).await?;
             sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1")
                 .bind(tenant_id)
                 .bind(last.seq)
