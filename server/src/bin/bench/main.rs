@@ -73,6 +73,11 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
+/// The allocator the `switchyard` binary runs with (its `main.rs` says why), so that the
+/// figures are the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
