@@ -140,7 +140,9 @@ impl Bridge {
         let (control, downstream) = relay::control(context);
         let progress = Arc::clone(&self.progress);
         let send = relay::send(&self.gateway, progress, &self.asks, request, control);
-        let (answer, _asked) = downstream.serve(std::future::ready(None), send).await;
+        let (answer, _asked) = downstream
+            .serve(std::future::ready(None), Box::pin(send))
+            .await;
         answer.map_err(passed)
     }
 }

@@ -363,7 +363,7 @@ impl ServerHandler for McpServer {
         let call = self
             .gateway
             .call(&as_caller, &request.name, arguments, control);
-        let (called, asked) = downstream.serve(self.level(&context), call).await;
+        let (called, asked) = downstream.serve(self.level(&context), Box::pin(call)).await;
         self.record_asks(&caller, "tool", &request.name, asked)
             .await;
         match called {
@@ -390,7 +390,7 @@ impl ServerHandler for McpServer {
         let read = self
             .gateway
             .read_resource(&as_caller, &request.uri, control);
-        let (read, asked) = downstream.serve(self.level(&context), read).await;
+        let (read, asked) = downstream.serve(self.level(&context), Box::pin(read)).await;
         self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
         read.map(ReadResourceResponse::Complete)
@@ -407,7 +407,9 @@ impl ServerHandler for McpServer {
         let (control, downstream) = self.control(&context);
         let as_caller = caller.as_caller();
         let complete = self.gateway.complete(&as_caller, request, control);
-        let (completed, asked) = downstream.serve(self.level(&context), complete).await;
+        let (completed, asked) = downstream
+            .serve(self.level(&context), Box::pin(complete))
+            .await;
         self.record_asks(&caller, "completion", "", asked).await;
         completed.map_err(governed_error)
     }
@@ -425,7 +427,9 @@ impl ServerHandler for McpServer {
         let (control, downstream) = self.control(&context);
         let as_caller = caller.as_caller();
         let subscribe = self.gateway.subscribe(&as_caller, &request.uri, control);
-        let (subscribed, asked) = downstream.serve(self.level(&context), subscribe).await;
+        let (subscribed, asked) = downstream
+            .serve(self.level(&context), Box::pin(subscribe))
+            .await;
         self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
         let key = subscribed.map_err(governed_error)?;
@@ -473,7 +477,7 @@ impl ServerHandler for McpServer {
         let get = self
             .gateway
             .get_prompt(&as_caller, &request.name, arguments, control);
-        let (got, asked) = downstream.serve(self.level(&context), get).await;
+        let (got, asked) = downstream.serve(self.level(&context), Box::pin(get)).await;
         self.record_asks(&caller, "prompt", &request.name, asked)
             .await;
         got.map(GetPromptResponse::Complete).map_err(governed_error)
