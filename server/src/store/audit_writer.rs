@@ -310,27 +310,28 @@ async fn append_after_sqlite(
     let Some(last) = rows.last() else {
         return Ok(true);
     };
+    // The remembered head, exactly: `… WHERE tenant_id = ? AND seq = ? AND hash = ?`.
+    let is_head = |batch: &mut QueryBuilder<sqlx::Sqlite>| {
+        batch
+            .push(" WHERE tenant_id = ")
+            .push_bind(tenant_id)
+            .push(" AND seq = ")
+            .push_bind(seq)
+            .push(" AND hash = ")
+            .push_bind(hash);
+    };
     let mut batch = insert_into!("BEGIN IMMEDIATE; ");
     batch.push("SELECT * FROM (");
     push_rows!(batch, rows);
+    batch.push(") WHERE EXISTS (SELECT 1 FROM audit_heads");
+    is_head(&mut batch);
     batch
-        .push(") WHERE EXISTS (SELECT 1 FROM audit_heads WHERE tenant_id = ")
-        .push_bind(tenant_id)
-        .push(" AND seq = ")
-        .push_bind(seq)
-        .push(" AND hash = ")
-        .push_bind(hash)
         .push("); UPDATE audit_heads SET seq = ")
         .push_bind(last.seq)
         .push(", hash = ")
-        .push_bind(&last.hash)
-        .push(" WHERE tenant_id = ")
-        .push_bind(tenant_id)
-        .push(" AND seq = ")
-        .push_bind(seq)
-        .push(" AND hash = ")
-        .push_bind(hash)
-        .push(" RETURNING seq; COMMIT");
+        .push_bind(&last.hash);
+    is_head(&mut batch);
+    batch.push(" RETURNING seq; COMMIT");
     let mut conn = pool.acquire().await?;
     match batch.build().fetch_all(&mut *conn).await {
         Ok(moved) => Ok(moved.len() == 1),
