@@ -8,10 +8,17 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::time::Duration;
+use tower_http::timeout::ResponseBodyTimeoutLayer;
 
 /// The console routes plus the static assets (`/pkg/…`) as the fallback. No other site may
 /// frame a console page (clickjacking: the OAuth consent page above all).
-pub fn router(options: LeptosOptions, api: Router) -> Router {
+///
+/// A page streams: its shell goes out first and each `Suspense` follows when its data is in,
+/// so the request timeout (which ends at the response's head) does not bound it. A page whose
+/// body stops for `render_timeout` is cut off instead of holding its connection open forever
+/// (the trace layer logs the error); a slow API call inside it has the same timeout anyway.
+pub fn router(options: LeptosOptions, api: Router, render_timeout: Duration) -> Router {
     let routes = generate_route_list(App);
     let context = move || provide_context(ApiClient::in_process(api.clone()));
     Router::new()
@@ -24,6 +31,7 @@ pub fn router(options: LeptosOptions, api: Router) -> Router {
         .layer(axum::middleware::map_response(|r| async {
             refuse_framing(r)
         }))
+        .layer(ResponseBodyTimeoutLayer::new(render_timeout))
 }
 
 /// Forbids every site to frame `response` (X-Frame-Options, and CSP `frame-ancestors`).
@@ -35,4 +43,34 @@ pub(super) fn refuse_framing(mut response: Response) -> Response {
         HeaderValue::from_static("frame-ancestors 'none'"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// A page that sends its shell and then nothing more: its last `Suspense` never resolves.
+    fn stalled() -> Body {
+        let shell = futures::stream::once(async { Ok::<_, std::io::Error>("<html>") });
+        Body::from_stream(futures::StreamExt::chain(shell, futures::stream::pending()))
+    }
+
+    #[tokio::test]
+    async fn a_page_that_stops_streaming_is_cut_off() {
+        let page = Router::new()
+            .route("/", axum::routing::get(|| async { stalled() }))
+            .layer(ResponseBodyTimeoutLayer::new(Duration::from_millis(200)));
+        let request = axum::http::Request::get("/").body(Body::empty()).unwrap();
+        let response = page.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "the head goes out before the stall");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX);
+        let read = tokio::time::timeout(Duration::from_secs(5), body).await;
+        let read = read.expect("the stalled page was not cut off");
+        assert!(
+            read.is_err(),
+            "a stalled page ends with an error, not a short page"
+        );
+    }
 }

@@ -84,7 +84,11 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     Router::new()
         .merge(api.clone())
         .merge(ops::router().with_state(state.clone()))
-        .merge(console::router(options, api))
+        .merge(console::router(
+            options,
+            api,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(http.request_timeout_secs),
