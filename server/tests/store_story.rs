@@ -252,3 +252,117 @@ async fn read_then_write_transactions_survive_concurrent_writers() {
         db.drop_db().await;
     }
 }
+
+/// Appends `n` audit records to `tenant`'s chain whose targets hold `word`, concurrently.
+async fn append_records(store: &Store, tenant: uuid::Uuid, word: &str, n: usize) {
+    use switchyard::audit::{self, Origin, Outcome};
+    let origin = Origin::default();
+    let appends = (0..n).map(|i| {
+        let event = origin
+            .event("user:indexed", "tool.call", Outcome::Success)
+            .target(format!("tool:files.{word}-{i}"));
+        audit::record(store, tenant, event)
+    });
+    for appended in futures::future::join_all(appends).await {
+        appended.unwrap();
+    }
+}
+
+/// How many of `tenant`'s records a free-text search for `q` finds.
+async fn found(store: &Store, tenant: uuid::Uuid, q: &str) -> usize {
+    let scope = store.scope(tenant).await.unwrap();
+    let filter = switchyard::store::AuditFilter {
+        q: Some(q),
+        ..Default::default()
+    };
+    let (rows, _) = store
+        .search_audit(&scope, &filter, None, 1000)
+        .await
+        .unwrap();
+    rows.len()
+}
+
+/// SQLite's free-text index is a database file of its own (store/audit_index.rs): while its
+/// write lock is held — as while a chunk is indexed or a merge runs — audit appends commit
+/// all the same (were the index attached to the store's connections, their `BEGIN
+/// IMMEDIATE` would wait for it: 5 s, then fail). Search finds them once the lock is free.
+#[tokio::test]
+async fn audit_appends_do_not_wait_for_the_free_text_index() {
+    use sqlx::Connection;
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let store = Store::open(&Secret::new(db.url.clone()), 4).await.unwrap();
+    let tenant = store
+        .create_tenant(&NewTenant {
+            slug: "indexed".into(),
+            name: "Indexed".into(),
+        })
+        .await
+        .unwrap();
+    let index = db._dir.path().join("test.db-search");
+    assert!(index.exists(), "the index lives beside the store");
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", index.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let appended = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        append_records(&store, tenant.id, "while-locked", 300),
+    )
+    .await;
+    assert!(appended.is_ok(), "appends waited for the index's lock");
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    assert_eq!(found(&store, tenant.id, "while-locked").await, 300);
+    store.close().await;
+}
+
+/// The index is checked against its store when opened: one that describes other records
+/// (here another store's, as after restoring a backup beside a newer index) is rebuilt, so the
+/// records appended next are found; a deleted one is built again from the records.
+#[tokio::test]
+async fn an_index_that_does_not_match_its_store_is_rebuilt() {
+    let (first, second) = (
+        TestDb::create(&common::Backend::Sqlite).await,
+        TestDb::create(&common::Backend::Sqlite).await,
+    );
+    let mut tenants = Vec::new();
+    for db in [&first, &second] {
+        let store = Store::open(&Secret::new(db.url.clone()), 2).await.unwrap();
+        let tenant = store
+            .create_tenant(&NewTenant {
+                slug: "restored".into(),
+                name: "Restored".into(),
+            })
+            .await
+            .unwrap();
+        let records = if std::ptr::eq(db, &first) { 40 } else { 3 };
+        append_records(&store, tenant.id, "before", records).await;
+        assert_eq!(found(&store, tenant.id, "before").await, records);
+        store.close().await;
+        tenants.push(tenant.id);
+    }
+    // The first store's index, 40 records ahead, put beside the second store.
+    let index = |db: &TestDb| db._dir.path().join("test.db-search");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index(&second).display()));
+    }
+    std::fs::copy(index(&first), index(&second)).unwrap();
+    let store = Store::open(&Secret::new(second.url.clone()), 2)
+        .await
+        .unwrap();
+    append_records(&store, tenants[1], "after", 5).await;
+    assert_eq!(found(&store, tenants[1], "after").await, 5);
+    assert_eq!(found(&store, tenants[1], "before").await, 3);
+    store.close().await;
+    // Deleted: built again.
+    std::fs::remove_file(index(&second)).unwrap();
+    let store = Store::open(&Secret::new(second.url.clone()), 2)
+        .await
+        .unwrap();
+    assert_eq!(found(&store, tenants[1], "before").await, 3);
+    assert_eq!(found(&store, tenants[1], "after").await, 5);
+    store.close().await;
+}

@@ -155,7 +155,6 @@ impl Store {
             _ => None,
         };
         if fts_phrase.is_some() {
-            self.catch_up_audit_index().await?;
             next(
                 &mut sql,
                 " AND seq IN (SELECT seq FROM audit_search WHERE audit_search MATCH $n AND tenant_id = $1)",
@@ -180,28 +179,48 @@ impl Store {
         } else {
             next(&mut sql, " ORDER BY seq DESC LIMIT $n");
         }
-        let mut rows: Vec<AuditRow> = walled!(self, Wall::of(scope), pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.tenant_id());
-            if let Some(cursor) = cursor {
-                query = query.bind(cursor);
+        // SQLite's free-text index is a database of its own, caught up before it is read
+        // (`audit_index`); its connection sees the records as well.
+        let search = match (&self.search, &fts_phrase) {
+            (Some(search), Some(_)) => {
+                search.catch_up().await?;
+                Some(search.pool())
             }
-            for value in [filter.actor, filter.action, filter.outcome].into_iter().flatten() {
-                query = query.bind(value);
-            }
-            for value in [filter.from, filter.to].into_iter().flatten() {
-                query = query.bind(value);
-            }
-            if let Some(phrase) = &fts_phrase {
-                query = query.bind(phrase.as_str());
-            }
-            if let Some(pattern) = &pattern {
-                if matches!(self.db, Db::Postgres(_)) {
+            _ => None,
+        };
+        // The same binds, in order, on whichever connection runs the query.
+        macro_rules! bound {
+            () => {{
+                let mut query =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.tenant_id());
+                if let Some(cursor) = cursor {
+                    query = query.bind(cursor);
+                }
+                for value in [filter.actor, filter.action, filter.outcome]
+                    .into_iter()
+                    .flatten()
+                {
+                    query = query.bind(value);
+                }
+                for value in [filter.from, filter.to].into_iter().flatten() {
+                    query = query.bind(value);
+                }
+                if let Some(phrase) = &fts_phrase {
+                    query = query.bind(phrase.as_str());
+                }
+                if let Some(pattern) = &pattern {
+                    if matches!(self.db, Db::Postgres(_)) {
+                        query = query.bind(pattern.as_str());
+                    }
                     query = query.bind(pattern.as_str());
                 }
-                query = query.bind(pattern.as_str());
-            }
-            query.bind(i64::from(limit) + 1).fetch_all(pool).await?
-        });
+                query.bind(i64::from(limit) + 1)
+            }};
+        }
+        let mut rows: Vec<AuditRow> = match search {
+            Some(search) => bound!().fetch_all(search).await?,
+            None => walled!(self, Wall::of(scope), pool => bound!().fetch_all(pool).await?),
+        };
         let next = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map(|r| r.seq)
@@ -214,9 +233,9 @@ impl Store {
     /// Puts every committed record in SQLite's free-text index (filled behind the appends,
     /// `audit_index`); nothing to do on PostgreSQL.
     pub async fn catch_up_audit_index(&self) -> Result<u64, StoreError> {
-        match &self.db {
-            Db::Sqlite(pool) => super::audit_index::catch_up(pool).await,
-            Db::Postgres(_) => Ok(0),
+        match &self.search {
+            Some(search) => search.catch_up().await,
+            None => Ok(0),
         }
     }
 

@@ -14,13 +14,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::audit::AuditRow;
+use super::audit_index::SearchIndex;
 use super::wall::{Wall, walled_tx};
 use super::{Db, StoreError};
 
@@ -28,11 +28,6 @@ use super::{Db, StoreError};
 const BATCH: usize = 256;
 /// Appends queued at most before callers wait for room.
 const QUEUE: usize = 4096;
-/// SQLite: index a chunk once this many records wait, when appends pause this long, and at
-/// least this often under a steady trickle (`audit_index`).
-const INDEX_CHUNK: usize = super::audit_index::CHUNK as usize;
-const INDEX_WHEN_IDLE: Duration = Duration::from_millis(200);
-const INDEX_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
 /// Builds a tenant's next row from its sequence number and the previous record's hash; may
 /// be called again if a batch fails and its records are retried one by one.
@@ -53,6 +48,8 @@ pub(super) struct AuditWriter {
 /// What the writer task needs of the store: its pool (named `db` for the wall macros).
 struct Target {
     db: Db,
+    /// SQLite's free-text index, told of what each batch committed (`audit_index`).
+    search: Option<SearchIndex>,
     /// Each tenant's head as this writer last committed it (checked, not trusted).
     heads: Mutex<HashMap<Uuid, (i64, Vec<u8>)>>,
 }
@@ -83,11 +80,12 @@ impl Target {
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
-    pub(super) fn start(db: Db) -> Self {
+    pub(super) fn start(db: Db, search: Option<SearchIndex>) -> Self {
         let (queue, appends) = mpsc::channel(QUEUE);
         tokio::spawn(write(
             Target {
                 db,
+                search,
                 heads: Mutex::default(),
             },
             appends,
@@ -123,21 +121,8 @@ impl AuditWriter {
 
 async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
     let mut batch = Vec::with_capacity(BATCH);
-    // SQLite: records committed and not yet in the free-text index (`audit_index`).
-    let mut unindexed = 0usize;
-    let mut indexed_at = Instant::now();
     loop {
-        let received = if unindexed > 0 {
-            tokio::select! {
-                n = appends.recv_many(&mut batch, BATCH) => n,
-                () = tokio::time::sleep(INDEX_WHEN_IDLE) => {
-                    index(&target, &mut unindexed, &mut indexed_at).await;
-                    continue;
-                }
-            }
-        } else {
-            appends.recv_many(&mut batch, BATCH).await
-        };
+        let received = appends.recv_many(&mut batch, BATCH).await;
         if received == 0 {
             break;
         }
@@ -158,9 +143,8 @@ async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
                 for (tenant_id, appends) in tenants {
                     settle(&target, tenant_id, appends).await;
                 }
-                unindexed += received;
-                if unindexed >= INDEX_CHUNK || indexed_at.elapsed() >= INDEX_AT_LEAST_EVERY {
-                    index(&target, &mut unindexed, &mut indexed_at).await;
+                if let Some(search) = &target.search {
+                    search.committed(received);
                 }
             }
             Db::Postgres(_) => {
@@ -171,23 +155,6 @@ async fn write(target: Target, mut appends: mpsc::Receiver<Append>) {
             }
         }
     }
-}
-
-/// Indexes one chunk of what the writer committed (SQLite); what is left waits for the
-/// next chunk, an idle moment, or a search.
-async fn index(target: &Target, unindexed: &mut usize, indexed_at: &mut Instant) {
-    let Db::Sqlite(pool) = &target.db else {
-        return;
-    };
-    match super::audit_index::index_chunk(pool, super::audit_index::CHUNK).await {
-        Ok(n) => *unindexed = unindexed.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX)),
-        Err(error) => {
-            // Nothing is lost: the records are committed, and search indexes them first.
-            tracing::warn!(%error, "audit free-text indexing failed; search will catch up");
-            *unindexed = 0;
-        }
-    }
-    *indexed_at = Instant::now();
 }
 
 /// Commits one tenant's appends together and answers each caller. Should the batch fail,

@@ -84,18 +84,39 @@ const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
 pub struct Store {
     db: Db,
     audit: audit_writer::AuditWriter,
+    /// SQLite's free-text audit index, in a file of its own (`audit_index`).
+    search: Option<audit_index::SearchIndex>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
     pub async fn open(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
-        let store = Self::connect(url, max_connections).await?;
-        store.migrate().await?;
-        Ok(store)
+        let (db, store_file) = Self::connect(url, max_connections).await?;
+        if let Db::Sqlite(pool) = &db {
+            sqlx::migrate!("../migrations/sqlite").run(pool).await?;
+        }
+        // The index reads the migrated store's records.
+        let search = match &store_file {
+            Some(file) => Some(audit_index::SearchIndex::open(file).await?),
+            None => None,
+        };
+        let audit = audit_writer::AuditWriter::start(db.clone(), search.clone());
+        if let Db::Sqlite(pool) = &db {
+            checkpoint::spawn(pool.clone(), audit.alive());
+        }
+        if let Some(search) = &search {
+            search.spawn_indexer(audit.alive());
+        }
+        Ok(Self { db, audit, search })
     }
 
-    async fn connect(url: &Secret, max_connections: u32) -> Result<Self, StoreError> {
+    /// The pool for `url` (PostgreSQL's migrated), and SQLite's file.
+    async fn connect(
+        url: &Secret,
+        max_connections: u32,
+    ) -> Result<(Db, Option<std::path::PathBuf>), StoreError> {
         let raw = url.expose();
+        let mut store_file = None;
         let db = if raw.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(raw)
                 .map_err(StoreError::Connect)?
@@ -106,6 +127,7 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 // Checkpoints run in a task of their own (`checkpoint`), not in a commit.
                 .pragma("wal_autocheckpoint", "0");
+            store_file = Some(options.get_filename().to_owned());
             if let Some(dir) = options.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
@@ -165,21 +187,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let audit = audit_writer::AuditWriter::start(db.clone());
-        if let Db::Sqlite(pool) = &db {
-            checkpoint::spawn(pool.clone(), audit.alive());
-        }
-        Ok(Self { db, audit })
-    }
-
-    #[instrument(skip_all)]
-    async fn migrate(&self) -> Result<(), StoreError> {
-        match &self.db {
-            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            // Migrated in `connect`, before the pool could drop to the app role.
-            Db::Postgres(_) => {}
-        }
-        Ok(())
+        Ok((db, store_file))
     }
 
     /// Which backend this store runs on.
@@ -225,6 +233,9 @@ impl Store {
 
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(search) = &self.search {
+            search.close().await;
+        }
         on_pool!(self, pool => pool.close().await);
     }
 }

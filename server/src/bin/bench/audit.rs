@@ -158,16 +158,14 @@ async fn fill(url: &str, tenant: Uuid, events: usize) -> Result<i64, Box<dyn std
                 .execute(&mut conn)
                 .await?;
         }
-        // The free-text index, as the server fills it behind its appends (store/audit_index).
-        for sql in [
-            "INSERT INTO audit_search (body, tenant_id, seq) \
-             SELECT lower(actor || ' ' || action || ' ' || target || ' ' || CAST(detail AS TEXT)), tenant_id, seq \
-             FROM audit_events WHERE rowid > (SELECT indexed_rowid FROM audit_search_progress WHERE id = 1)",
-            "UPDATE audit_search_progress SET indexed_rowid = (SELECT MAX(rowid) FROM audit_events) WHERE id = 1",
-            "ANALYZE",
-        ] {
-            sqlx::query(sql).execute(&mut conn).await?;
-        }
+        sqlx::query("ANALYZE").execute(&mut conn).await?;
+        // The free-text index, as the server fills it behind its appends (store/audit_index),
+        // before anything is timed.
+        let store =
+            switchyard::store::Store::open(&switchyard::config::Secret::new(url.to_owned()), 1)
+                .await?;
+        store.catch_up_audit_index().await?;
+        store.close().await;
     } else {
         let mut conn = sqlx::PgConnection::connect(url).await?;
         for sql in statements {
