@@ -210,30 +210,17 @@ impl SearchIndex {
             sqlx::query_as("SELECT indexed_rowid FROM main.audit_search_progress WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
+        // The last of the next `limit` records (all of them, when fewer wait).
         let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT rowid, hash FROM audit.audit_events WHERE rowid > $1 \
-             ORDER BY rowid LIMIT 1 OFFSET $2",
+            "SELECT rowid, hash FROM (SELECT rowid, hash FROM audit.audit_events \
+             WHERE rowid > $1 ORDER BY rowid LIMIT $2) ORDER BY rowid DESC LIMIT 1",
         )
         .bind(from)
-        .bind(limit - 1)
+        .bind(limit)
         .fetch_optional(&mut *tx)
         .await?;
-        let last = match last {
-            Some(last) => last,
-            // Fewer than `limit` wait: all of them.
-            None => {
-                let tail: Option<(i64, Vec<u8>)> = sqlx::query_as(
-                    "SELECT rowid, hash FROM audit.audit_events WHERE rowid > $1 \
-                     ORDER BY rowid DESC LIMIT 1",
-                )
-                .bind(from)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(tail) = tail else {
-                    return Ok(0);
-                };
-                tail
-            }
+        let Some(last) = last else {
+            return Ok(0);
         };
         let (upto, hash) = last;
         let sql = format!(
