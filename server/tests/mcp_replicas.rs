@@ -198,6 +198,13 @@ async fn a_session_alternates_between_two_server_processes() {
         sampled.contains("a model on the other replica"),
         "the tool saw the answer: {sampled}"
     );
+    // The same question for a 2026-07-28 caller (SEP-2322): the call is parked on A, the
+    // caller repeats it on B with the answer, and B answers with the tool's result.
+    let parked = parked_across(anon, &replicas, &bearer).await;
+    assert!(
+        parked.contains("a model answering on B"),
+        "the parked call saw the answer: {parked}"
+    );
     // Ended on one replica, unknown on the other.
     let r = anon
         .delete(&replicas[1])
@@ -324,6 +331,45 @@ async fn a_call_closed_mid_stream_resumes_on_the_other_replica() {
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.unwrap().contains("Last-Event-ID"));
     drop((a, b));
+}
+
+/// A 2026-07-28 caller's call of server-everything's sampling tool on the first replica (a
+/// session-era upstream asking mid-call: the call is parked there), repeated with the
+/// answer on the second; returns the tool's text.
+async fn parked_across(anon: &reqwest::Client, replicas: &[String; 2], bearer: &str) -> String {
+    let mut meta = common::mcp::meta_2026();
+    meta["io.modelcontextprotocol/clientCapabilities"] = json!({ "sampling": {} });
+    let headers = [
+        ("authorization", bearer),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "everything.trigger-sampling-request"),
+    ];
+    let call = |extra: Value| {
+        let mut params = json!({ "name": "everything.trigger-sampling-request",
+            "arguments": { "prompt": "hi" }, "_meta": meta });
+        if let Value::Object(extra) = extra {
+            params.as_object_mut().unwrap().extend(extra);
+        }
+        json!({ "jsonrpc": "2.0", "id": 80, "method": "tools/call", "params": params })
+    };
+    let first = rpc(anon, &replicas[0], &headers, &call(json!({}))).await;
+    let asked = &first.body["result"];
+    assert_eq!(asked["resultType"], "input_required", "{}", first.body);
+    let (key, question) = asked["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(question["method"], "sampling/createMessage", "{asked}");
+    let answer = json!({ "role": "assistant", "model": "m",
+        "content": { "type": "text", "text": "a model answering on B" } });
+    let repeat =
+        json!({ "inputResponses": { key: answer }, "requestState": asked["requestState"] });
+    let done = rpc(anon, &replicas[1], &headers, &call(repeat)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    done.body["result"]["content"].to_string()
 }
 
 /// Opens a session that takes sampling, calls server-everything's sampling tool on the first

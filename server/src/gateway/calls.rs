@@ -4,18 +4,21 @@
 //! through the pool, and audited whatever its outcome. A thing the caller may not use is
 //! answered exactly as a thing that does not exist.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use rmcp::model::{CallToolResult, GetPromptResult, ReadResourceResult, ResultType};
+use rmcp::model::{CallToolResult, ResultType};
 use serde_json::{Map, Value, json};
 
 use super::arguments::{digest, kept};
 use super::asks::Asked;
-use super::catalog::{self, qualified, split, split_resource};
+use super::catalog::split;
 use super::config::Configs;
 use super::pool::{CallError, Pool};
 use super::registry::{Registry, RegistryError};
 use super::relay::Control;
+use super::rounds::{self, Answer, Exchange, Resend, RoundsError};
 use super::upstream_oauth::UpstreamAuthError;
 use super::views::Item;
 use crate::access::{self, Decision, Subject};
@@ -25,6 +28,7 @@ use crate::kv::{Kv, KvError, RateLimit};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
+use crate::vault::Vault;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -39,6 +43,9 @@ pub enum GatewayError {
     Call(#[from] CallError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// An upstream's questions could not be put to the caller, or its answers were not ours.
+    #[error(transparent)]
+    Rounds(#[from] RoundsError),
 
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -71,16 +78,16 @@ impl<'a> Caller<'a> {
     }
 }
 
-/// A tool call's answer with what decided it.
+/// A tool call's answer (or its upstream's questions for the caller) with what decided it.
 pub struct Called {
-    pub result: CallToolResult,
+    pub result: Answer<CallToolResult>,
     pub rule: String,
     pub latency_ms: u64,
 }
 
 /// One governed request as its audit record names it: who, what kind, which item, since when.
 #[derive(Clone, Copy)]
-struct Request<'a> {
+pub(super) struct Request<'a> {
     caller: &'a Caller<'a>,
     kind: Item,
     name: &'a str,
@@ -88,7 +95,7 @@ struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    fn new(caller: &'a Caller<'a>, kind: Item, name: &'a str, started: Instant) -> Self {
+    pub(super) fn new(caller: &'a Caller<'a>, kind: Item, name: &'a str, started: Instant) -> Self {
         Self {
             caller,
             kind,
@@ -113,12 +120,14 @@ impl std::ops::Deref for Gateway {
 /// What a [`Gateway`] holds.
 pub struct Parts {
     store: Store,
-    kv: Kv,
+    pub(super) kv: Kv,
     /// Calls per second per caller and tool; 0 = none.
     tool_rate: u32,
     configs: Configs,
-    pool: Pool,
+    pub(super) pool: Pool,
     metrics: Metrics,
+    /// Seals the `requestState` handed to 2026-07-28 callers ([`rounds`]).
+    pub(super) vault: Vault,
 }
 
 impl Gateway {
@@ -130,7 +139,9 @@ impl Gateway {
         pool: Pool,
         metrics: Metrics,
     ) -> Self {
+        let vault = registry.vault().clone();
         Self(std::sync::Arc::new(Parts {
+            vault,
             configs: Configs::new(store.clone(), registry),
             store,
             kv,
@@ -148,7 +159,8 @@ impl Gateway {
         &self.configs
     }
 
-    /// Calls `name` (`upstream.tool`): decided, rate limited, forwarded, audited.
+    /// Calls `name` (`upstream.tool`): decided, rate limited, forwarded, audited. An upstream
+    /// that asks for input first is answered as [`rounds`](super::rounds) describes.
     pub async fn call(
         &self,
         caller: &Caller<'_>,
@@ -162,46 +174,40 @@ impl Gateway {
         let request = Request::new(caller, Item::Tool, name, started);
         let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, mut detail) = governed;
-        let outcome = self
-            .pool
-            .call_tool(
-                caller.scope,
-                &upstream,
-                tool,
-                arguments.clone(),
-                control.clone(),
-            )
-            .await;
-        // A lost connection is retried once, on a new session, only for a tool its upstream
-        // marks read-only or idempotent: calling it twice cannot do harm twice. A call the
-        // upstream refused for its token (a 401: not served) is sent again with the renewed one.
-        let outcome = match outcome {
-            Err(CallError::Unavailable(..))
-                if self.safe_to_retry(caller.scope, &upstream, tool).await =>
-            {
-                detail["retried"] = json!(true);
-                self.pool
-                    .call_tool(caller.scope, &upstream, tool, arguments, control)
-                    .await
+        let keys = (&self.vault, &self.kv);
+        let argued = digest(&arguments);
+        let exchange = Exchange::new(keys, caller, Item::Tool, name, &argued, &upstream, &control);
+        let retried = Arc::new(AtomicBool::new(false));
+        // Owned, so a call parked for its caller's answer can outlive this request.
+        let send = |resend: Resend, control: Control| {
+            let (gateway, scope, upstream) = (self.clone(), *caller.scope, upstream.clone());
+            let (tool, arguments, retried) = (tool.to_owned(), arguments.clone(), retried.clone());
+            async move {
+                let sent =
+                    gateway.send_tool(&scope, &upstream, &tool, &arguments, resend, &control);
+                let (answer, again) = sent.await;
+                if again {
+                    retried.store(true, Ordering::Relaxed);
+                }
+                answer
             }
-            Err(CallError::Unauthorized(UpstreamAuthError::Renewed(_))) => {
-                detail["retried"] = json!(true);
-                self.pool
-                    .call_tool(caller.scope, &upstream, tool, arguments, control)
-                    .await
-            }
-            other => other,
         };
+        let outcome = exchange.run(send).await;
         let latency_ms = elapsed_ms(started);
-        let ok = outcome.as_ref().map(|r| !r.is_error.unwrap_or(false));
-        if let Ok(result) = &outcome {
-            detail["is_error"] = json!(result.is_error.unwrap_or(false));
+        if retried.load(Ordering::Relaxed) {
+            detail["retried"] = json!(true);
         }
+        let ok = noted(&outcome, &mut detail, |r| r.is_error.unwrap_or(false));
         self.settle(&request, &decision, detail, ok).await?;
-        let mut result = outcome?;
-        // A session-era upstream's result has no `resultType`; 2026-07-28 clients need one
-        // (rmcp removes it again for older clients).
-        result.result_type.get_or_insert(ResultType::COMPLETE);
+        let result = match outcome? {
+            Answer::Complete(mut result) => {
+                // A session-era upstream's result has no `resultType`; 2026-07-28 clients
+                // need one (rmcp removes it again for older clients).
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Answer::Complete(result)
+            }
+            asked => asked,
+        };
         Ok(Called {
             result,
             rule: decision.rule_label(),
@@ -209,140 +215,38 @@ impl Gateway {
         })
     }
 
-    /// Reads `uri` (`switchyard://upstream/original`): decided as `upstream.original` (so
-    /// `upstream.*` covers an upstream's tools, prompts and resources alike), audited.
-    pub async fn read_resource(
+    /// One send of a tool call. A lost connection is retried once, on a new session, only
+    /// for a tool its upstream marks read-only or idempotent: calling it twice cannot do
+    /// harm twice. A call the upstream refused for its token (a 401: not served) is sent
+    /// again with the renewed one. Says whether it sent twice.
+    async fn send_tool(
         &self,
-        caller: &Caller<'_>,
-        offered: &str,
-        control: Control,
-    ) -> Result<ReadResourceResult, GatewayError> {
-        let started = Instant::now();
-        let uri = &self.resolve(caller, Item::Resource, offered).await?;
-        let (upstream, original) =
-            split_resource(uri).ok_or_else(|| unknown(Item::Resource, uri))?;
-        let none = Map::new();
-        let policy_name = qualified(upstream, original);
-        let request = Request::new(caller, Item::Resource, uri, started);
-        let governed = self.govern(&request, &policy_name, upstream, &none).await?;
-        let (upstream, decision, detail) = governed;
-        let outcome = self
-            .pool
-            .read_resource(caller.scope, &upstream, original, control)
-            .await;
-        let ok = outcome.as_ref().map(|_| true);
-        self.settle(&request, &decision, detail, ok).await?;
-        let mut result = outcome?;
-        result.result_type.get_or_insert(ResultType::COMPLETE);
-        // The contents name resources as the caller knows them: in gateway URIs, unless it
-        // asked by the upstream's own URI (a virtual server with bare names).
-        if offered == uri {
-            for content in &mut result.contents {
-                rename_content(content, &upstream.name);
-            }
-        }
-        Ok(result)
-    }
-
-    /// Gets prompt `name` (`upstream.prompt`) with `arguments`: decided, audited.
-    pub async fn get_prompt(
-        &self,
-        caller: &Caller<'_>,
-        name: &str,
-        arguments: Map<String, Value>,
-        control: Control,
-    ) -> Result<GetPromptResult, GatewayError> {
-        let started = Instant::now();
-        let name = &self.resolve(caller, Item::Prompt, name).await?;
-        let (upstream, prompt) = split(name).ok_or_else(|| unknown(Item::Prompt, name))?;
-        let request = Request::new(caller, Item::Prompt, name, started);
-        let governed = self.govern(&request, name, upstream, &arguments).await?;
-        let (upstream, decision, detail) = governed;
-        let outcome = self
-            .pool
-            .get_prompt(caller.scope, &upstream, prompt, arguments, control)
-            .await;
-        let ok = outcome.as_ref().map(|_| true);
-        self.settle(&request, &decision, detail, ok).await?;
-        let mut result = outcome?;
-        result.result_type.get_or_insert(ResultType::COMPLETE);
-        Ok(result)
-    }
-
-    /// Completes an argument of a prompt or resource template the caller may see: the
-    /// reference is resolved as the caller's endpoint names it, and sent to its upstream in
-    /// the upstream's own names. Not audited: it reads suggestions, it uses nothing.
-    pub async fn complete(
-        &self,
-        caller: &Caller<'_>,
-        mut params: rmcp::model::CompleteRequestParams,
-        control: Control,
-    ) -> Result<rmcp::model::CompleteResult, GatewayError> {
-        use rmcp::model::Reference;
-        let (item, offered) = match &params.r#ref {
-            Reference::Prompt(p) => (Item::Prompt, p.name.clone()),
-            Reference::Resource(r) => (Item::Resource, r.uri.clone()),
-            // A kind of reference this version does not know refers to nothing here.
-            _ => return Err(GatewayError::Unknown("reference", String::new())),
+        scope: &TenantScope,
+        upstream: &app::api::Upstream,
+        tool: &str,
+        arguments: &Map<String, Value>,
+        resend: Resend,
+        control: &Control,
+    ) -> (Result<Answer<CallToolResult>, CallError>, bool) {
+        let send = |resend: Resend| {
+            self.pool.call_tool(
+                scope,
+                upstream,
+                tool,
+                arguments.clone(),
+                resend,
+                control.clone(),
+            )
         };
-        let (upstream, own) = self.visible(caller, item, &offered).await?;
-        match &mut params.r#ref {
-            Reference::Prompt(p) => p.name = own,
-            Reference::Resource(r) => r.uri = own,
-            _ => {}
+        match send(resend.clone()).await {
+            Err(CallError::Unavailable(..)) if self.safe_to_retry(scope, upstream, tool).await => {
+                (send(resend).await, true)
+            }
+            Err(CallError::Unauthorized(UpstreamAuthError::Renewed(_))) => {
+                (send(resend).await, true)
+            }
+            other => (other, false),
         }
-        let result = self
-            .pool
-            .complete(caller.scope, &upstream, params, control)
-            .await?;
-        Ok(result)
-    }
-
-    /// Subscribes the caller's session to a resource it may read (`switchyard://…`, or its
-    /// upstream's own URI on a virtual server with bare names); answers the upstream and
-    /// the upstream's URI, which its `notifications/resources/updated` will name. Decided
-    /// like a completion (who may see it), not audited: it reads nothing yet.
-    pub async fn subscribe(
-        &self,
-        caller: &Caller<'_>,
-        offered: &str,
-        control: Control,
-    ) -> Result<(uuid::Uuid, String), GatewayError> {
-        let (upstream, original) = self.visible(caller, Item::Resource, offered).await?;
-        self.pool
-            .subscribe(caller.scope, &upstream, &original, control)
-            .await?;
-        Ok((upstream.id, original))
-    }
-
-    /// The enabled upstream of an item the caller may see, and the item's own name there;
-    /// anything else is unknown. For what only looks (completions, subscriptions): no
-    /// argument conditions, no audit.
-    async fn visible(
-        &self,
-        caller: &Caller<'_>,
-        item: Item,
-        offered: &str,
-    ) -> Result<(app::api::Upstream, String), GatewayError> {
-        let name = self.resolve(caller, item, offered).await?;
-        let (upstream, own) = match item {
-            Item::Resource => split_resource(&name),
-            _ => split(&name),
-        }
-        .ok_or_else(|| unknown(item, offered))?;
-        let config = self
-            .configs
-            .get(caller.scope, caller.config_version)
-            .await?;
-        let upstream = config
-            .enabled(upstream)
-            .cloned()
-            .ok_or_else(|| unknown(item, offered))?;
-        let subject = subject(caller.principal);
-        if !access::visible(&config.rules, &subject, &qualified(&upstream.name, own)) {
-            return Err(unknown(item, offered));
-        }
-        Ok((upstream, own.to_owned()))
     }
 
     /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25
@@ -367,7 +271,7 @@ impl Gateway {
     /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)
     /// and the rate. A refusal is audited here and answered as unknown (policy) or rate
     /// limited.
-    async fn govern(
+    pub(super) async fn govern(
         &self,
         request: &Request<'_>,
         policy_name: &str,
@@ -422,7 +326,7 @@ impl Gateway {
 
     /// Audits a forwarded request's outcome: `Ok(true)` answered, `Ok(false)` answered
     /// with a tool error, `Err` not answered.
-    async fn settle(
+    pub(super) async fn settle(
         &self,
         request: &Request<'_>,
         decision: &Decision,
@@ -530,21 +434,36 @@ pub(super) fn subject(principal: &Principal) -> Subject<'_> {
     }
 }
 
-fn unknown(kind: Item, name: &str) -> GatewayError {
+pub(super) fn unknown(kind: Item, name: &str) -> GatewayError {
     GatewayError::Unknown(kind.noun(), name.to_owned())
+}
+
+/// Notes in `detail` how a governed request ended, and whether that was a success for its
+/// audit record: a failed send keeps its error, questions for the caller their kinds.
+pub(super) fn noted<'a, T>(
+    outcome: &'a Result<Answer<T>, GatewayError>,
+    detail: &mut Value,
+    is_error: impl Fn(&T) -> bool,
+) -> Result<bool, &'a CallError> {
+    match outcome {
+        Ok(Answer::Complete(result)) => {
+            let failed = is_error(result);
+            detail["is_error"] = json!(failed);
+            Ok(!failed)
+        }
+        Ok(Answer::InputRequired(asked)) => {
+            let requests = asked.input_requests.clone().unwrap_or_default();
+            detail["input_required"] = json!(rounds::kinds(&requests));
+            Ok(true)
+        }
+        Err(GatewayError::Call(error)) => Err(error),
+        Err(other) => {
+            detail["error"] = json!(other.to_string());
+            Ok(false)
+        }
+    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn rename_content(content: &mut rmcp::model::ResourceContents, upstream: &str) {
-    use rmcp::model::ResourceContents;
-    let uri = match content {
-        ResourceContents::TextResourceContents { uri, .. }
-        | ResourceContents::BlobResourceContents { uri, .. } => uri,
-        // A kind of content this version does not know keeps its upstream URI.
-        _ => return,
-    };
-    *uri = catalog::resource_uri(upstream, uri);
 }

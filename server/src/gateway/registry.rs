@@ -109,6 +109,11 @@ impl Registry {
         &self.store
     }
 
+    /// The vault the registry seals credentials with (the gateway seals other state with it).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
     /// What a stdio upstream may use: its own limits, else the server's defaults.
     pub fn limits(&self, upstream: &Upstream) -> Limits {
         self.limits.for_connection(&upstream.connection)

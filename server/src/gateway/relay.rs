@@ -56,6 +56,8 @@ pub struct Control {
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
     pub asks: Option<Asker>,
     pub cancel: CancellationToken,
+    /// How the caller takes an upstream's questions (SEP-2322 input-required results).
+    pub rounds: super::rounds::Rounds,
 }
 
 /// A request sent to an upstream and not yet answered. Dropped before [`InFlight::done`],
@@ -181,6 +183,7 @@ pub fn control(context: &RequestContext<RoleServer>) -> (Control, Downstream) {
         progress: None,
         asks: Some(asker),
         cancel: context.ct.clone(),
+        rounds: super::rounds::Rounds::Asked,
     };
     let peer: Peer<RoleServer> = context.peer.clone();
     let mut downstream = Downstream {

@@ -20,6 +20,7 @@ use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
 use crate::AppState;
 use crate::access::Permission;
+use crate::gateway::rounds::Answer;
 use crate::gateway::{CallError, Caller, Control, GatewayError};
 use crate::identity::Principal;
 
@@ -47,6 +48,11 @@ impl From<GatewayError> for ApiError {
             GatewayError::Call(e) => ApiError::Rejected {
                 status: StatusCode::BAD_GATEWAY,
                 detail: e.to_string(),
+            },
+            // The REST API cannot put an upstream's questions to its caller (SEP-2322).
+            GatewayError::Rounds(_) => ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: error.to_string(),
             },
             GatewayError::RateLimited(_, retry) => ApiError::RateLimited(retry),
             GatewayError::Store(e) => e.into(),
@@ -82,6 +88,7 @@ async fn list(
     responses(
         (status = 200, body = ToolCallResult),
         (status = 404, description = "Unknown tool, or not the caller's to use", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The upstream refused the call, or needs input (elicitation, sampling) that only an MCP client can give", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the per-tool rate; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The upstream failed or its circuit is open", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The upstream did not answer in time", body = Problem, content_type = "application/problem+json"),
@@ -100,9 +107,15 @@ async fn call(
         .gateway
         .call(&caller, &body.tool, body.arguments, Control::default())
         .await?;
-    let is_error = called.result.is_error.unwrap_or(false);
+    // A caller that cannot be asked gets an error, never the upstream's questions.
+    let Answer::Complete(result) = called.result else {
+        return Err(ApiError::Internal(
+            "an input-required result reached REST".into(),
+        ));
+    };
+    let is_error = result.is_error.unwrap_or(false);
     Ok(Json(ToolCallResult {
-        result: serde_json::to_value(&called.result).unwrap_or(Value::Null),
+        result: serde_json::to_value(&result).unwrap_or(Value::Null),
         is_error,
         rule: called.rule,
         latency_ms: called.latency_ms,

@@ -7,12 +7,23 @@ MARKER is ignored; tests pass one to find the process.
 
 import asyncio
 import sys
+from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel
+
+from mcp.server.mcpserver import Elicit, MCPServer, Resolve
 from mcp.types import ToolAnnotations
 
 server = MCPServer("switchyard-fixture")
 writes = 0
+
+
+class Confirmation(BaseModel):
+    ok: bool
+
+
+def ask_to_confirm(item: str) -> Elicit[Confirmation]:
+    return Elicit(f"Order {item}?", Confirmation)
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True, idempotentHint=True))
@@ -38,6 +49,13 @@ async def hog(mb: int, seconds: float) -> str:
         held[i] = 1
     await asyncio.sleep(seconds)
     return f"held {len(held) >> 20} MiB"
+
+
+@server.tool()
+def order(item: str, confirmation: Annotated[Confirmation, Resolve(ask_to_confirm)]) -> str:
+    """Orders `item` once the user confirms. At 2026-07-28 the SDK asks in an
+    input_required result (SEP-2322); at earlier revisions, with elicitation/create mid-call."""
+    return f"ordered {item}" if confirmation.ok else f"did not order {item}"
 
 
 @server.resource("fixture://greeting")

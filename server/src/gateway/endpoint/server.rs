@@ -13,9 +13,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelledNotificationParam,
     CompleteRequestParams, CompleteResult, ContentBlock, ErrorCode, GetPromptRequestParams,
     GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ResourceUpdatedNotificationParam,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 #[allow(deprecated)] // logging: deprecated by SEP-2577, still in the session-era revisions
 use rmcp::model::{LoggingLevel, SetLevelRequestParams};
@@ -29,6 +29,7 @@ use super::watch::CatalogWatch;
 use super::{Answers, McpCaller, Replica};
 use crate::gateway::asks::Asked;
 use crate::gateway::relay::{self, Control, Downstream};
+use crate::gateway::rounds::{self, Answer, Resend, Rounds};
 use crate::gateway::upstream::parse_resource_updated;
 use crate::gateway::{CallError, Caller, Catalog, Gateway, GatewayError};
 
@@ -124,6 +125,7 @@ fn governed_error(error: GatewayError) -> McpError {
             McpError::new(ErrorCode(-32800), "request cancelled", None)
         }
         GatewayError::Call(e) => McpError::internal_error(e.to_string(), None),
+        GatewayError::Rounds(e) => rounds::rpc_error(&e),
         other => {
             tracing::error!(error = %other, "gateway request failed");
             McpError::internal_error("the gateway could not serve this request", None)
@@ -154,6 +156,26 @@ impl McpServer {
         let (control, downstream) = relay::control(context);
         let session = session_of(&context.extensions);
         (control, downstream.answered_via(&self.answers, session))
+    }
+
+    /// The control of a request an upstream may answer with questions (SEP-2322): a
+    /// 2026-07-28 caller gets them with what it echoed back; a session-era one is asked.
+    fn control_echoing(
+        &self,
+        context: &RequestContext<RoleServer>,
+        echo: Resend,
+    ) -> (Control, Downstream) {
+        let (mut control, downstream) = self.control(context);
+        if context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+        {
+            control.rounds = Rounds::Repeated {
+                capabilities: context.client_capabilities().unwrap_or_default(),
+                echo,
+            };
+        }
+        (control, downstream)
     }
 
     /// The log level `context`'s session set, read when an upstream first logs during the
@@ -357,7 +379,11 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = self.control(&context);
+        let echo = Resend {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        let (control, downstream) = self.control_echoing(&context, echo);
         let arguments = request.arguments.unwrap_or_default();
         let as_caller = caller.as_caller();
         let call = self
@@ -367,7 +393,10 @@ impl ServerHandler for McpServer {
         self.record_asks(&caller, "tool", &request.name, asked)
             .await;
         match called {
-            Ok(called) => Ok(CallToolResponse::Complete(called.result)),
+            Ok(called) => Ok(match called.result {
+                Answer::Complete(result) => CallToolResponse::Complete(result),
+                Answer::InputRequired(asked) => CallToolResponse::InputRequired(asked),
+            }),
             // Over the rate is a result the model can read and act on, not a fault.
             Err(GatewayError::RateLimited(tool, retry)) => {
                 Ok(CallToolResponse::Complete(CallToolResult::error(vec![
@@ -385,7 +414,11 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = self.control(&context);
+        let echo = Resend {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        let (control, downstream) = self.control_echoing(&context, echo);
         let as_caller = caller.as_caller();
         let read = self
             .gateway
@@ -393,8 +426,10 @@ impl ServerHandler for McpServer {
         let (read, asked) = downstream.serve(self.level(&context), Box::pin(read)).await;
         self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
-        read.map(ReadResourceResponse::Complete)
-            .map_err(governed_error)
+        match read.map_err(governed_error)? {
+            Answer::Complete(result) => Ok(ReadResourceResponse::Complete(result)),
+            Answer::InputRequired(asked) => Ok(ReadResourceResponse::InputRequired(asked)),
+        }
     }
 
     async fn complete(
@@ -471,7 +506,11 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        let (control, downstream) = self.control(&context);
+        let echo = Resend {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        let (control, downstream) = self.control_echoing(&context, echo);
         let arguments = request.arguments.unwrap_or_default();
         let as_caller = caller.as_caller();
         let get = self
@@ -480,7 +519,10 @@ impl ServerHandler for McpServer {
         let (got, asked) = downstream.serve(self.level(&context), Box::pin(get)).await;
         self.record_asks(&caller, "prompt", &request.name, asked)
             .await;
-        got.map(GetPromptResponse::Complete).map_err(governed_error)
+        match got.map_err(governed_error)? {
+            Answer::Complete(result) => Ok(GetPromptResponse::Complete(result)),
+            Answer::InputRequired(asked) => Ok(GetPromptResponse::InputRequired(asked)),
+        }
     }
 }
 

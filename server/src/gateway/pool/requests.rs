@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use super::{CallError, Pool, Session};
 use crate::gateway::catalog::Lists;
 use crate::gateway::relay::{self, Control};
+use crate::gateway::rounds::{Answer, Resend};
 use crate::tenancy::TenantScope;
 
 impl Pool {
@@ -42,65 +43,79 @@ impl Pool {
         Ok(lists)
     }
 
-    /// Calls `tool` (the upstream's own name) with `arguments`.
+    /// Calls `tool` (the upstream's own name) with `arguments`, and with `resend` when it is
+    /// a repeat for an upstream that asked for input (SEP-2322).
     pub async fn call_tool(
         &self,
         scope: &TenantScope,
         upstream: &Upstream,
         tool: &str,
         arguments: Map<String, Value>,
+        resend: Resend,
         control: Control,
-    ) -> Result<CallToolResult, CallError> {
-        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+    ) -> Result<Answer<CallToolResult>, CallError> {
+        let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        params.input_responses = resend.responses;
+        params.request_state = resend.state;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
             match relay::send(&s, routes, &s.service().asks, request, control).await? {
-                ServerResult::CallToolResult(result) => Ok(result),
+                ServerResult::CallToolResult(result) => Ok(Answer::Complete(result)),
+                ServerResult::InputRequiredResult(asked) => Ok(Answer::InputRequired(asked)),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
         })
         .await
     }
 
-    /// Reads `uri` (the upstream's own URI).
+    /// Reads `uri` (the upstream's own URI); `resend` as for [`Pool::call_tool`].
     pub async fn read_resource(
         &self,
         scope: &TenantScope,
         upstream: &Upstream,
         uri: &str,
+        resend: Resend,
         control: Control,
-    ) -> Result<ReadResourceResult, CallError> {
-        let params = ReadResourceRequestParams::new(uri.to_owned());
+    ) -> Result<Answer<ReadResourceResult>, CallError> {
+        let mut params = ReadResourceRequestParams::new(uri.to_owned());
+        params.input_responses = resend.responses;
+        params.request_state = resend.state;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
             match relay::send(&s, routes, &s.service().asks, request, control).await? {
-                ServerResult::ReadResourceResult(result) => Ok(result),
+                ServerResult::ReadResourceResult(result) => Ok(Answer::Complete(result)),
+                ServerResult::InputRequiredResult(asked) => Ok(Answer::InputRequired(asked)),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
         })
         .await
     }
 
-    /// Gets prompt `name` (the upstream's own name) with `arguments`.
+    /// Gets prompt `name` (the upstream's own name) with `arguments`; `resend` as for
+    /// [`Pool::call_tool`].
     pub async fn get_prompt(
         &self,
         scope: &TenantScope,
         upstream: &Upstream,
         name: &str,
         arguments: Map<String, Value>,
+        resend: Resend,
         control: Control,
-    ) -> Result<GetPromptResult, CallError> {
+    ) -> Result<Answer<GetPromptResult>, CallError> {
         let mut params = GetPromptRequestParams::new(name.to_owned());
         if !arguments.is_empty() {
             params = params.with_arguments(arguments);
         }
+        params.input_responses = resend.responses;
+        params.request_state = resend.state;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
             match relay::send(&s, routes, &s.service().asks, request, control).await? {
-                ServerResult::GetPromptResult(result) => Ok(result),
+                ServerResult::GetPromptResult(result) => Ok(Answer::Complete(result)),
+                ServerResult::InputRequiredResult(asked) => Ok(Answer::InputRequired(asked)),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
         })
