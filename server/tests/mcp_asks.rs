@@ -18,10 +18,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::mcp::{Era, Watcher, connect};
-use common::peers::python;
-use common::{TestDb, TestServer, default_tenant, post, settings};
-use reqwest::StatusCode;
+use common::mcp::{Era, Watcher, connect, tenant_with_fixture};
+use common::{TestDb, TestServer, post, settings};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
@@ -138,35 +136,11 @@ async fn logs_after(client: &RunningService<RoleClient, Capable>, level: Logging
     client.service().logs.lock().unwrap().len()
 }
 
-/// A server with the fixture upstream `fx` (stdio) and a rule allowing its tools; returns
-/// the default tenant's id.
-async fn with_fixture(server: &TestServer) -> String {
-    let t = default_tenant(server).await;
-    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
-    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers/conformance_server.py");
-    for (path, body) in [
-        (
-            "/upstreams",
-            json!({ "name": "fx", "connection": { "transport": "stdio",
-                "command": python(), "args": [fixture, "stdio"] } }),
-        ),
-        (
-            "/policies",
-            json!({ "name": "fx-all", "effect": "allow", "tool_pattern": "fx.*" }),
-        ),
-    ] {
-        let r = post(&server.client, url(path), body).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{path}");
-    }
-    t
-}
-
 #[tokio::test]
 async fn upstream_asks_reach_the_caller_whose_call_it_is() {
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let server = TestServer::start(settings(&db)).await;
-    let t = with_fixture(&server).await;
+    let t = tenant_with_fixture(&server).await;
     let endpoint = server.url("/mcp/default");
     let alice = capable(&endpoint, &server.admin_token, "alice").await;
 
@@ -283,7 +257,7 @@ async fn upstream_asks_reach_the_caller_whose_call_it_is() {
 async fn the_stdio_bridge_passes_asks_and_logs_to_the_desktop_client() {
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let server = TestServer::start(settings(&db)).await;
-    with_fixture(&server).await;
+    tenant_with_fixture(&server).await;
     let r = post(
         &server.client,
         server.url("/api/v1/auth/api-keys"),

@@ -15,7 +15,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::mcp::{Exchange, meta_2026, post as rpc};
+use common::mcp::{Exchange, meta_2026, post as rpc, tenant_with_fixture};
 use common::peers::{http_server, python};
 use common::{TestDb, TestServer, default_tenant, post, settings};
 use reqwest::StatusCode;
@@ -238,24 +238,7 @@ async fn an_upstreams_questions_reach_every_kind_of_caller() {
 async fn a_mid_call_question_reaches_a_2026_caller_as_input_required() {
     let db = TestDb::create(&common::Backend::Sqlite).await;
     let server = TestServer::start(settings(&db)).await;
-    let t = default_tenant(&server).await;
-    let fixture =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/conformance_server.py");
-    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
-    for (path, body) in [
-        (
-            "/upstreams",
-            json!({ "name": "fx", "connection": { "transport": "stdio",
-                "command": python(), "args": [fixture, "stdio"] } }),
-        ),
-        (
-            "/policies",
-            json!({ "name": "fx-all", "effect": "allow", "tool_pattern": "fx.*" }),
-        ),
-    ] {
-        let r = post(&server.client, url(path), body).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{path}");
-    }
+    tenant_with_fixture(&server).await;
     let token = server.admin_token.as_str();
     let elicits = json!({ "elicitation": {} });
     let who = json!({ "message": "Who?" });
@@ -281,56 +264,31 @@ async fn a_mid_call_question_reaches_a_2026_caller_as_input_required() {
     let answer = json!({ "action": "accept", "content": { "username": "carol", "email": "c@example.test" } });
     let repeat = |state: &str, key: &str| json!({ "inputResponses": { key: answer.clone() }, "requestState": state });
     // An answer under another key, or to other arguments, is refused; the call waits on.
-    let wrong_key = send(
-        &server,
-        token,
-        &calling(
+    let gateway = &server;
+    let elicit = |arguments: &Value, extra: Value| {
+        let body = calling(
             "fx.test_elicitation",
-            who.clone(),
+            arguments.clone(),
             elicits.clone(),
-            repeat(&state, "other"),
-        ),
-    )
-    .await;
-    assert_eq!(
-        wrong_key.body["error"]["code"], -32602,
-        "{}",
-        wrong_key.body
+            extra,
+        );
+        async move { send(gateway, token, &body).await.body }
+    };
+    let wrong_key = elicit(&who, repeat(&state, "other")).await;
+    assert_eq!(wrong_key["error"]["code"], -32602, "{wrong_key}");
+    let other_args = elicit(
+        &json!({ "message": "Else?" }),
+        repeat(&state, "switchyard.ask.1"),
     );
-    let other_args = send(
-        &server,
-        token,
-        &calling(
-            "fx.test_elicitation",
-            json!({ "message": "Else?" }),
-            elicits.clone(),
-            repeat(&state, "switchyard.ask.1"),
-        ),
-    )
-    .await;
-    assert_eq!(
-        other_args.body["error"]["code"], -32602,
-        "{}",
-        other_args.body
-    );
-    let done = send(
-        &server,
-        token,
-        &calling(
-            "fx.test_elicitation",
-            who.clone(),
-            elicits.clone(),
-            repeat(&state, "switchyard.ask.1"),
-        ),
-    )
-    .await;
-    let text = done.body["result"]["content"][0]["text"]
+    let other_args = other_args.await;
+    assert_eq!(other_args["error"]["code"], -32602, "{other_args}");
+    let done = elicit(&who, repeat(&state, "switchyard.ask.1")).await;
+    let text = done["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_default();
     assert!(
         text.contains("action=accept") && text.contains("carol"),
-        "{}",
-        done.body
+        "{done}"
     );
 
     // The official SDK's client at 2026-07-28 drives the same rounds itself.

@@ -162,3 +162,28 @@ pub async fn tenant_with_everything(base: &str, client: &reqwest::Client) -> Str
     }
     t
 }
+
+/// Registers the conformance fixture on the Python SDK (`peers/conformance_server.py`, over
+/// stdio, a session-era upstream) as `fx` with a rule allowing its tools, as the
+/// administrator of `server`; returns the default tenant's id.
+pub async fn tenant_with_fixture(server: &super::TestServer) -> String {
+    let t = super::default_tenant(server).await;
+    let url = |p: &str| server.url(&format!("/api/v1/tenants/{t}{p}"));
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers/conformance_server.py");
+    for (path, body) in [
+        (
+            "/upstreams",
+            serde_json::json!({ "name": "fx", "connection": { "transport": "stdio",
+                "command": super::peers::python(), "args": [fixture, "stdio"] } }),
+        ),
+        (
+            "/policies",
+            serde_json::json!({ "name": "fx-all", "effect": "allow", "tool_pattern": "fx.*" }),
+        ),
+    ] {
+        let r = super::post(&server.client, url(path), body).await;
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{path}");
+    }
+    t
+}
