@@ -323,5 +323,18 @@ async fn a_mid_call_question_reaches_a_2026_caller_as_input_required() {
         undeclared.body["result"]["resultType"], "input_required",
         "{refused}"
     );
+    // Counted: the parked calls, their answers, and none still held.
+    let metrics = server.text("/metrics").await;
+    for line in [
+        "mcp_input_required_total{way=\"parked\"}",
+        "mcp_input_required_total{way=\"resumed\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    let held = metrics
+        .lines()
+        .find(|l| l.starts_with("mcp_parked_calls "))
+        .unwrap_or_default();
+    assert_eq!(held, "mcp_parked_calls 0", "{metrics}");
     server.stop().await;
 }

@@ -125,7 +125,7 @@ pub struct Parts {
     tool_rate: u32,
     configs: Configs,
     pub(super) pool: Pool,
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
     /// Seals the `requestState` handed to 2026-07-28 callers ([`rounds`]).
     pub(super) vault: Vault,
 }
@@ -174,7 +174,7 @@ impl Gateway {
         let request = Request::new(caller, Item::Tool, name, started);
         let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, mut detail) = governed;
-        let keys = (&self.vault, &self.kv);
+        let keys = (&self.vault, &self.kv, &self.metrics);
         let argued = digest(&arguments);
         let exchange = Exchange::new(keys, caller, Item::Tool, name, &argued, &upstream, &control);
         let retried = Arc::new(AtomicBool::new(false));

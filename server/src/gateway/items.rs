@@ -33,7 +33,7 @@ impl Gateway {
         let request = Request::new(caller, Item::Resource, uri, started);
         let governed = self.govern(&request, &policy_name, upstream, &none).await?;
         let (upstream, decision, mut detail) = governed;
-        let keys = (&self.vault, &self.kv);
+        let keys = (&self.vault, &self.kv, &self.metrics);
         let exchange = Exchange::new(keys, caller, Item::Resource, uri, "", &upstream, &control);
         let send = |resend, control| {
             let (pool, scope, upstream) = (self.pool.clone(), *caller.scope, upstream.clone());
@@ -75,7 +75,7 @@ impl Gateway {
         let request = Request::new(caller, Item::Prompt, name, started);
         let governed = self.govern(&request, name, upstream, &arguments).await?;
         let (upstream, decision, mut detail) = governed;
-        let keys = (&self.vault, &self.kv);
+        let keys = (&self.vault, &self.kv, &self.metrics);
         let argued = digest(&arguments);
         let exchange = Exchange::new(
             keys,

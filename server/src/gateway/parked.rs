@@ -29,6 +29,7 @@ use super::asks::{Ask, Asker, Message};
 use super::pool::CallError;
 use super::rounds::Answer;
 use crate::kv::Kv;
+use crate::telemetry::Metrics;
 
 /// How long a parked call waits for its caller to repeat the request with an answer, and
 /// how long a repeat waits for what the call does next.
@@ -130,6 +131,7 @@ fn outcome<T: Serialize>(
 /// Holds a call whose upstream asked `ask` (round 1), until it ends.
 pub struct Holder<T> {
     pub kv: Kv,
+    pub metrics: Metrics,
     pub id: Uuid,
     pub call: JoinHandle<Result<Answer<T>, CallError>>,
     /// Further questions and log messages from the upstream for this call.
@@ -142,6 +144,7 @@ impl<T: Serialize + Send + 'static> Holder<T> {
     /// Starts holding: subscribed to answers before it returns, so none is missed.
     pub async fn start(self, ask: Ask) -> Result<(), crate::kv::KvError> {
         let answers = self.kv.subscribe(&answer_channel(self.id)).await?;
+        self.metrics.parked_calls(1.0);
         tokio::spawn(self.hold(ask, answers));
         Ok(())
     }
@@ -201,6 +204,7 @@ impl<T: Serialize + Send + 'static> Holder<T> {
             self.announce(&next).await;
         };
         self.announce(&next).await;
+        self.metrics.parked_calls(-1.0);
     }
 
     async fn announce(&self, next: &Next) {

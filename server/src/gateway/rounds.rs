@@ -41,6 +41,7 @@ use super::relay::Control;
 use super::views::Item;
 use crate::identity::Credential;
 use crate::kv::Kv;
+use crate::telemetry::Metrics;
 use crate::vault::Vault;
 
 /// Rounds a session-era caller is asked through before the gateway gives up (the Python and
@@ -180,6 +181,7 @@ fn open(vault: &Vault, context: &str, upstream: Uuid, echoed: &str) -> Result<Se
 pub struct Exchange<'a> {
     vault: &'a Vault,
     kv: &'a Kv,
+    metrics: &'a Metrics,
     context: String,
     upstream: &'a Upstream,
     control: &'a Control,
@@ -199,7 +201,7 @@ impl<'a> Exchange<'a> {
     /// `digest` is the request's arguments' ([`super::arguments::digest`]): a state is
     /// good only for the request it was issued for.
     pub fn new(
-        (vault, kv): (&'a Vault, &'a Kv),
+        (vault, kv, metrics): (&'a Vault, &'a Kv, &'a Metrics),
         caller: &Caller<'_>,
         kind: Item,
         name: &str,
@@ -210,6 +212,7 @@ impl<'a> Exchange<'a> {
         Self {
             vault,
             kv,
+            metrics,
             context: binding(caller, kind, name, digest),
             upstream,
             control,
@@ -286,6 +289,7 @@ impl<'a> Exchange<'a> {
                     if rounds > MAX_ROUNDS {
                         return Err(RoundsError::TooManyRounds.into());
                     }
+                    self.metrics.input_required("asked");
                     let responses = if requests.is_empty() {
                         // Only state: the upstream wants the request again later.
                         tokio::time::sleep(wait).await;
@@ -380,12 +384,14 @@ impl<'a> Exchange<'a> {
             let id = Uuid::new_v4();
             let holder = parked::Holder {
                 kv: self.kv.clone(),
+                metrics: self.metrics.clone(),
                 id,
                 call,
                 asks: questions,
                 logs: self.control.asks.clone(),
             };
             holder.start(ask).await?;
+            self.metrics.input_required("parked");
             let sealed = Sealed::new(self.upstream.id, None, Some((id, 1)));
             let state = seal(self.vault, &self.context, &sealed);
             let asked = InputRequiredResult::new(Some(requests), Some(state));
@@ -401,6 +407,7 @@ impl<'a> Exchange<'a> {
         answer: Value,
     ) -> Result<Answer<T>, GatewayError> {
         let name = self.upstream.name.clone();
+        self.metrics.input_required("resumed");
         match parked::resume(self.kv, parked, round, answer).await? {
             Next::Ask { round, request } => {
                 let request: InputRequest = serde_json::from_value(request).map_err(|e| {

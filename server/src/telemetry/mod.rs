@@ -95,6 +95,22 @@ impl Metrics {
         });
     }
 
+    /// An upstream's questions for a caller (SEP-2322) taken one `way`: passed_on (to a
+    /// 2026-07-28 caller), asked (of a session-era caller), parked (a mid-call question to a
+    /// 2026-07-28 caller), resumed (a parked call's answer arrived).
+    pub fn input_required(&self, way: &'static str) {
+        self.record(|| {
+            metrics::counter!("mcp_input_required_total", "way" => way).increment(1);
+        });
+    }
+
+    /// A call parked for its caller's answer started (`+1`) or ended (`-1`).
+    pub fn parked_calls(&self, change: f64) {
+        self.record(|| {
+            metrics::gauge!("mcp_parked_calls").increment(change);
+        });
+    }
+
     /// The gateway's OAuth grants at upstreams (`event`: authorized, refreshed,
     /// refresh_failed, challenged).
     pub fn upstream_oauth(&self, event: &'static str) {
