@@ -267,8 +267,9 @@ impl<'a> Exchange<'a> {
             } => return self.resume(parked, round, answer).await,
             Start::Send(resend) if matches!(self.control.rounds, Rounds::Repeated { .. }) => {
                 let (control, questions) = self.parkable_control();
-                let call = tokio::spawn(send(resend, control));
-                return self.parkable(call, questions).await;
+                return self
+                    .parkable(Box::pin(send(resend, control)), questions)
+                    .await;
             }
             Start::Send(resend) => send(resend, self.control.clone()).await?,
         };
@@ -335,26 +336,28 @@ impl<'a> Exchange<'a> {
     }
 
     /// Waits for the call, or parks it at its upstream's first question.
-    async fn parkable<T: Serialize + DeserializeOwned + Send + 'static>(
+    /// The call runs here, boxed so that, parked, it moves into a task of its own without
+    /// costing a task for every call that is never parked.
+    async fn parkable<T, Fut>(
         &self,
-        mut call: tokio::task::JoinHandle<Result<Answer<T>, CallError>>,
+        mut call: std::pin::Pin<Box<Fut>>,
         mut questions: mpsc::UnboundedReceiver<Message>,
-    ) -> Result<Answer<T>, GatewayError> {
-        let name = &self.upstream.name;
+    ) -> Result<Answer<T>, GatewayError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        Fut: Future<Output = Result<Answer<T>, CallError>> + Send + 'static,
+    {
         let mut open = true;
         loop {
             let message = tokio::select! {
-                joined = &mut call => {
-                    let answer = joined.map_err(|_| ended_abnormally(name))??;
-                    return match answer {
+                answer = &mut call => {
+                    return match answer? {
                         Answer::InputRequired(required) => Ok(Answer::InputRequired(self.pass_on(required)?)),
                         complete => Ok(complete),
                     };
                 }
-                () = self.control.cancel.cancelled() => {
-                    call.abort();
-                    return Err(CallError::Cancelled.into());
-                }
+                // Dropping the call withdraws it at the upstream (`relay`).
+                () = self.control.cancel.cancelled() => return Err(CallError::Cancelled.into()),
                 message = questions.recv(), if open => message,
             };
             let ask = match message {
@@ -386,7 +389,7 @@ impl<'a> Exchange<'a> {
                 kv: self.kv.clone(),
                 metrics: self.metrics.clone(),
                 id,
-                call,
+                call: tokio::spawn(call),
                 asks: questions,
                 logs: self.control.asks.clone(),
             };
@@ -472,10 +475,6 @@ impl<'a> Exchange<'a> {
         asker.send(Message::Ask(ask)).map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
     }
-}
-
-fn ended_abnormally(upstream: &str) -> CallError {
-    CallError::Unavailable(upstream.to_owned(), "the call ended abnormally".into())
 }
 
 fn noun(request: &InputRequest) -> &'static str {
