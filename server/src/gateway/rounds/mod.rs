@@ -19,19 +19,20 @@
 use std::time::Duration;
 
 use app::api::Upstream;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     ClientCapabilities, ClientResult, InputRequest, InputRequests, InputRequiredResult,
     InputResponses, ServerRequest,
 };
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod questions;
+mod state;
 
 use super::asks::{Ask, Message};
 use super::calls::{Caller, GatewayError};
@@ -39,10 +40,12 @@ use super::parked::{self, Next};
 use super::pool::CallError;
 use super::relay::Control;
 use super::views::Item;
-use crate::identity::Credential;
 use crate::kv::Kv;
 use crate::telemetry::Metrics;
 use crate::vault::Vault;
+pub use questions::kinds;
+use questions::{check_declared, noun};
+use state::{Sealed, binding, open, parked_key, seal};
 
 /// Rounds a session-era caller is asked through before the gateway gives up (the Python and
 /// Rust SDKs' clients stop at the same number).
@@ -101,80 +104,6 @@ pub enum RoundsError {
     /// The caller refused or could not answer a question; the upstream is not asked again.
     #[error("the caller did not answer the upstream's {kind} request: {error}")]
     Unanswered { kind: &'static str, error: McpError },
-}
-
-/// What the sealed state holds.
-#[derive(Serialize, Deserialize)]
-struct Sealed {
-    /// The upstream whose state it is.
-    u: Uuid,
-    /// The upstream's own `requestState`, if it sent one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    s: Option<String>,
-    /// A parked call ([`parked`]) and the round whose answer it waits for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    p: Option<(Uuid, u32)>,
-    /// Unix seconds after which it is refused.
-    exp: i64,
-}
-
-impl Sealed {
-    fn new(upstream: Uuid, state: Option<String>, parked: Option<(Uuid, u32)>) -> Self {
-        Self {
-            u: upstream,
-            s: state,
-            p: parked,
-            exp: chrono::Utc::now().timestamp() + STATE_TTL_SECS,
-        }
-    }
-}
-
-/// The key a parked call's question of round `round` goes under in `inputRequests`.
-fn parked_key(round: u32) -> String {
-    format!("switchyard.ask.{round}")
-}
-
-/// The associated data a state is sealed with: who asked, at which endpoint, for what, with
-/// which arguments (their digest).
-fn binding(caller: &Caller<'_>, kind: Item, name: &str, digest: &str) -> String {
-    let principal = caller.principal;
-    let key = match principal.credential {
-        Credential::ApiKey { id } => id.to_string(),
-        _ => "-".into(),
-    };
-    format!(
-        "mcp.request_state|{}|{}|{key}|{}|{}|{name}|{digest}",
-        caller.scope.tenant_id(),
-        principal.user_id,
-        caller.server.unwrap_or("-"),
-        kind.noun(),
-    )
-}
-
-/// Seals what the caller's repeat of this request must bring back.
-fn seal(vault: &Vault, context: &str, sealed: &Sealed) -> String {
-    let plain = serde_json::to_vec(sealed).unwrap_or_default();
-    format!(
-        "{STATE_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(vault.seal(context, &plain))
-    )
-}
-
-/// What a `requestState` the gateway sealed for this caller, request and upstream holds,
-/// while it is fresh.
-fn open(vault: &Vault, context: &str, upstream: Uuid, echoed: &str) -> Result<Sealed, RoundsError> {
-    let bytes = echoed
-        .strip_prefix(STATE_PREFIX)
-        .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
-        .ok_or(RoundsError::BadState)?;
-    let plain = vault
-        .open_sealed(context, &bytes)
-        .map_err(|_| RoundsError::BadState)?;
-    let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| RoundsError::BadState)?;
-    if sealed.u != upstream || sealed.exp < chrono::Utc::now().timestamp() {
-        return Err(RoundsError::BadState);
-    }
-    Ok(sealed)
 }
 
 /// One request's rounds with its upstream, for one caller.
@@ -477,60 +406,6 @@ impl<'a> Exchange<'a> {
     }
 }
 
-fn noun(request: &InputRequest) -> &'static str {
-    match request {
-        InputRequest::CreateMessage(_) => "sampling",
-        InputRequest::Elicitation(_) => "elicitation",
-        InputRequest::ListRoots(_) => "roots",
-        _ => "input",
-    }
-}
-
-/// The kinds of question asked, for messages and the audit record (`elicitation, sampling`).
-pub fn kinds(requests: &InputRequests) -> String {
-    let mut kinds: Vec<&str> = requests.values().map(noun).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    if kinds.is_empty() {
-        return "a repeated request".into();
-    }
-    kinds.join(", ")
-}
-
-/// A 2026-07-28 caller is only given questions it declared it takes (MCP 2026-07-28
-/// client capabilities travel in each request's `_meta`); otherwise -32021 names them.
-#[allow(deprecated)] // sampling: still a 2026-07-28 capability, deprecated by SEP-2577
-fn check_declared(
-    declared: &ClientCapabilities,
-    requests: &InputRequests,
-) -> Result<(), RoundsError> {
-    let mut missing = ClientCapabilities::default();
-    let mut names = Vec::new();
-    for request in requests.values() {
-        match request {
-            InputRequest::CreateMessage(_) if declared.sampling.is_none() => {
-                missing.sampling = Some(Default::default());
-                names.push("sampling");
-            }
-            InputRequest::Elicitation(_) if declared.elicitation.is_none() => {
-                missing.elicitation = Some(Default::default());
-                names.push("elicitation");
-            }
-            InputRequest::ListRoots(_) if declared.roots.is_none() => {
-                missing.roots = Some(Default::default());
-                names.push("roots");
-            }
-            _ => {}
-        }
-    }
-    if names.is_empty() {
-        return Ok(());
-    }
-    names.sort_unstable();
-    names.dedup();
-    Err(RoundsError::Undeclared(names.join(", "), Box::new(missing)))
-}
-
 /// The JSON-RPC error a caller gets for `error` (SEP-2322; -32021 from MCP 2026-07-28).
 pub fn rpc_error(error: &RoundsError) -> McpError {
     match error {
@@ -548,61 +423,5 @@ pub fn rpc_error(error: &RoundsError) -> McpError {
         RoundsError::Closed(_) | RoundsError::TooManyRounds => {
             McpError::internal_error(error.to_string(), None)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vault() -> Vault {
-        Vault::from_bytes(&[7u8; 32]).unwrap()
-    }
-
-    #[test]
-    fn a_state_opens_only_for_its_binding_upstream_and_time() {
-        let vault = vault();
-        let upstream = Uuid::new_v4();
-        let state = Sealed::new(upstream, Some("upstream-state".into()), None);
-        let sealed = seal(&vault, "ctx-a", &state);
-        let opened = open(&vault, "ctx-a", upstream, &sealed).unwrap();
-        assert_eq!(opened.s.as_deref(), Some("upstream-state"));
-        // Another caller or request, another upstream, a changed byte, a foreign string.
-        assert!(open(&vault, "ctx-b", upstream, &sealed).is_err());
-        assert!(open(&vault, "ctx-a", Uuid::new_v4(), &sealed).is_err());
-        let mut tampered = sealed.clone().into_bytes();
-        let last = tampered.len() - 2;
-        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        let tampered = String::from_utf8(tampered).unwrap();
-        assert!(open(&vault, "ctx-a", upstream, &tampered).is_err());
-        assert!(open(&vault, "ctx-a", upstream, "upstream-state").is_err());
-        assert!(open(&vault, "ctx-a", upstream, "sy1.!!!").is_err());
-        // Expired.
-        let mut stale = Sealed::new(upstream, None, None);
-        stale.exp = chrono::Utc::now().timestamp() - 1;
-        let bytes = vault.seal("ctx-a", &serde_json::to_vec(&stale).unwrap());
-        let stale = format!("{STATE_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-        assert!(open(&vault, "ctx-a", upstream, &stale).is_err());
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn only_declared_questions_are_passed_on() {
-        let requests: InputRequests = serde_json::from_value(serde_json::json!({
-            "confirm": { "method": "elicitation/create", "params": {
-                "message": "Sure?", "requestedSchema": { "type": "object", "properties": {} } } }
-        }))
-        .unwrap();
-        let none = ClientCapabilities::default();
-        match check_declared(&none, &requests) {
-            Err(RoundsError::Undeclared(names, missing)) => {
-                assert_eq!(names, "elicitation");
-                assert!(missing.elicitation.is_some() && missing.sampling.is_none());
-            }
-            other => panic!("expected undeclared elicitation, got {other:?}"),
-        }
-        let elicits = ClientCapabilities::builder().enable_elicitation().build();
-        assert!(check_declared(&elicits, &requests).is_ok());
-        assert_eq!(kinds(&requests), "elicitation");
     }
 }
