@@ -25,7 +25,13 @@ test("create a role and a tool rule, test a call, find the records on the audit 
   await roleRow.getByRole("button", { name: "Save" }).click();
   await expect(roleRow.getByRole("button", { name: "Edit" })).toBeVisible();
   await expect(roleRow).toContainText("audit:read");
+  // The box saves on change; reload only once the save has answered, or the reload can
+  // cut the request off (seen on a loaded machine).
+  const saved = page.waitForResponse(
+    (r) => r.url().endsWith("/require-mfa") && r.request().method() === "PUT" && r.ok(),
+  );
   await roleRow.getByLabel(`Require MFA for ${role}`).check();
+  await saved;
   await page.reload();
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   await expect(page.locator(`tr[data-role="${role}"]`)).toContainText("audit:read");
