@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod bridge;
 pub mod config;
+pub mod engine;
 pub mod gateway;
 pub mod http;
 pub mod identity;
@@ -64,6 +65,8 @@ pub struct Shared {
     pub mcp: McpState,
     /// Each tenant's OAuth authorization server for MCP clients.
     pub oauth: gateway::oauth::AuthorizationServer,
+    /// Workflow runs and their executors.
+    pub engine: engine::Engine,
 }
 
 /// What the MCP endpoint shares across requests.
@@ -147,7 +150,16 @@ impl AppState {
             metrics.clone(),
             settings.oauth.clone(),
         );
+        let engine = engine::Engine::new(
+            store.clone(),
+            kv.clone(),
+            gateway.clone(),
+            identity.clone(),
+            metrics.clone(),
+            settings.engine.clone(),
+        );
         Ok(AppState(Arc::new(Shared {
+            engine,
             oauth,
             mcp,
             gateway,
@@ -198,6 +210,8 @@ pub async fn serve(
         .then(|| pool.spawn_health_checks(Duration::from_secs(settings.gateway.health_check_secs)));
     let cancels = state.mcp.cancels.spawn_listener(state.mcp.shutdown.clone());
     let answers = state.mcp.answers.spawn_listener(state.mcp.shutdown.clone());
+    // Runs left by a crash or a stopped replica are taken up at start and on every sweep.
+    let sweeper = state.engine.spawn_sweeper(state.mcp.shutdown.clone());
     let address = listener.local_addr()?;
     let state_mcp_shutdown = state.mcp.shutdown.clone();
     let app = http::router(state, leptos_options(&settings, address));
@@ -240,6 +254,7 @@ pub async fn serve(
     }
     cancels.abort();
     answers.abort();
+    sweeper.abort();
     pool.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

@@ -7,67 +7,9 @@ mod common;
 
 use common::TestDb;
 use common::mcp::{post as rpc, tenant_with_everything};
+use common::replica::Replica;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// A `switchyard` process; killed when dropped.
-struct Replica {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    async fn start(
-        database: &str,
-        redis: &str,
-        prefix: &str,
-        data_dir: &std::path::Path,
-        env: &[(&str, &str)],
-    ) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .env("SWITCHYARD_DATA_DIR", data_dir)
-            .env("SWITCHYARD_HTTP__BIND", format!("127.0.0.1:{port}"))
-            .env("SWITCHYARD_DATABASE__URL", database)
-            .env("SWITCHYARD_REDIS__URL", redis)
-            .env("SWITCHYARD_REDIS__PREFIX", prefix)
-            .env(
-                "SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD",
-                common::ADMIN_PASSWORD,
-            )
-            .env("SWITCHYARD_LOG__FILTER", "warn")
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let replica = Replica {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Ok(r) = client.get(format!("{}/readyz", replica.base)).send().await
-                && r.status().is_success()
-            {
-                return replica;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("replica on port {port} not ready in 30 s");
-    }
-}
 
 /// Two replicas on one new database and one Redis prefix, with server-everything registered
 /// and the administrator's bearer credential.

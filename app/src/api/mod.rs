@@ -12,6 +12,7 @@ mod tools;
 mod upstream;
 mod validate;
 mod virtual_server;
+pub mod workflow;
 
 pub use audit::{AuditList, AuditQuery, AuditRecord, AuditVerification};
 pub use auth::{
@@ -42,6 +43,10 @@ pub use validate::{FieldError, validate_email, validate_identifier, validate_nam
 pub use virtual_server::{
     MAX_PATTERNS, VirtualServer, VirtualServerInput, VirtualServerList, any_matches, glob_matches,
     pattern_list_problems, pattern_problem,
+};
+pub use workflow::{
+    Checkpoint, CheckpointList, Decision, Fork, Run, RunInput, RunList, RunQuery, RunStatus,
+    Workflow, WorkflowInput, WorkflowList,
 };
 
 use chrono::{DateTime, Utc};

@@ -49,6 +49,30 @@ pub struct Settings {
     pub vault: VaultSettings,
     pub gateway: GatewaySettings,
     pub oauth: OAuthSettings,
+    pub engine: EngineSettings,
+}
+
+/// The workflow engine's executors.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// How long a replica's hold on a run lasts unless renewed (every third of it). A run
+    /// whose replica died is resumed by another this long after its last renewal.
+    pub lease_secs: u64,
+    /// Every this many seconds each replica looks for runs no executor holds.
+    pub sweep_secs: u64,
+    /// The most runs one replica executes at once; more wait for a free executor.
+    pub max_active_runs: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            lease_secs: 30,
+            sweep_secs: 5,
+            max_active_runs: 1000,
+        }
+    }
 }
 
 /// The MCP gateway's connections to upstreams.
@@ -238,6 +262,7 @@ impl Default for Settings {
             vault: VaultSettings::default(),
             gateway: GatewaySettings::default(),
             oauth: OAuthSettings::default(),
+            engine: EngineSettings::default(),
         }
     }
 }

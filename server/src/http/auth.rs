@@ -220,6 +220,7 @@ pub(super) async fn describe(state: &AppState, principal: &Principal) -> Result<
         Credential::Bearer { .. } => ("bearer", None),
         Credential::Session { csrf } => ("session", Some(csrf.clone())),
         Credential::ApiKey { .. } => ("api_key", None),
+        Credential::Run { .. } => ("workflow_run", None),
     };
     Ok(Me {
         user_id: principal.user_id,

@@ -22,6 +22,7 @@ mod ops;
 mod policies;
 mod qr;
 mod roles;
+mod runs;
 mod tenants;
 mod tools;
 mod unread;
@@ -29,6 +30,7 @@ mod upstream_oauth;
 mod upstreams;
 mod users;
 mod virtual_servers;
+mod workflows;
 
 pub use error::{ApiError, PROBLEM_JSON};
 pub use openapi::document as openapi_document;
@@ -72,6 +74,8 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(gateway_settings::router())
         .merge(explorer::router())
         .merge(oauth_grants::router())
+        .merge(workflows::router())
+        .merge(runs::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))

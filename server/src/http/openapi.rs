@@ -24,6 +24,8 @@ use utoipa::OpenApi;
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
         super::gateway_settings::read, super::gateway_settings::replace,
         super::oauth_grants::request, super::oauth_grants::answer, super::oauth_grants::consents, super::oauth_grants::withdraw,
+        super::workflows::list, super::workflows::create, super::workflows::read, super::workflows::replace, super::workflows::remove, super::workflows::start,
+        super::runs::list, super::runs::read, super::runs::checkpoints, super::runs::decide, super::runs::cancel, super::runs::fork,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),
     modifiers(&BearerAuth),
@@ -37,6 +39,7 @@ use utoipa::OpenApi;
         (name = "policies", description = "Tool policies, the policy tester and the effective-permissions explorer"),
         (name = "upstreams", description = "The gateway's upstream MCP servers"),
         (name = "admin", description = "Platform administration"),
+        (name = "workflows", description = "Workflow definitions, their durable runs, checkpoints and approvals"),
         (name = "oauth", description = "The consent page of OAuth for MCP clients, and the apps a user allowed"),
     )
 )]

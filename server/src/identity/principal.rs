@@ -16,6 +16,8 @@ pub enum Credential {
     Session { csrf: String },
     /// An API key (personal access token).
     ApiKey { id: Uuid },
+    /// A workflow run, acting for the user who started it ([`Identity::principal_for_run`]).
+    Run { id: Uuid },
 }
 
 /// A verified identity: who, in which tenant, allowed to do what.
@@ -65,6 +67,25 @@ impl Principal {
 }
 
 impl Identity {
+    /// The principal a workflow run acts as: its starter's account as it is now (its current
+    /// roles; refused once disabled), never beyond `scopes`, the permissions the starter's
+    /// credential held when the run started, and never with platform-wide powers.
+    pub async fn principal_for_run(
+        &self,
+        scope: &TenantScope,
+        user: Uuid,
+        run: Uuid,
+        scopes: PermissionSet,
+    ) -> Result<Principal, AuthError> {
+        let account = self.store.credentials(scope, user).await?;
+        let mut principal = self
+            .principal_for(&account, Credential::Run { id: run })
+            .await?;
+        principal.permissions = principal.effective().intersect(scopes);
+        principal.platform_admin = false;
+        Ok(principal)
+    }
+
     /// The principal for an account, with its current roles; refuses disabled accounts.
     pub(super) async fn principal_for(
         &self,

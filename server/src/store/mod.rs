@@ -21,6 +21,7 @@ mod upstreams;
 mod users;
 mod virtual_servers;
 mod wall;
+mod workflows;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditFilter, AuditRow};
@@ -35,6 +36,7 @@ pub use upstream_oauth::UpstreamOAuthRow;
 pub use upstreams::{UpstreamRecord, UpstreamRow};
 pub use users::NewUserRecord;
 pub use wall::APP_ROLE;
+pub use workflows::{RunRow, StepCommit};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -146,6 +146,39 @@ impl Metrics {
         self.record(|| metrics::counter!("oauth_token_requests_total", &labels).increment(1));
     }
 
+    /// A workflow run started (`how`: started, forked) or resumed by an executor
+    /// (`how`: resumed).
+    pub fn workflow_run(&self, how: &'static str) {
+        self.record(|| metrics::counter!("workflow_runs_total", "how" => how).increment(1));
+    }
+
+    /// A workflow run ended, or paused at an approval (`status`: succeeded, failed,
+    /// cancelled, waiting).
+    pub fn workflow_run_ended(&self, status: &'static str) {
+        self.record(|| {
+            metrics::counter!("workflow_runs_ended_total", "status" => status).increment(1);
+        });
+    }
+
+    /// One committed workflow step (its nodes, their reduction and its checkpoint).
+    pub fn workflow_step(&self, elapsed: Duration) {
+        self.record(|| {
+            metrics::counter!("workflow_steps_total").increment(1);
+            metrics::histogram!("workflow_step_duration_seconds").record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// One node attempt (`kind`: the node kind; `outcome`: ok, failed, paused).
+    pub fn workflow_node(&self, kind: &'static str, outcome: &'static str) {
+        let labels = [("kind", kind), ("outcome", outcome)];
+        self.record(|| metrics::counter!("workflow_node_attempts_total", &labels).increment(1));
+    }
+
+    /// Runs this replica is executing now: `+1` when one starts, `-1` when it stops.
+    pub fn workflow_active(&self, change: f64) {
+        self.record(|| metrics::gauge!("workflow_active_runs").increment(change));
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         self.handle.run_upkeep();

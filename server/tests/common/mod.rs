@@ -5,6 +5,7 @@
 pub mod mcp;
 pub mod oauth;
 pub mod peers;
+pub mod replica;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,325 @@
+//! One run's executor: takes the run from its last checkpoint to its end, a pause, or the
+//! loss of its lease.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use app::api::workflow::compile::{Action, Graph};
+use app::api::workflow::state::apply;
+use app::api::workflow::{compile, expr};
+use app::api::{Decision, RunStatus};
+use chrono::Utc;
+use futures::future::join_all;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::nodes::{self, Context, Outcome, Write};
+use super::{Engine, EngineError, decision_output};
+use crate::access::PermissionSet;
+use crate::store::{RunRow, StepCommit};
+use crate::tenancy::TenantScope;
+
+/// Runs `run` while this replica holds `lease`, renewing it every third of `ttl`.
+pub(super) async fn execute(
+    engine: &Engine,
+    scope: TenantScope,
+    run: Uuid,
+    lease: &str,
+    ttl: Duration,
+) {
+    let lost = Arc::new(AtomicBool::new(false));
+    let renew = {
+        let (kv, holder, lease, lost) = (
+            engine.0.kv.clone(),
+            engine.0.holder.clone(),
+            lease.to_owned(),
+            lost.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                if !matches!(kv.renew_lease(&lease, &holder, ttl).await, Ok(true)) {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        })
+    };
+    if let Err(error) = drive(engine, &scope, run, &lost).await {
+        // The run stays where its last checkpoint left it; a later sweep tries again.
+        tracing::warn!(%error, %run, "a workflow run stopped on an error; it will be resumed");
+    }
+    renew.abort();
+}
+
+async fn drive(
+    engine: &Engine,
+    scope: &TenantScope,
+    id: Uuid,
+    lost: &AtomicBool,
+) -> Result<(), EngineError> {
+    let inner = &engine.0;
+    let mut run = inner.store.get_run(scope, id).await?;
+    if run.status() != RunStatus::Running {
+        return Ok(());
+    }
+    if run.step > 0 || run.forked_from.is_some() {
+        inner.metrics.workflow_run("resumed");
+    }
+    let definition = inner
+        .store
+        .workflow_version(scope, run.workflow_id, run.version)
+        .await?;
+    let graph = match compile(&definition) {
+        Ok(graph) => graph,
+        Err(problems) => {
+            let message = format!(
+                "its workflow version no longer checks: {}",
+                problems[0].message
+            );
+            return fail(engine, scope, &run, &message).await;
+        }
+    };
+    let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
+    let principal = match inner
+        .identity
+        .principal_for_run(scope, run.started_by, id, scopes)
+        .await
+    {
+        Ok(principal) => principal,
+        Err(error) => {
+            let message = format!("the user it acts for cannot act any more: {error}");
+            return fail(engine, scope, &run, &message).await;
+        }
+    };
+    let cx = Context {
+        gateway: &inner.gateway,
+        scope,
+        principal: &principal,
+        run: id,
+    };
+    // Results of this step recorded before a crash or by a decision.
+    let mut writes: BTreeMap<String, Write> = BTreeMap::new();
+    for (node, write) in inner.store.step_writes(scope, id, run.step).await? {
+        if let Ok(write) = serde_json::from_value(write) {
+            writes.insert(node, write);
+        }
+    }
+    loop {
+        if lost.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if run.deadline_at.is_some_and(|d| d <= Utc::now()) {
+            return fail(engine, scope, &run, "its deadline passed").await;
+        }
+        if run.step >= i64::from(graph.max_steps) {
+            let message = format!(
+                "it took {} steps, the most its workflow allows",
+                graph.max_steps
+            );
+            return fail(engine, scope, &run, &message).await;
+        }
+        let started = Instant::now();
+        let state = Value::Object(run.state.0.clone());
+        let parallel = run.next.0.len() > 1;
+        let pending: Vec<&String> = run
+            .next
+            .0
+            .iter()
+            .filter(|n| !writes.contains_key(*n))
+            .collect();
+        let outcomes = join_all(pending.iter().map(|name| {
+            let node = &graph.nodes[name.as_str()];
+            let (cx, state) = (&cx, &state);
+            async move { (*name, node, nodes::run(cx, name, node, state).await) }
+        }))
+        .await;
+        let mut paused = Vec::new();
+        for (name, node, outcome) in outcomes {
+            let kind = nodes::kind_name(&node.action);
+            let write = match outcome {
+                Outcome::Done(write) => {
+                    inner.metrics.workflow_node(kind, "ok");
+                    write
+                }
+                Outcome::Paused => {
+                    inner.metrics.workflow_node(kind, "paused");
+                    paused.push(name.clone());
+                    continue;
+                }
+                Outcome::Failed(failure) => {
+                    inner.metrics.workflow_node(kind, "failed");
+                    let Some(handler) = &node.on_error else {
+                        let message = format!(
+                            "node `{name}` failed ({}): {}",
+                            failure.kind.as_str(),
+                            failure.message
+                        );
+                        return fail(engine, scope, &run, &message).await;
+                    };
+                    let error = failure.to_json(name);
+                    Write {
+                        update: node
+                            .error_output
+                            .iter()
+                            .map(|k| (k.clone(), error.clone()))
+                            .collect(),
+                        routes: vec![handler.clone()],
+                        output: serde_json::json!({ "error": error }),
+                    }
+                }
+            };
+            // In a parallel step each finished node is recorded at once, so that a resumed
+            // step does not run it again. A step of one node records it in its checkpoint.
+            if parallel {
+                let value = serde_json::to_value(&write).unwrap_or(Value::Null);
+                inner
+                    .store
+                    .record_write(scope, id, run.step, name, &value)
+                    .await?;
+            }
+            writes.insert(name.clone(), write);
+        }
+        if !paused.is_empty() {
+            // Nodes that finished beside the approval were recorded above.
+            let step = Some(run.step);
+            let running = [RunStatus::Running];
+            if inner
+                .store
+                .set_run_status(scope, id, step, &running, RunStatus::Waiting, &paused, None)
+                .await?
+            {
+                inner.metrics.workflow_run_ended("waiting");
+            }
+            return Ok(());
+        }
+        let mut next_state = run.state.0.clone();
+        let mut next: Vec<String> = Vec::new();
+        let mut outputs = Map::new();
+        for name in &run.next.0 {
+            let write = &writes[name];
+            if let Err(message) = apply(&graph, &mut next_state, &write.update) {
+                return fail(
+                    engine,
+                    scope,
+                    &run,
+                    &format!("node `{name}`'s update: {message}"),
+                )
+                .await;
+            }
+            for route in &write.routes {
+                if !next.contains(route) {
+                    next.push(route.clone());
+                }
+            }
+            outputs.insert(name.clone(), write.output.clone());
+        }
+        let status = if next.is_empty() {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Running
+        };
+        let commit = StepCommit {
+            step: run.step + 1,
+            ran: &run.next.0,
+            state: &next_state,
+            outputs: &Value::Object(outputs),
+            next: &next,
+            status,
+            error: None,
+        };
+        if !inner.store.commit_step(scope, id, &commit).await? {
+            // Cancelled, or another executor committed this step: either way not ours.
+            return Ok(());
+        }
+        inner.metrics.workflow_step(started.elapsed());
+        if status.is_final() {
+            inner.metrics.workflow_run_ended("succeeded");
+            return Ok(());
+        }
+        run.step += 1;
+        run.state.0 = next_state;
+        run.next.0 = next;
+        writes.clear();
+    }
+}
+
+async fn fail(
+    engine: &Engine,
+    scope: &TenantScope,
+    run: &RunRow,
+    message: &str,
+) -> Result<(), EngineError> {
+    let open = [RunStatus::Running];
+    let failed = RunStatus::Failed;
+    if engine
+        .0
+        .store
+        .set_run_status(
+            scope,
+            run.id,
+            Some(run.step),
+            &open,
+            failed,
+            &[],
+            Some(message),
+        )
+        .await?
+    {
+        engine.0.metrics.workflow_run_ended("failed");
+    }
+    Ok(())
+}
+
+/// The write a decision on approval node `decision.node` makes: its form checked against the
+/// node's fields, its output under the node's `output` key, approve → `next`, reject →
+/// `rejected` (or the branch ends).
+pub(super) fn decision_write(
+    graph: &Graph,
+    principal: &crate::identity::Principal,
+    decision: &Decision,
+) -> Result<Write, String> {
+    let Some(node) = graph.nodes.get(&decision.node) else {
+        return Err(format!("the workflow has no node `{}`", decision.node));
+    };
+    let Action::Approval {
+        form,
+        output,
+        rejected,
+        ..
+    } = &node.action
+    else {
+        return Err(format!("`{}` is not an approval", decision.node));
+    };
+    for (key, value) in &decision.form {
+        let Some(field) = form.iter().find(|f| &f.name == key) else {
+            return Err(format!("the form has no field `{key}`"));
+        };
+        if !field.kind.admits(value) {
+            return Err(format!(
+                "form field `{key}` is {}, not {}",
+                field.kind.name(),
+                expr::kind(value)
+            ));
+        }
+    }
+    if decision.approve
+        && let Some(missing) = form
+            .iter()
+            .find(|f| f.required && decision.form.get(&f.name).is_none_or(Value::is_null))
+    {
+        return Err(format!("form field `{}` is required", missing.name));
+    }
+    let value = decision_output(principal, decision);
+    Ok(Write {
+        update: output.iter().map(|k| (k.clone(), value.clone())).collect(),
+        routes: if decision.approve {
+            node.next.clone()
+        } else {
+            rejected.iter().cloned().collect()
+        },
+        output: value,
+    })
+}

@@ -1,0 +1,277 @@
+//! One node's attempt(s): what it computes from the state, where the run goes next, and why
+//! it failed. Tool nodes call through the gateway as the run's principal, so the call is
+//! decided, rate limited and audited exactly as a client's would be.
+
+use std::time::Duration;
+
+use app::api::workflow::compile::{Action, GraphNode};
+use app::api::workflow::definition::{FailureKind, RetrySpec};
+use app::api::workflow::expr::Expr;
+use rand::Rng;
+use rmcp::model::CallToolResult;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::audit::Origin;
+use crate::gateway::rounds::Answer;
+use crate::gateway::{Caller, Control, Gateway, GatewayError};
+use crate::identity::Principal;
+use crate::tenancy::TenantScope;
+
+/// A finished node's result: recorded for a parallel step as soon as it finishes, and part
+/// of the step's checkpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct Write {
+    /// State key → value, each through its key's reducer.
+    pub update: Map<String, Value>,
+    /// The nodes this one leads to.
+    pub routes: Vec<String>,
+    /// What the node produced, for the trace (a tool's result, a decision, a failure).
+    pub output: Value,
+}
+
+pub(super) enum Outcome {
+    Done(Write),
+    /// An approval without a decision yet.
+    Paused,
+    Failed(Failure),
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub attempts: u32,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            attempts: 1,
+        }
+    }
+
+    pub fn to_json(&self, node: &str) -> Value {
+        json!({
+            "node": node,
+            "kind": self.kind.as_str(),
+            "message": self.message,
+            "attempts": self.attempts,
+        })
+    }
+}
+
+/// What a node needs from its run.
+pub(super) struct Context<'a> {
+    pub gateway: &'a Gateway,
+    pub scope: &'a TenantScope,
+    pub principal: &'a Principal,
+    pub run: uuid::Uuid,
+}
+
+pub(super) fn kind_name(action: &Action) -> &'static str {
+    match action {
+        Action::Transform(_) => "transform",
+        Action::Condition { .. } => "condition",
+        Action::Tool { .. } => "tool",
+        Action::Approval { .. } => "approval",
+    }
+}
+
+/// Runs `node` over `state`, retrying as its policy says.
+pub(super) async fn run(cx: &Context<'_>, name: &str, node: &GraphNode, state: &Value) -> Outcome {
+    let attempts = node.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+    let mut attempt = 1;
+    loop {
+        let outcome = match node.timeout_secs {
+            Some(secs) => {
+                tokio::time::timeout(Duration::from_secs(secs), once(cx, name, node, state))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Outcome::Failed(Failure::new(
+                            FailureKind::Timeout,
+                            format!("took longer than {secs} s"),
+                        ))
+                    })
+            }
+            None => once(cx, name, node, state).await,
+        };
+        let Outcome::Failed(mut failure) = outcome else {
+            return outcome;
+        };
+        failure.attempts = attempt;
+        let retry = node.retry.as_ref().filter(|r| r.on.contains(&failure.kind));
+        match retry {
+            Some(policy) if attempt < attempts => {
+                tokio::time::sleep(backoff(policy, attempt)).await;
+                attempt += 1;
+            }
+            _ => return Outcome::Failed(failure),
+        }
+    }
+}
+
+/// Exponential from `backoff_ms`, capped; with jitter, a uniform pick below that ("full
+/// jitter"), so retries of many runs do not arrive together.
+fn backoff(policy: &RetrySpec, attempt: u32) -> Duration {
+    let exp = policy
+        .backoff_ms
+        .saturating_mul(1u64 << (attempt - 1).min(20))
+        .min(policy.max_backoff_ms);
+    let ms = if policy.jitter && exp > 0 {
+        rand::rng().random_range(0..=exp)
+    } else {
+        exp
+    };
+    Duration::from_millis(ms)
+}
+
+async fn once(cx: &Context<'_>, name: &str, node: &GraphNode, state: &Value) -> Outcome {
+    let vars: [(&str, &Value); 1] = [("state", state)];
+    let eval = |e: &Expr| {
+        e.eval(&vars[..]).map_err(|err| {
+            Failure::new(
+                FailureKind::Expression,
+                format!("`{}`: {}", e.source(), err.message),
+            )
+        })
+    };
+    let done = |update: Map<String, Value>, output: Value| {
+        Outcome::Done(Write {
+            update,
+            routes: node.next.clone(),
+            output,
+        })
+    };
+    match &node.action {
+        Action::Transform(sets) => {
+            let mut update = Map::new();
+            for (key, expr) in sets {
+                match eval(expr) {
+                    Ok(value) => update.insert(key.clone(), value),
+                    Err(f) => return Outcome::Failed(f),
+                };
+            }
+            let output = Value::Object(update.clone());
+            done(update, output)
+        }
+        Action::Condition { routes, otherwise } => {
+            for (when, to) in routes {
+                match eval(when) {
+                    Ok(v) if app::api::workflow::expr::truthy(&v) => {
+                        return Outcome::Done(Write {
+                            update: Map::new(),
+                            routes: vec![to.clone()],
+                            output: json!({ "route": to, "when": when.source() }),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(f) => return Outcome::Failed(f),
+                }
+            }
+            Outcome::Done(Write {
+                update: Map::new(),
+                routes: otherwise.iter().cloned().collect(),
+                output: json!({ "route": otherwise }),
+            })
+        }
+        Action::Tool {
+            tool,
+            arguments,
+            output,
+        } => {
+            let arguments = match arguments.render(state) {
+                Ok(Value::Object(map)) => map,
+                Ok(other) => {
+                    return Outcome::Failed(Failure::new(
+                        FailureKind::Expression,
+                        format!("the arguments rendered as {other}, not an object"),
+                    ));
+                }
+                Err(e) => {
+                    return Outcome::Failed(Failure::new(FailureKind::Expression, e.to_string()));
+                }
+            };
+            match call(cx, name, tool, arguments).await {
+                Ok(result) => {
+                    let value = result_value(&result);
+                    let update = output
+                        .iter()
+                        .map(|key| (key.clone(), value.clone()))
+                        .collect();
+                    done(update, serde_json::to_value(&result).unwrap_or(Value::Null))
+                }
+                Err(f) => Outcome::Failed(f),
+            }
+        }
+        Action::Approval { .. } => Outcome::Paused,
+    }
+}
+
+/// One tool call through the gateway, as the run's principal.
+async fn call(
+    cx: &Context<'_>,
+    node: &str,
+    tool: &str,
+    arguments: Map<String, Value>,
+) -> Result<CallToolResult, Failure> {
+    // The audit record names the run and node in place of an HTTP request id.
+    let origin = Origin {
+        request_id: Some(format!("workflow-run:{}:{node}", cx.run)),
+        client_addr: None,
+    };
+    let caller = Caller::rest(cx.scope, cx.principal, &origin);
+    let called = cx
+        .gateway
+        .call(&caller, tool, arguments, Control::default())
+        .await
+        .map_err(|e| {
+            let kind = match &e {
+                GatewayError::Unknown(..)
+                | GatewayError::RateLimited(..)
+                | GatewayError::Rounds(_) => FailureKind::Refused,
+                GatewayError::Call(crate::gateway::CallError::Timeout(..)) => FailureKind::Timeout,
+                _ => FailureKind::Upstream,
+            };
+            Failure::new(kind, e.to_string())
+        })?;
+    match called.result {
+        Answer::Complete(result) if result.is_error == Some(true) => Err(Failure::new(
+            FailureKind::ToolError,
+            format!("`{tool}` answered with an error: {}", text_of(&result)),
+        )),
+        Answer::Complete(result) => Ok(result),
+        Answer::InputRequired(_) => Err(Failure::new(
+            FailureKind::Refused,
+            format!(
+                "`{tool}` asked for input (elicitation or sampling), which a workflow cannot give"
+            ),
+        )),
+    }
+}
+
+/// The value a tool's result puts into the state: its structured content when it has one,
+/// else its text (one block: that text; several: joined by newlines), else the whole result.
+fn result_value(result: &CallToolResult) -> Value {
+    if let Some(structured) = &result.structured_content {
+        return structured.clone();
+    }
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
+    if !texts.is_empty() && texts.len() == result.content.len() {
+        return Value::String(texts.join("\n"));
+    }
+    serde_json::to_value(result).unwrap_or(Value::Null)
+}
+
+fn text_of(result: &CallToolResult) -> String {
+    match result_value(result) {
+        Value::String(s) => s.chars().take(500).collect(),
+        other => other.to_string().chars().take(500).collect(),
+    }
+}
