@@ -9,6 +9,8 @@ pub mod definition;
 pub mod expr;
 mod functions;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
