@@ -67,6 +67,8 @@ pub fn App() -> impl IntoView {
                         <A href="/upstreams">"Upstreams"</A>
                         <A href="/catalog">"Catalog"</A>
                         <A href="/virtual-servers">"Virtual servers"</A>
+                        <A href="/workflows">"Workflows"</A>
+                        <A href="/runs">"Runs"</A>
                         <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
                     </nav>
@@ -84,6 +86,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/upstreams") view=|| view! { <pages::Gate><pages::UpstreamsPage/></pages::Gate> }/>
                         <Route path=path!("/catalog") view=|| view! { <pages::Gate><pages::CatalogPage/></pages::Gate> }/>
                         <Route path=path!("/virtual-servers") view=|| view! { <pages::Gate><pages::VirtualServersPage/></pages::Gate> }/>
+                        <Route path=path!("/workflows") view=|| view! { <pages::Gate><pages::WorkflowsPage/></pages::Gate> }/>
+                        <Route path=path!("/runs") view=|| view! { <pages::Gate><pages::RunsPage/></pages::Gate> }/>
                         <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>
                     </Routes>

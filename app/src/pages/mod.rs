@@ -11,6 +11,7 @@ mod explorer;
 mod invitations;
 mod pager;
 mod roles;
+mod runs;
 mod session;
 mod tenant_picker;
 mod tenants;
@@ -18,6 +19,8 @@ mod try_tool;
 mod upstreams;
 mod users;
 mod virtual_servers;
+mod workflow_graph;
+mod workflows;
 
 pub use access::AccessPage;
 pub use account::AccountPage;
@@ -29,7 +32,9 @@ pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
 pub use upstreams::UpstreamsPage;
 pub use users::UsersPage;
+pub use runs::RunsPage;
 pub use virtual_servers::VirtualServersPage;
+pub use workflows::WorkflowsPage;
 
 use leptos::prelude::*;
 

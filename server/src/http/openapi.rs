@@ -24,7 +24,7 @@ use utoipa::OpenApi;
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
         super::gateway_settings::read, super::gateway_settings::replace,
         super::oauth_grants::request, super::oauth_grants::answer, super::oauth_grants::consents, super::oauth_grants::withdraw,
-        super::workflows::list, super::workflows::create, super::workflows::read, super::workflows::replace, super::workflows::remove, super::workflows::start,
+        super::workflows::list, super::workflows::create, super::workflows::read, super::workflows::replace, super::workflows::remove, super::workflows::start, super::workflows::version,
         super::runs::list, super::runs::read, super::runs::checkpoints, super::runs::decide, super::runs::cancel, super::runs::fork,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),

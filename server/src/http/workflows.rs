@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenant_id}/workflows`: the tenant's workflow definitions, each saved as a
 //! new version, and starting runs of them. Every change is audited.
 
+use app::api::workflow::Definition;
 use app::api::{Problem, Run, RunInput, Workflow, WorkflowInput, WorkflowList};
 use axum::Router;
 use axum::extract::State;
@@ -170,6 +171,23 @@ async fn read(
     )
     .await?;
     Ok(Json(state.store.get_workflow(&scope, id).await?))
+}
+
+/// One saved version's definition (what runs of that version execute).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/workflows/{id}/versions/{version}", tag = "workflows",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path), ("version" = i32, Path)),
+    responses(
+        (status = 200, body = Definition),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn version(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id, version)): Path<(Uuid, Uuid, i32)>,
+) -> Result<Json<Definition>, ApiError> {
+    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::WorkflowsRead).await?;
+    Ok(Json(state.store.workflow_version(&scope, id, version).await?))
 }
 
 /// Save a new version. Runs already started keep the version they started with.

@@ -11,6 +11,7 @@ mod oauth;
 mod roles;
 mod upstreams;
 mod virtual_servers;
+mod workflows;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
