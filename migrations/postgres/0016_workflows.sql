@@ -37,6 +37,8 @@ CREATE TABLE workflow_runs (
     waiting_on  JSONB NOT NULL DEFAULT '[]',
     error       TEXT,
     started_by  UUID NOT NULL,
+    -- The starter's own tenant (a platform administrator's is not the run's).
+    started_in  UUID NOT NULL,
     -- The permissions the starter's credential held: the run never acts beyond them.
     scopes      JSONB NOT NULL,
     forked_from UUID,

@@ -37,6 +37,8 @@ CREATE TABLE workflow_runs (
     waiting_on  TEXT NOT NULL DEFAULT '[]',
     error       TEXT,
     started_by  BLOB NOT NULL,
+    -- The starter's own tenant (a platform administrator's is not the run's).
+    started_in  BLOB NOT NULL,
     -- The permissions the starter's credential held: the run never acts beyond them.
     scopes      TEXT NOT NULL,
     forked_from BLOB,

@@ -111,6 +111,19 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         approval(&server, &t).await;
         retry_then_error_edge(&server, &t).await;
         refusals(&server, &t).await;
+        // A platform administrator's run in another tenant acts as that administrator.
+        let other = post(
+            &server.client,
+            server.url("/api/v1/tenants"),
+            json!({ "slug": "other", "name": "Other" }),
+        )
+        .await;
+        let other: Value = other.json().await.unwrap();
+        let other = other["id"].as_str().unwrap();
+        let wf = create(&server, other, "counter", counting_loop()).await;
+        let run = start(&server, other, &wf, json!({})).await;
+        let done = settle(&server, other, &run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
         server.stop().await;
         db.drop_db().await;
     }

@@ -28,11 +28,11 @@ pub use audit::AuditPage;
 pub use catalog::CatalogPage;
 pub use consent::ConsentPage;
 pub use invitations::InvitePage;
+pub use runs::RunsPage;
 pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
 pub use upstreams::UpstreamsPage;
 pub use users::UsersPage;
-pub use runs::RunsPage;
 pub use virtual_servers::VirtualServersPage;
 pub use workflows::WorkflowsPage;
 

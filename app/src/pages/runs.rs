@@ -13,7 +13,9 @@ use super::{ProblemBanner, short_time};
 use crate::api::workflow::Definition;
 use crate::api::workflow::definition::KeyType;
 use crate::api::workflow::state::Template;
-use crate::api::{ApiClient, Checkpoint, Decision, Fork, Problem, Run, RunQuery, RunStatus, sendable};
+use crate::api::{
+    ApiClient, Checkpoint, Decision, Fork, Problem, Run, RunQuery, RunStatus, sendable,
+};
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
@@ -49,14 +51,22 @@ fn ticking(live: Signal<bool>) -> RwSignal<u32> {
 fn TenantRuns(tenant: Uuid) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let query = use_query_map();
-    let selected = RwSignal::new(query.with_untracked(|q| q.get("run").and_then(|r| Uuid::parse_str(&r).ok())));
+    let selected = RwSignal::new(
+        query.with_untracked(|q| q.get("run").and_then(|r| Uuid::parse_str(&r).ok())),
+    );
     let status = RwSignal::new(String::new());
     let tick = ticking(Signal::derive(|| true));
-    let runs = Resource::new(move || (status.get(), tick.get()), move |(status, _)| {
-        let api = api.clone();
-        let query = RunQuery { status: (!status.is_empty()).then_some(status), ..Default::default() };
-        sendable(async move { api.list_runs(tenant, &query).await })
-    });
+    let runs = Resource::new(
+        move || (status.get(), tick.get()),
+        move |(status, _)| {
+            let api = api.clone();
+            let query = RunQuery {
+                status: (!status.is_empty()).then_some(status),
+                ..Default::default()
+            };
+            sendable(async move { api.list_runs(tenant, &query).await })
+        },
+    );
     view! {
         <label class="inline">"Status "
             <select name="status" on:change=move |ev| status.set(event_target_value(&ev))>
@@ -106,7 +116,9 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
             sendable(async move {
                 let run = api.get_run(tenant, run).await?;
                 let checkpoints = api.run_checkpoints(tenant, run.id).await?.items;
-                let definition = api.workflow_version(tenant, run.workflow_id, run.version).await?;
+                let definition = api
+                    .workflow_version(tenant, run.workflow_id, run.version)
+                    .await?;
                 Ok::<_, Problem>((run, checkpoints, definition))
             })
         }
@@ -129,7 +141,12 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn Trace(run: Run, checkpoints: Vec<Checkpoint>, definition: Definition, reload: RwSignal<u32>) -> impl IntoView {
+fn Trace(
+    run: Run,
+    checkpoints: Vec<Checkpoint>,
+    definition: Definition,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let problem = RwSignal::new(None::<Problem>);
     let (tenant, id) = (run.tenant_id, run.id);
@@ -143,7 +160,11 @@ fn Trace(run: Run, checkpoints: Vec<Checkpoint>, definition: Definition, reload:
         None => {}
     });
     let chosen = RwSignal::new(checkpoints.last().map(|c| c.step));
-    let active = Signal::stored(if run.status.is_final() { Vec::new() } else { run.next.clone() });
+    let active = Signal::stored(if run.status.is_final() {
+        Vec::new()
+    } else {
+        run.next.clone()
+    });
     let approvals = run
         .waiting_on
         .iter()
@@ -169,20 +190,34 @@ fn Trace(run: Run, checkpoints: Vec<Checkpoint>, definition: Definition, reload:
         Some(view! { <CheckpointView run=id tenant checkpoint=c/> })
     };
     let open = !run.status.is_final();
-    view! {
+    // Parts erased to `AnyView`: one nested view type this deep overflows the compiler's
+    // query depth in the server build.
+    let head = view! {
         <h2>"Run "<code>{id.to_string()}</code></h2>
         <p data-testid="run-status">"Status: "<strong>{run.status.as_str()}</strong>{format!(" · step {} · version {}", run.step, run.version)}</p>
         {run.error.clone().map(|e| view! { <p class="problem" role="alert">{e}</p> })}
-        <GraphView definition active/>
-        {approvals}
+    }
+    .into_any();
+    let actions = view! {
         <Show when=move || open>
             <button type="button" class="danger" on:click=move |_| { cancel.dispatch(()); }>"Cancel run"</button>
         </Show>
         <ProblemBanner problem/>
+    }
+    .into_any();
+    let trace = view! {
         <div class="trace">
             <ol class="timeline" aria-label="Checkpoints">{timeline}</ol>
             <div class="checkpoint">{at_step}</div>
         </div>
+    }
+    .into_any();
+    view! {
+        {head}
+        <GraphView definition active/>
+        {approvals.into_any()}
+        {actions}
+        {trace}
     }
 }
 
@@ -206,7 +241,9 @@ fn CheckpointView(tenant: Uuid, run: Uuid, checkpoint: Checkpoint) -> impl IntoV
         Ok(serde_json::Value::Object(state)) => {
             fork.dispatch(Fork { step, state });
         }
-        _ => problem.set(Some(Problem::client("the edits are a JSON object of state keys"))),
+        _ => problem.set(Some(Problem::client(
+            "the edits are a JSON object of state keys",
+        ))),
     };
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     view! {
@@ -230,7 +267,12 @@ fn CheckpointView(tenant: Uuid, run: Uuid, checkpoint: Checkpoint) -> impl IntoV
 /// The decision on one approval the run waits for: its prompt (rendered from the state as
 /// the engine would), its form's fields, approve or reject.
 #[component]
-fn ApprovalForm(run: Run, node: String, definition: Definition, reload: RwSignal<u32>) -> impl IntoView {
+fn ApprovalForm(
+    run: Run,
+    node: String,
+    definition: Definition,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let spec = definition.nodes.get(&node).cloned();
     let prompt = spec
@@ -248,7 +290,11 @@ fn ApprovalForm(run: Run, node: String, definition: Definition, reload: RwSignal
         .unwrap_or_default()
         .into_iter()
         .map(|f| {
-            let label = if f.label.is_empty() { f.name.clone() } else { f.label.clone() };
+            let label = if f.label.is_empty() {
+                f.name.clone()
+            } else {
+                f.label.clone()
+            };
             (f.name, f.kind, label, RwSignal::new(String::new()))
         })
         .collect();
@@ -284,15 +330,28 @@ fn ApprovalForm(run: Run, node: String, definition: Definition, reload: RwSignal
                 continue;
             }
             let v = match kind {
-                KeyType::Number | KeyType::Integer => text.parse::<f64>().ok().and_then(|n| {
-                    if n.fract() == 0.0 { Some(serde_json::Value::from(n as i64)) } else { serde_json::Number::from_f64(n).map(Into::into) }
-                }).unwrap_or(serde_json::Value::String(text)),
+                KeyType::Number | KeyType::Integer => text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|n| {
+                        if n.fract() == 0.0 {
+                            Some(serde_json::Value::from(n as i64))
+                        } else {
+                            serde_json::Number::from_f64(n).map(Into::into)
+                        }
+                    })
+                    .unwrap_or(serde_json::Value::String(text)),
                 KeyType::Boolean => serde_json::Value::Bool(text == "on" || text == "true"),
                 _ => serde_json::Value::String(text),
             };
             form.insert(name.clone(), v);
         }
-        decide.dispatch(Decision { node: node.clone(), approve, form, comment: comment.get() });
+        decide.dispatch(Decision {
+            node: node.clone(),
+            approve,
+            form,
+            comment: comment.get(),
+        });
     };
     let send_no = send.clone();
     view! {

@@ -91,17 +91,25 @@ pub fn GraphView(
         (20.0 + c as f64 * COLUMN, 20.0 + r as f64 * ROW)
     };
     let width = placed.values().map(|(c, _)| *c).max().unwrap_or(0) as f64 * COLUMN + WIDTH + 40.0;
-    let height = placed.values().map(|(_, r)| *r).max().unwrap_or(0) as f64 * ROW + HEIGHT + 40.0;
+    let height = placed.values().map(|(_, r)| *r).max().unwrap_or(0) as f64 * ROW + HEIGHT + 56.0;
     let lines = edges(&definition)
         .into_iter()
         .map(|(from, to, sometimes)| {
-            let ((x1, y1), (x2, y2)) = (centre(&from), centre(&to));
-            let (x1, y1, x2, y2) = (x1 + WIDTH, y1 + HEIGHT / 2.0, x2, y2 + HEIGHT / 2.0);
+            let ((fx, fy), (tx, ty)) = (centre(&from), centre(&to));
+            // Forward edges run right to left edges; an edge back (a loop) leaves from the
+            // node's bottom and curves below into the target's bottom.
+            let d = if tx > fx {
+                format!("M {} {} L {} {}", fx + WIDTH, fy + HEIGHT / 2.0, tx, ty + HEIGHT / 2.0)
+            } else {
+                let (x1, x2, y) = (fx + WIDTH / 2.0, tx + WIDTH / 2.0, fy.max(ty) + HEIGHT);
+                let bend = y + 26.0;
+                format!("M {x1} {} C {x1} {bend}, {x2} {bend}, {x2} {y}", fy + HEIGHT)
+            };
             let dash = if sometimes { "5 4" } else { "" };
             view! {
-                <line x1=x1 y1=y1 x2=x2 y2=y2 stroke-dasharray=dash class="graph-edge" marker-end="url(#arrow)">
+                <path d=d fill="none" stroke-dasharray=dash class="graph-edge" marker-end="url(#arrow)">
                     <title>{format!("{from} → {to}")}</title>
-                </line>
+                </path>
             }
         })
         .collect_view();

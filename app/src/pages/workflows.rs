@@ -62,10 +62,13 @@ pub fn check(text: &str) -> Result<Definition, Vec<FieldError>> {
 fn TenantWorkflows(tenant: Uuid) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let reload = RwSignal::new(0u32);
-    let workflows = Resource::new(move || reload.get(), move |_| {
-        let api = api.clone();
-        sendable(async move { api.list_workflows(tenant).await })
-    });
+    let workflows = Resource::new(
+        move || reload.get(),
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_workflows(tenant).await })
+        },
+    );
     let editing = RwSignal::new(None::<Workflow>);
     view! {
         <WorkflowForm tenant editing reload/>
@@ -89,7 +92,11 @@ fn TenantWorkflows(tenant: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn WorkflowRow(workflow: Workflow, editing: RwSignal<Option<Workflow>>, reload: RwSignal<u32>) -> impl IntoView {
+fn WorkflowRow(
+    workflow: Workflow,
+    editing: RwSignal<Option<Workflow>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let problem = RwSignal::new(None::<Problem>);
     let (tenant, id) = (workflow.tenant_id, workflow.id);
@@ -112,15 +119,23 @@ fn WorkflowRow(workflow: Workflow, editing: RwSignal<Option<Workflow>>, reload: 
     });
     let navigate = use_navigate();
     Effect::new(move |_| match start.value().get() {
-        Some(Ok(run)) => navigate(&format!("/runs?tenant={tenant}&run={}", run.id), Default::default()),
+        Some(Ok(run)) => navigate(
+            &format!("/runs?tenant={tenant}&run={}", run.id),
+            Default::default(),
+        ),
         Some(Err(p)) => problem.set(Some(p)),
         None => {}
     });
     let run = move |_| match serde_json::from_str(&input.get()) {
         Ok(serde_json::Value::Object(input)) => {
-            start.dispatch(RunInput { input, version: None });
+            start.dispatch(RunInput {
+                input,
+                version: None,
+            });
         }
-        _ => problem.set(Some(Problem::client("the run's input is a JSON object of state keys"))),
+        _ => problem.set(Some(Problem::client(
+            "the run's input is a JSON object of state keys",
+        ))),
     };
     let (name, tag) = (workflow.name.clone(), workflow.name.clone());
     let nodes = workflow.definition.nodes.len();
@@ -142,7 +157,11 @@ fn WorkflowRow(workflow: Workflow, editing: RwSignal<Option<Workflow>>, reload: 
 }
 
 #[component]
-fn WorkflowForm(tenant: Uuid, editing: RwSignal<Option<Workflow>>, reload: RwSignal<u32>) -> impl IntoView {
+fn WorkflowForm(
+    tenant: Uuid,
+    editing: RwSignal<Option<Workflow>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
@@ -179,13 +198,19 @@ fn WorkflowForm(tenant: Uuid, editing: RwSignal<Option<Workflow>>, reload: RwSig
             problem.set(Some(Problem::client("the definition is not valid JSON")));
             return;
         };
-        let input = WorkflowInput { name: name.get().trim().to_owned(), description: description.get(), definition };
+        let input = WorkflowInput {
+            name: name.get().trim().to_owned(),
+            description: description.get(),
+            definition,
+        };
         save.dispatch((editing.with_untracked(|e| e.as_ref().map(|w| w.id)), input));
     };
-    let heading = move || editing.with(|e| match e {
-        Some(w) => format!("Edit {} (saves version {})", w.name, w.version + 1),
-        None => "New workflow".to_owned(),
-    });
+    let heading = move || {
+        editing.with(|e| match e {
+            Some(w) => format!("Edit {} (saves version {})", w.name, w.version + 1),
+            None => "New workflow".to_owned(),
+        })
+    };
     view! {
         <form class="card form-grid" aria-label="Workflow" on:submit=submit>
             <h2>{heading}</h2>

@@ -85,7 +85,12 @@ async fn drive(
     let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
     let principal = match inner
         .identity
-        .principal_for_run(scope, run.started_by, id, scopes)
+        .principal_for_run(
+            &TenantScope::verified(run.started_in),
+            run.started_by,
+            id,
+            scopes,
+        )
         .await
     {
         Ok(principal) => principal,

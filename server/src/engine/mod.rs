@@ -14,7 +14,7 @@
 mod executor;
 mod nodes;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,8 +67,9 @@ struct Inner {
     settings: EngineSettings,
     /// This replica's name as a lease holder.
     holder: String,
-    /// Runs this replica executes now.
-    active: Mutex<HashSet<Uuid>>,
+    /// Runs this replica executes now, each with whether it was launched again meanwhile
+    /// (a decision arriving as its executor pauses): then the executor looks once more.
+    active: Mutex<HashMap<Uuid, bool>>,
     slots: Arc<Semaphore>,
 }
 
@@ -90,7 +91,7 @@ impl Engine {
             metrics,
             settings,
             holder: format!("replica:{}", Uuid::new_v4()),
-            active: Mutex::new(HashSet::new()),
+            active: Mutex::new(HashMap::new()),
             slots,
         }))
     }
@@ -325,8 +326,13 @@ impl Engine {
     /// Executes `run` here if no executor holds it and a slot is free; otherwise the holder
     /// (or a later sweep) does.
     async fn launch(&self, tenant: Uuid, run: Uuid) {
-        if !self.0.active.lock().expect("active runs").insert(run) {
-            return;
+        {
+            let mut active = self.0.active.lock().expect("active runs");
+            if let Some(again) = active.get_mut(&run) {
+                *again = true;
+                return;
+            }
+            active.insert(run, false);
         }
         let lease = format!("workflow-run:{run}");
         let ttl = Duration::from_secs(self.0.settings.lease_secs.max(1));
@@ -346,13 +352,48 @@ impl Engine {
         tokio::spawn(async move {
             let _permit = permit;
             engine.0.metrics.workflow_active(1.0);
-            executor::execute(&engine, TenantScope::verified(tenant), run, &lease, ttl).await;
-            if let Err(error) = engine.0.kv.release_lease(&lease, &engine.0.holder).await {
-                tracing::warn!(%error, %run, "could not release a run's lease");
-            }
-            engine.0.active.lock().expect("active runs").remove(&run);
+            while engine.executes(tenant, run, &lease, ttl).await {}
             engine.0.metrics.workflow_active(-1.0);
         });
+    }
+
+    /// One turn of a launched run's executor; `true` when it was launched again meanwhile
+    /// and holds the lease again, to look once more. A launch either finds the run active
+    /// (and flags it) or finds it gone after its lease was released, so none is lost.
+    async fn executes(&self, tenant: Uuid, run: Uuid, lease: &str, ttl: Duration) -> bool {
+        executor::execute(self, TenantScope::verified(tenant), run, lease, ttl).await;
+        if self.take_again(run) {
+            return true;
+        }
+        if let Err(error) = self.0.kv.release_lease(lease, &self.0.holder).await {
+            tracing::warn!(%error, %run, "could not release a run's lease");
+        }
+        let again = {
+            let mut active = self.0.active.lock().expect("active runs");
+            let again = active.get(&run).copied().unwrap_or(false);
+            if !again {
+                active.remove(&run);
+            }
+            again
+        };
+        if !again {
+            return false;
+        }
+        self.take_again(run);
+        if matches!(
+            self.0.kv.acquire_lease(lease, &self.0.holder, ttl).await,
+            Ok(true)
+        ) {
+            return true;
+        }
+        self.0.active.lock().expect("active runs").remove(&run);
+        false
+    }
+
+    /// Clears and returns the run's "launched again" flag.
+    fn take_again(&self, run: Uuid) -> bool {
+        let mut active = self.0.active.lock().expect("active runs");
+        active.get_mut(&run).map(std::mem::take).unwrap_or(false)
     }
 }
 
@@ -385,6 +426,7 @@ fn new_run(
         waiting_on: Json(Vec::new()),
         error: None,
         started_by: principal.user_id,
+        started_in: principal.tenant_id,
         scopes: Json(scopes.names()),
         forked_from,
         deadline_at: graph

@@ -35,6 +35,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/tenants/{tenant_id}/workflows/{id}/runs",
             post(start),
         )
+        .route(
+            "/api/v1/tenants/{tenant_id}/workflows/{id}/versions/{version}",
+            get(version),
+        )
 }
 
 impl From<EngineError> for ApiError {
@@ -186,8 +190,17 @@ async fn version(
     principal: Principal,
     Path((tenant_id, id, version)): Path<(Uuid, Uuid, i32)>,
 ) -> Result<Json<Definition>, ApiError> {
-    let scope = authorize(&state, &principal, &ctx, tenant_id, Permission::WorkflowsRead).await?;
-    Ok(Json(state.store.workflow_version(&scope, id, version).await?))
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::WorkflowsRead,
+    )
+    .await?;
+    Ok(Json(
+        state.store.workflow_version(&scope, id, version).await?,
+    ))
 }
 
 /// Save a new version. Runs already started keep the version they started with.

@@ -60,6 +60,8 @@ pub struct RunRow {
     pub waiting_on: Json<Vec<String>>,
     pub error: Option<String>,
     pub started_by: Uuid,
+    /// The tenant of the user the run acts for.
+    pub started_in: Uuid,
     pub scopes: Json<Vec<String>>,
     pub forked_from: Option<Uuid>,
     pub deadline_at: Option<DateTime<Utc>>,
@@ -95,7 +97,7 @@ impl RunRow {
 }
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, version, status, step, state, next, \
-     waiting_on, error, started_by, scopes, forked_from, deadline_at, created_at, updated_at, \
+     waiting_on, error, started_by, started_in, scopes, forked_from, deadline_at, created_at, updated_at, \
      finished_at";
 
 #[derive(sqlx::FromRow)]
@@ -236,13 +238,14 @@ impl Store {
     pub async fn create_run(&self, scope: &TenantScope, run: &RunRow) -> Result<(), StoreError> {
         let insert = format!(
             "INSERT INTO workflow_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
         walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query(sqlx::AssertSqlSafe(insert))
                 .bind(run.id).bind(scope.tenant_id()).bind(run.workflow_id).bind(run.version)
                 .bind(&run.status).bind(run.step).bind(&run.state).bind(&run.next)
-                .bind(&run.waiting_on).bind(&run.error).bind(run.started_by).bind(&run.scopes)
+                .bind(&run.waiting_on).bind(&run.error).bind(run.started_by).bind(run.started_in)
+                .bind(&run.scopes)
                 .bind(run.forked_from).bind(run.deadline_at).bind(run.created_at)
                 .bind(run.updated_at).bind(run.finished_at)
                 .execute(&mut *tx).await?;

@@ -50,13 +50,21 @@ impl ApiClient {
         self.send::<(), _>(Method::Delete, &path, None).await
     }
 
-    pub async fn start_run(&self, tenant: Uuid, workflow: Uuid, body: &RunInput) -> Result<Run, Problem> {
+    pub async fn start_run(
+        &self,
+        tenant: Uuid,
+        workflow: Uuid,
+        body: &RunInput,
+    ) -> Result<Run, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/workflows/{workflow}/runs");
         self.send(Method::Post, &path, Some(body)).await
     }
 
     pub async fn list_runs(&self, tenant: Uuid, query: &RunQuery) -> Result<RunList, Problem> {
-        let mut path = format!("/api/v1/tenants/{tenant}/runs?limit={}", query.limit.unwrap_or(50));
+        let mut path = format!(
+            "/api/v1/tenants/{tenant}/runs?limit={}",
+            query.limit.unwrap_or(50)
+        );
         if let Some(status) = &query.status {
             path.push_str(&format!("&status={status}"));
         }
@@ -71,7 +79,11 @@ impl ApiClient {
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
-    pub async fn run_checkpoints(&self, tenant: Uuid, run: Uuid) -> Result<CheckpointList, Problem> {
+    pub async fn run_checkpoints(
+        &self,
+        tenant: Uuid,
+        run: Uuid,
+    ) -> Result<CheckpointList, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/runs/{run}/checkpoints");
         self.send::<(), _>(Method::Get, &path, None).await
     }
