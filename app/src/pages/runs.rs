@@ -33,16 +33,17 @@ pub fn RunsPage() -> impl IntoView {
 fn ticking(live: Signal<bool>) -> RwSignal<u32> {
     let tick = RwSignal::new(0u32);
     Effect::new(move |_| {
-        if !live.get() {
-            return;
-        }
         #[cfg(feature = "hydrate")]
-        if let Ok(handle) = set_interval_with_handle(
-            move || tick.update(|n| *n += 1),
-            std::time::Duration::from_secs(1),
-        ) {
+        if live.get()
+            && let Ok(handle) = set_interval_with_handle(
+                move || tick.update(|n| *n += 1),
+                std::time::Duration::from_secs(1),
+            )
+        {
             on_cleanup(move || handle.clear());
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (live, tick);
     });
     tick
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::nodes::{self, Context, Outcome, Write};
 use super::{Engine, EngineError, decision_output};
 use crate::access::PermissionSet;
-use crate::store::{RunRow, StepCommit};
+use crate::store::{RunRow, StatusChange, StepCommit};
 use crate::tenancy::TenantScope;
 
 /// Runs `run` while this replica holds `lease`, renewing it every third of `ttl`.
@@ -193,7 +193,17 @@ async fn drive(
             let running = [RunStatus::Running];
             if inner
                 .store
-                .set_run_status(scope, id, step, &running, RunStatus::Waiting, &paused, None)
+                .set_run_status(
+                    scope,
+                    id,
+                    &StatusChange {
+                        step,
+                        from: &running,
+                        to: RunStatus::Waiting,
+                        waiting_on: &paused,
+                        error: None,
+                    },
+                )
                 .await?
             {
                 inner.metrics.workflow_run_ended("waiting");
@@ -265,11 +275,13 @@ async fn fail(
         .set_run_status(
             scope,
             run.id,
-            Some(run.step),
-            &open,
-            failed,
-            &[],
-            Some(message),
+            &StatusChange {
+                step: Some(run.step),
+                from: &open,
+                to: failed,
+                waiting_on: &[],
+                error: Some(message),
+            },
         )
         .await?
     {

@@ -33,7 +33,7 @@ use crate::config::EngineSettings;
 use crate::gateway::Gateway;
 use crate::identity::{Identity, Principal};
 use crate::kv::{Kv, KvError};
-use crate::store::{RunRow, Store, StoreError};
+use crate::store::{RunRow, StatusChange, Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
@@ -191,11 +191,13 @@ impl Engine {
             .set_run_status(
                 scope,
                 run_id,
-                Some(run.step),
-                &[RunStatus::Waiting],
-                RunStatus::Running,
-                &[],
-                None,
+                &StatusChange {
+                    step: Some(run.step),
+                    from: &[RunStatus::Waiting],
+                    to: RunStatus::Running,
+                    waiting_on: &[],
+                    error: None,
+                },
             )
             .await?;
         self.launch(scope.tenant_id(), run_id).await;
@@ -211,11 +213,13 @@ impl Engine {
             .set_run_status(
                 scope,
                 run_id,
-                None,
-                &open,
-                RunStatus::Cancelled,
-                &[],
-                Some("cancelled"),
+                &StatusChange {
+                    step: None,
+                    from: &open,
+                    to: RunStatus::Cancelled,
+                    waiting_on: &[],
+                    error: Some("cancelled"),
+                },
             )
             .await?;
         let run = self.0.store.get_run(scope, run_id).await?;

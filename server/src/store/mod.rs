@@ -36,7 +36,7 @@ pub use upstream_oauth::UpstreamOAuthRow;
 pub use upstreams::{UpstreamRecord, UpstreamRow};
 pub use users::NewUserRecord;
 pub use wall::APP_ROLE;
-pub use workflows::{RunRow, StepCommit};
+pub use workflows::{RunRow, StatusChange, StepCommit};
 
 use std::str::FromStr;
 use std::time::Duration;

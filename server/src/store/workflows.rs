@@ -122,6 +122,16 @@ pub struct StepCommit<'a> {
     pub error: Option<&'a str>,
 }
 
+/// A run's move from one of `from` to `to`, only at `step` when given.
+#[derive(Clone, Copy)]
+pub struct StatusChange<'a> {
+    pub step: Option<i64>,
+    pub from: &'a [RunStatus],
+    pub to: RunStatus,
+    pub waiting_on: &'a [String],
+    pub error: Option<&'a str>,
+}
+
 impl Store {
     /// Creates a workflow at version 1.
     #[instrument(skip_all)]
@@ -385,19 +395,22 @@ impl Store {
         Ok(moved)
     }
 
-    /// Moves a run from one of `from` to `to` at the step it is at, without a checkpoint
-    /// (pausing, failing, cancelling). `false`: it was in none of `from`.
+    /// Moves a run as `change` says, without a checkpoint (pausing, failing, cancelling).
+    /// `false`: it was in none of `change.from` (or not at `change.step`).
     #[instrument(skip_all)]
     pub async fn set_run_status(
         &self,
         scope: &TenantScope,
         run: Uuid,
-        step: Option<i64>,
-        from: &[RunStatus],
-        to: RunStatus,
-        waiting_on: &[String],
-        error: Option<&str>,
+        change: &StatusChange<'_>,
     ) -> Result<bool, StoreError> {
+        let StatusChange {
+            step,
+            from,
+            to,
+            waiting_on,
+            error,
+        } = *change;
         let now = Utc::now();
         let finished = to.is_final().then_some(now);
         // At most three statuses, each bound: one query text for both dialects.
