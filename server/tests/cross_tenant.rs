@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestDb, TestServer, backends, make_user, settings};
+use common::{PASSWORD, TestDb, TestServer, backends, make_user, post, settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -72,9 +72,19 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "call") => json!({ "tool": "everything.echo", "arguments": {} }),
         ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
+        ("post", "workflows") => workflow(),
+        ("put", "{id}") if path.contains("/workflows/") => workflow(),
+        ("post", "runs") => json!({}),
+        ("post", "decisions") => json!({ "node": "ask", "approve": true }),
+        ("post", "fork") => json!({ "step": 0 }),
         _ => return None,
     };
     Some(body)
+}
+
+/// A workflow that pauses at an approval, so a run of it stays open.
+fn workflow() -> Value {
+    json!({ "name": "flow", "definition": { "start": "ask", "nodes": { "ask": { "kind": "approval" } } } })
 }
 
 /// A valid query for routes that require one.
@@ -105,6 +115,8 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "virtual_servers": json_of(server, &format!("/api/v1/tenants/{b}/virtual-servers")).await,
         "gateway_settings": json_of(server, &format!("/api/v1/tenants/{b}/gateway-settings")).await,
         "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
+        "workflows": json_of(server, &format!("/api/v1/tenants/{b}/workflows")).await,
+        "runs": json_of(server, &format!("/api/v1/tenants/{b}/runs")).await,
         "audit": records,
     })
 }
@@ -140,6 +152,28 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
             .await
             .unwrap();
         let b_user = b_user["id"].as_str().unwrap().to_string();
+        // B's workflow and a run of it, waiting for an approval.
+        let url = server.url(&format!("/api/v1/tenants/{b}/workflows"));
+        let flow: Value = post(&server.client, url, workflow())
+            .await
+            .json()
+            .await
+            .unwrap();
+        let b_flow = flow["id"].as_str().unwrap().to_string();
+        let url = server.url(&format!("/api/v1/tenants/{b}/workflows/{b_flow}/runs"));
+        let run: Value = post(&server.client, url, json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let b_run = run["id"].as_str().unwrap().to_string();
+        for _ in 0..200 {
+            let run = json_of(&server, &format!("/api/v1/tenants/{b}/runs/{b_run}")).await;
+            if run["status"] == "waiting" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
 
         // A's tenant administrator, who may do everything inside A.
         make_user(&server, &a, "a-admin@example.com", &["tenant_admin"]).await;
@@ -162,7 +196,16 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
             }
             let path = template
                 .replace("{tenant_id}", &b)
-                .replace("{id}", if tenant_route { &b } else { &b_user })
+                .replace("{run_id}", &b_run)
+                .replace("{version}", "1")
+                .replace(
+                    "{id}",
+                    match () {
+                        _ if tenant_route => &b,
+                        _ if template.contains("/workflows/") => &b_flow,
+                        _ => &b_user,
+                    },
+                )
                 + query_for(template);
             for method in operations.as_object().unwrap().keys() {
                 let mut request = match method.as_str() {

@@ -129,6 +129,7 @@ async fn drive(
         let started = Instant::now();
         let state = Value::Object(run.state.0.clone());
         let parallel = run.next.0.len() > 1;
+        let had_writes = !writes.is_empty();
         let pending: Vec<&String> = run
             .next
             .0
@@ -244,6 +245,7 @@ async fn drive(
             next: &next,
             status,
             error: None,
+            clears_writes: parallel || had_writes,
         };
         if !inner.store.commit_step(scope, id, &commit).await? {
             // Cancelled, or another executor committed this step: either way not ours.

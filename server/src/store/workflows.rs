@@ -120,6 +120,8 @@ pub struct StepCommit<'a> {
     pub next: &'a [String],
     pub status: RunStatus,
     pub error: Option<&'a str>,
+    /// Results were recorded for this step (a parallel step, a decision) and are cleared.
+    pub clears_writes: bool,
 }
 
 /// A run's move from one of `from` to `to`, only at `step` when given.
@@ -386,6 +388,8 @@ impl Store {
                     .bind(run).bind(scope.tenant_id()).bind(commit.step).bind(Json(commit.ran))
                     .bind(Json(commit.state)).bind(Json(commit.outputs)).bind(Json(commit.next)).bind(now)
                     .execute(&mut *tx).await?;
+            }
+            if moved && commit.clears_writes {
                 sqlx::query("DELETE FROM workflow_writes WHERE tenant_id = $1 AND run_id = $2 AND step = $3")
                     .bind(scope.tenant_id()).bind(run).bind(commit.step - 1)
                     .execute(&mut *tx).await?;

@@ -10,11 +10,15 @@
 //! - `mcp`: `tools/call` direct to an upstream vs through the gateway at 1/16/64 clients, and
 //!   the memory per open MCP session over `--sessions` sessions (default 10,000).
 //!
-//! With no mode named, all five run. Usage:
+//! - `workflow`: a 10-node linear workflow of transform nodes, a durable checkpoint per step:
+//!   per-step overhead one run at a time, runs/s with 16 starting at once (`--runs`, at
+//!   most 200), and the memory 1,000 runs paused at an approval hold.
+//!
+//! With no mode named, all six run. Usage:
 //!
 //! ```text
-//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit|mcp]...
-//!     [--seconds 10] [--concurrency 32] [--users 200] [--events 1000000] [--sessions 10000]
+//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit|mcp|workflow]...
+//!     [--seconds 10] [--concurrency 32] [--users 200] [--events 1000000] [--sessions 10000] [--runs 200]
 //! ```
 
 mod audit;
@@ -22,6 +26,7 @@ mod http;
 mod mcp;
 mod policy;
 mod tokens;
+mod workflow;
 
 use std::time::Duration;
 
@@ -35,6 +40,7 @@ pub struct Options {
     users: usize,
     events: usize,
     sessions: usize,
+    runs: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -45,10 +51,14 @@ fn options() -> Result<Options, String> {
         users: 200,
         events: 1_000_000,
         sessions: 10_000,
+        runs: 200,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if matches!(arg.as_str(), "http" | "tokens" | "policy" | "audit" | "mcp") {
+        if matches!(
+            arg.as_str(),
+            "http" | "tokens" | "policy" | "audit" | "mcp" | "workflow"
+        ) {
             o.modes.push(arg);
             continue;
         }
@@ -62,11 +72,12 @@ fn options() -> Result<Options, String> {
             "--users" => o.users = number.max(1) as usize,
             "--events" => o.events = number.max(1) as usize,
             "--sessions" => o.sessions = number.max(1) as usize,
+            "--runs" => o.runs = number.max(1) as usize,
             other => return Err(format!("unknown option {other}")),
         }
     }
     if o.modes.is_empty() {
-        o.modes = ["http", "tokens", "policy", "audit", "mcp"]
+        o.modes = ["http", "tokens", "policy", "audit", "mcp", "workflow"]
             .map(String::from)
             .to_vec();
     }
@@ -139,6 +150,20 @@ async fn run_modes(
                 );
                 on_each_database(dir, "mcp", |label, url, dir| {
                     Box::pin(async move { mcp::run(label, &url, dir, options).await })
+                })
+                .await?;
+            }
+            "workflow" => {
+                println!(
+                    "\nworkflow: {} transform nodes in a line, a durable checkpoint per step",
+                    10
+                );
+                println!(
+                    "{:<10} {:>12} {:>12} {:>10} {:>12}",
+                    "database", "p50 ms/step", "min ms/step", "runs/s", "ms/step @16"
+                );
+                on_each_database(dir, "workflow", |label, url, dir| {
+                    Box::pin(async move { workflow::run(label, &url, dir, options.runs).await })
                 })
                 .await?;
             }

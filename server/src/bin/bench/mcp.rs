@@ -198,7 +198,7 @@ async fn load(
 }
 
 /// This process's resident memory, in KiB (Linux).
-async fn rss_kib() -> u64 {
+pub async fn rss_kib() -> u64 {
     tokio::fs::read_to_string("/proc/self/status")
         .await
         .ok()
