@@ -11,7 +11,7 @@ test:
 	.ci/test
 
 ## The issues' figures: API requests/s and latency, token verification, policy decisions over 1,000 rules,
-## audit search over 1,000,000 records; SQLite, and PostgreSQL too when DATABASE_URL is set.
+## audit search over 1,000,000 records, gateway calls, workflow steps; SQLite, and PostgreSQL too when DATABASE_URL is set.
 bench:
 	cargo run --release --locked -p server --bin switchyard-bench
 
