@@ -110,6 +110,7 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         fan_out_and_in(&server, &t).await;
         approval(&server, &t).await;
         retry_then_error_edge(&server, &t).await;
+        cancel_in_flight(&server, &t).await;
         refusals(&server, &t).await;
         // A platform administrator's run in another tenant acts as that administrator.
         let other = post(
@@ -432,6 +433,58 @@ async fn retry_then_error_edge(server: &TestServer, t: &str) {
     assert!(
         error.contains("node `denied` failed (refused)") && error.contains("unknown tool"),
         "{error}"
+    );
+}
+
+/// A run cancelled while its tool call is in flight: the call is withdrawn at the upstream
+/// (its audit record is a failure, not the success it would be 1.5 s later) and nothing
+/// after it runs.
+async fn cancel_in_flight(server: &TestServer, t: &str) {
+    let definition = json!({
+        "state": { "done": { "type": "boolean", "default": false } },
+        "start": "slow",
+        "nodes": {
+            "slow": { "kind": "tool", "tool": "fx.test_reconnection", "next": "after" },
+            "after": { "kind": "transform", "set": { "done": "true" } }
+        }
+    });
+    let wf = create(server, t, "slow", definition).await;
+    let run = start(server, t, &wf, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancel = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/cancel"));
+    let r = post(&server.client, cancel, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let body: Value = server
+        .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&body["status"], &body["state"]["done"], &body["step"]),
+        (&json!("cancelled"), &json!(false), &json!(0)),
+        "{body}"
+    );
+    let audit: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/audit?action=tool.call&limit=100"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calls: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
+        .collect();
+    assert_eq!(calls.len(), 1, "{audit}");
+    assert_eq!(
+        calls[0]["outcome"], "failure",
+        "withdrawn, not completed: {}",
+        calls[0]
     );
 }
 

@@ -13,6 +13,7 @@ use app::api::{Decision, RunStatus};
 use chrono::Utc;
 use futures::future::join_all;
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::nodes::{self, Context, Outcome, Write};
@@ -30,6 +31,13 @@ pub(super) async fn execute(
     ttl: Duration,
 ) {
     let lost = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
+    engine
+        .0
+        .stops
+        .lock()
+        .expect("stops")
+        .insert(run, stop.clone());
     let renew = {
         let (kv, holder, lease, lost) = (
             engine.0.kv.clone(),
@@ -47,11 +55,12 @@ pub(super) async fn execute(
             }
         })
     };
-    if let Err(error) = drive(engine, &scope, run, &lost).await {
+    if let Err(error) = drive(engine, &scope, run, &lost, stop).await {
         // The run stays where its last checkpoint left it; a later sweep tries again.
         tracing::warn!(%error, %run, "a workflow run stopped on an error; it will be resumed");
     }
     renew.abort();
+    engine.0.stops.lock().expect("stops").remove(&run);
 }
 
 async fn drive(
@@ -59,6 +68,7 @@ async fn drive(
     scope: &TenantScope,
     id: Uuid,
     lost: &AtomicBool,
+    stop: CancellationToken,
 ) -> Result<(), EngineError> {
     let inner = &engine.0;
     let mut run = inner.store.get_run(scope, id).await?;
@@ -104,6 +114,7 @@ async fn drive(
         scope,
         principal: &principal,
         run: id,
+        stop,
     };
     // Results of this step recorded before a crash or by a decision.
     let mut writes: BTreeMap<String, Write> = BTreeMap::new();

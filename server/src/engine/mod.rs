@@ -70,6 +70,9 @@ struct Inner {
     /// Runs this replica executes now, each with whether it was launched again meanwhile
     /// (a decision arriving as its executor pauses): then the executor looks once more.
     active: Mutex<HashMap<Uuid, bool>>,
+    /// The stop signal of each run executing here: a cancel on any replica fires it, and
+    /// the step in flight withdraws its tool calls.
+    stops: Mutex<HashMap<Uuid, CancellationToken>>,
     slots: Arc<Semaphore>,
 }
 
@@ -92,6 +95,7 @@ impl Engine {
             settings,
             holder: format!("replica:{}", Uuid::new_v4()),
             active: Mutex::new(HashMap::new()),
+            stops: Mutex::new(HashMap::new()),
             slots,
         }))
     }
@@ -204,7 +208,9 @@ impl Engine {
         Ok(self.0.store.get_run(scope, run_id).await?)
     }
 
-    /// Cancels a run that has not finished. A step in flight finishes but does not commit.
+    /// Cancels a run that has not finished. A step in flight is stopped wherever it runs:
+    /// its tool calls are withdrawn at their upstreams (and audited as failed), and it
+    /// commits nothing.
     pub async fn cancel(&self, scope: &TenantScope, run_id: Uuid) -> Result<RunRow, EngineError> {
         let open = [RunStatus::Running, RunStatus::Waiting];
         let moved = self
@@ -230,6 +236,10 @@ impl Engine {
             )));
         }
         self.0.metrics.workflow_run_ended("cancelled");
+        self.0
+            .kv
+            .publish(CANCELS, run_id.to_string().as_bytes())
+            .await?;
         Ok(run)
     }
 
@@ -303,8 +313,25 @@ impl Engine {
     }
 
     /// Every `sweep_secs`, takes up the runs no executor holds (after a crash, a restart, a
-    /// lost lease), until `shutdown`.
+    /// lost lease), until `shutdown`; meanwhile stops the runs executing here that are
+    /// cancelled on any replica.
     pub fn spawn_sweeper(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let stops = self.clone();
+        self.0.kv.listen(
+            CANCELS,
+            "workflow cancels",
+            shutdown.clone(),
+            move |payload| {
+                let run = std::str::from_utf8(&payload)
+                    .ok()
+                    .and_then(|s| Uuid::parse_str(s).ok());
+                if let Some(stop) =
+                    run.and_then(|run| stops.0.stops.lock().expect("stops").get(&run).cloned())
+                {
+                    stop.cancel();
+                }
+            },
+        );
         let engine = self.clone();
         let every = Duration::from_secs(self.0.settings.sweep_secs.max(1));
         tokio::spawn(async move {
@@ -400,6 +427,9 @@ impl Engine {
         active.get_mut(&run).map(std::mem::take).unwrap_or(false)
     }
 }
+
+/// The channel cancelled runs' ids go out on.
+const CANCELS: &str = "workflow-cancels";
 
 #[allow(clippy::too_many_arguments)]
 fn new_run(

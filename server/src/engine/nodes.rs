@@ -69,6 +69,8 @@ pub(super) struct Context<'a> {
     pub scope: &'a TenantScope,
     pub principal: &'a Principal,
     pub run: uuid::Uuid,
+    /// Fired when the run is cancelled: tool calls in flight are withdrawn.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 pub(super) fn kind_name(action: &Action) -> &'static str {
@@ -81,36 +83,56 @@ pub(super) fn kind_name(action: &Action) -> &'static str {
 }
 
 /// Runs `node` over `state`, retrying as its policy says.
+/// Runs `node` over `state`, retrying as its policy says. A timeout or the run's
+/// cancellation stops an attempt through its call's cancel signal, never by dropping it,
+/// so the gateway withdraws the call at its upstream and still audits it.
 pub(super) async fn run(cx: &Context<'_>, name: &str, node: &GraphNode, state: &Value) -> Outcome {
     let attempts = node.retry.as_ref().map_or(1, |r| r.attempts.max(1));
     let mut attempt = 1;
     loop {
-        let outcome = match node.timeout_secs {
-            Some(secs) => {
-                tokio::time::timeout(Duration::from_secs(secs), once(cx, name, node, state))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Outcome::Failed(Failure::new(
-                            FailureKind::Timeout,
-                            format!("took longer than {secs} s"),
-                        ))
-                    })
-            }
-            None => once(cx, name, node, state).await,
-        };
+        if cx.stop.is_cancelled() {
+            return cancelled();
+        }
+        let stop = cx.stop.child_token();
+        let timer = node.timeout_secs.map(|secs| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                stop.cancel();
+            })
+        });
+        let outcome = once(cx, name, node, state, &stop).await;
+        let timed_out = timer.is_some_and(|timer| {
+            timer.abort();
+            stop.is_cancelled() && !cx.stop.is_cancelled()
+        });
         let Outcome::Failed(mut failure) = outcome else {
             return outcome;
         };
+        if cx.stop.is_cancelled() {
+            return cancelled();
+        }
+        if timed_out {
+            let secs = node.timeout_secs.unwrap_or_default();
+            failure = Failure::new(FailureKind::Timeout, format!("took longer than {secs} s"));
+        }
         failure.attempts = attempt;
         let retry = node.retry.as_ref().filter(|r| r.on.contains(&failure.kind));
         match retry {
             Some(policy) if attempt < attempts => {
-                tokio::time::sleep(backoff(policy, attempt)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff(policy, attempt)) => {}
+                    () = cx.stop.cancelled() => return cancelled(),
+                }
                 attempt += 1;
             }
             _ => return Outcome::Failed(failure),
         }
     }
+}
+
+fn cancelled() -> Outcome {
+    Outcome::Failed(Failure::new(FailureKind::Refused, "the run was cancelled"))
 }
 
 /// Exponential from `backoff_ms`, capped; with jitter, a uniform pick below that ("full
@@ -128,7 +150,13 @@ fn backoff(policy: &RetrySpec, attempt: u32) -> Duration {
     Duration::from_millis(ms)
 }
 
-async fn once(cx: &Context<'_>, name: &str, node: &GraphNode, state: &Value) -> Outcome {
+async fn once(
+    cx: &Context<'_>,
+    name: &str,
+    node: &GraphNode,
+    state: &Value,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Outcome {
     let vars: [(&str, &Value); 1] = [("state", state)];
     let eval = |e: &Expr| {
         e.eval(&vars[..]).map_err(|err| {
@@ -194,7 +222,7 @@ async fn once(cx: &Context<'_>, name: &str, node: &GraphNode, state: &Value) -> 
                     return Outcome::Failed(Failure::new(FailureKind::Expression, e.to_string()));
                 }
             };
-            match call(cx, name, tool, arguments).await {
+            match call(cx, name, tool, arguments, stop).await {
                 Ok(result) => {
                     let value = result_value(&result);
                     let update = output
@@ -216,6 +244,7 @@ async fn call(
     node: &str,
     tool: &str,
     arguments: Map<String, Value>,
+    stop: &tokio_util::sync::CancellationToken,
 ) -> Result<CallToolResult, Failure> {
     // The audit record names the run and node in place of an HTTP request id.
     let origin = Origin {
@@ -223,9 +252,14 @@ async fn call(
         client_addr: None,
     };
     let caller = Caller::rest(cx.scope, cx.principal, &origin);
+    // A cancelled run withdraws the call at its upstream; the gateway audits it as failed.
+    let control = Control {
+        cancel: stop.clone(),
+        ..Control::default()
+    };
     let called = cx
         .gateway
-        .call(&caller, tool, arguments, Control::default())
+        .call(&caller, tool, arguments, control)
         .await
         .map_err(|e| {
             let kind = match &e {
