@@ -8,6 +8,7 @@ pub mod compile;
 pub mod definition;
 pub mod expr;
 mod functions;
+mod lex;
 pub mod state;
 #[cfg(test)]
 mod tests;
