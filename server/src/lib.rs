@@ -67,6 +67,8 @@ pub struct Shared {
     pub oauth: gateway::oauth::AuthorizationServer,
     /// Workflow runs and their executors.
     pub engine: engine::Engine,
+    /// Each tenant's LLM providers, usage and budget.
+    pub llm: engine::llm::Llm,
 }
 
 /// What the MCP endpoint shares across requests.
@@ -150,16 +152,20 @@ impl AppState {
             metrics.clone(),
             settings.oauth.clone(),
         );
+        let llm = engine::llm::Llm::new(store.clone(), vault.clone(), metrics.clone())
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
         let engine = engine::Engine::new(
             store.clone(),
             kv.clone(),
             gateway.clone(),
+            llm.clone(),
             identity.clone(),
             metrics.clone(),
             settings.engine.clone(),
         );
         Ok(AppState(Arc::new(Shared {
             engine,
+            llm,
             oauth,
             mcp,
             gateway,

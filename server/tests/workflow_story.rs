@@ -7,61 +7,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::workflows::{checkpoints, create, settle, start};
 use common::{TestDb, TestServer, post};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// `POST …/workflows`; the new workflow's id.
-async fn create(server: &TestServer, t: &str, name: &str, definition: Value) -> String {
-    let url = server.url(&format!("/api/v1/tenants/{t}/workflows"));
-    let r = post(
-        &server.client,
-        url,
-        json!({ "name": name, "definition": definition }),
-    )
-    .await;
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-/// Starts a run; its id.
-async fn start(server: &TestServer, t: &str, workflow: &str, input: Value) -> String {
-    let url = server.url(&format!("/api/v1/tenants/{t}/workflows/{workflow}/runs"));
-    let r = post(&server.client, url, json!({ "input": input })).await;
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-/// The run once it is no longer running (finished or waiting).
-async fn settle(server: &TestServer, t: &str, run: &str) -> Value {
-    for _ in 0..600 {
-        let body: Value = server
-            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if body["status"] != "running" {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run} still running after 30 s");
-}
-
-async fn checkpoints(server: &TestServer, t: &str, run: &str) -> Vec<Value> {
-    let body: Value = server
-        .get(&format!("/api/v1/tenants/{t}/runs/{run}/checkpoints"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["items"].as_array().unwrap().clone()
-}
 
 /// Each checkpoint's `ran` and the value of state key `key`.
 fn trace(items: &[Value], key: &str) -> Vec<(Vec<String>, Value)> {

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod client;
 mod invitation;
+mod llm;
 mod oauth;
 mod policy;
 mod tools;
@@ -24,6 +25,10 @@ pub use client::{ApiClient, Method, sendable};
 pub use invitation::{
     AcceptInvitation, CreatedInvitation, Invitation, InvitationInfo, InvitationList,
     InvitationToken, NewInvitation,
+};
+pub use llm::{
+    LlmBudget, LlmFlavor, LlmProbe, LlmProvider, LlmProviderInput, LlmProviderList, LlmUsage,
+    LlmUsageQuery, ModelUsage, TokenCount,
 };
 pub use oauth::{OAuthAnswer, OAuthConsent, OAuthConsentList, OAuthRedirect, OAuthRequest};
 pub use policy::{

@@ -111,6 +111,7 @@ async fn drive(
     };
     let cx = Context {
         gateway: &inner.gateway,
+        llm: &inner.llm,
         scope,
         principal: &principal,
         run: id,

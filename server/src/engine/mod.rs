@@ -11,7 +11,9 @@
 //! committed twice. A node whose step never committed does run again: a tool with effects
 //! outside the gateway should be idempotent, as for any at-least-once executor.
 
+mod agent;
 mod executor;
+pub mod llm;
 mod nodes;
 
 use std::collections::HashMap;
@@ -62,6 +64,7 @@ struct Inner {
     store: Store,
     kv: Kv,
     gateway: Gateway,
+    llm: llm::Llm,
     identity: Identity,
     metrics: Metrics,
     settings: EngineSettings,
@@ -81,6 +84,7 @@ impl Engine {
         store: Store,
         kv: Kv,
         gateway: Gateway,
+        llm: llm::Llm,
         identity: Identity,
         metrics: Metrics,
         settings: EngineSettings,
@@ -90,6 +94,7 @@ impl Engine {
             store,
             kv,
             gateway,
+            llm,
             identity,
             metrics,
             settings,

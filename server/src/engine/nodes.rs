@@ -45,7 +45,7 @@ pub(super) struct Failure {
 }
 
 impl Failure {
-    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+    pub(super) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -66,6 +66,7 @@ impl Failure {
 /// What a node needs from its run.
 pub(super) struct Context<'a> {
     pub gateway: &'a Gateway,
+    pub llm: &'a super::llm::Llm,
     pub scope: &'a TenantScope,
     pub principal: &'a Principal,
     pub run: uuid::Uuid,
@@ -79,10 +80,10 @@ pub(super) fn kind_name(action: &Action) -> &'static str {
         Action::Condition { .. } => "condition",
         Action::Tool { .. } => "tool",
         Action::Approval { .. } => "approval",
+        Action::Llm(_) => "llm",
     }
 }
 
-/// Runs `node` over `state`, retrying as its policy says.
 /// Runs `node` over `state`, retrying as its policy says. A timeout or the run's
 /// cancellation stops an attempt through its call's cancel signal, never by dropping it,
 /// so the gateway withdraws the call at its upstream and still audits it.
@@ -235,11 +236,22 @@ async fn once(
             }
         }
         Action::Approval { .. } => Outcome::Paused,
+        Action::Llm(action) => match super::agent::run(cx, name, action, state, stop).await {
+            Ok(answer) => {
+                let update = action
+                    .output
+                    .iter()
+                    .map(|key| (key.clone(), Value::String(answer.text.clone())))
+                    .collect();
+                done(update, answer.trace)
+            }
+            Err(f) => Outcome::Failed(f),
+        },
     }
 }
 
 /// One tool call through the gateway, as the run's principal.
-async fn call(
+pub(super) async fn call(
     cx: &Context<'_>,
     node: &str,
     tool: &str,
@@ -288,7 +300,7 @@ async fn call(
 
 /// The value a tool's result puts into the state: its structured content when it has one,
 /// else its text (one block: that text; several: joined by newlines), else the whole result.
-fn result_value(result: &CallToolResult) -> Value {
+pub(super) fn result_value(result: &CallToolResult) -> Value {
     if let Some(structured) = &result.structured_content {
         return structured.clone();
     }

@@ -14,6 +14,7 @@ mod gateway_settings;
 mod guard;
 mod invitations;
 mod keys;
+mod llm;
 mod mcp;
 mod oauth;
 mod oauth_grants;
@@ -64,6 +65,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(upstreams::router())
         .merge(upstream_oauth::router())
         .merge(virtual_servers::router())
+        .merge(llm::router())
         .merge(tools::router())
         .merge(audit::router())
         .merge(auth::router())

@@ -44,6 +44,11 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
         "name",
     ),
     (
+        "llm_providers_tenant_name_key",
+        "llm_providers.name",
+        "name",
+    ),
+    (
         "tool_policies_tenant_name_key",
         "tool_policies.name",
         "name",

@@ -180,6 +180,22 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// One request to an LLM provider (`kind`: chat, stream, embed; `outcome`: ok, error,
+    /// refused when the budget was spent) and how long it took.
+    pub fn llm_request(&self, kind: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.record(|| {
+            let labels = [("kind", kind), ("outcome", outcome)];
+            metrics::counter!("llm_requests_total", &labels).increment(1);
+            metrics::histogram!("llm_request_duration_seconds", "kind" => kind)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// Tokens an LLM provider reported (`kind`: prompt, completion).
+    pub fn llm_tokens(&self, kind: &'static str, tokens: u64) {
+        self.record(|| metrics::counter!("llm_tokens_total", "kind" => kind).increment(tokens));
+    }
+
     pub fn render(&self) -> String {
         self.handle.run_upkeep();
         self.handle.render()

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod invitations;
+mod llm;
 mod oauth;
 mod roles;
 mod upstreams;

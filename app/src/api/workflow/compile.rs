@@ -13,6 +13,10 @@ use super::expr::Expr;
 use super::state::Template;
 use crate::api::FieldError;
 
+mod llm;
+
+pub use llm::{DEFAULT_MAX_ROUNDS, LlmAction, Messages, ToolChoiceSpec};
+
 /// The most nodes in one workflow.
 pub const MAX_NODES: usize = 500;
 /// Steps a run may take unless its definition says otherwise.
@@ -75,6 +79,7 @@ pub enum Action {
         output: Option<String>,
         rejected: Option<String>,
     },
+    Llm(Box<LlmAction>),
 }
 
 /// What expressions in nodes and templates may read.
@@ -301,11 +306,26 @@ impl Check<'_> {
             ("prompt", spec.prompt.is_some()),
             ("form", !spec.form.is_empty()),
             ("rejected", spec.rejected.is_some()),
+            ("provider", spec.provider.is_some()),
+            ("model", spec.model.is_some()),
+            ("system", spec.system.is_some()),
+            ("messages", spec.messages.is_some()),
+            ("tools", !spec.tools.is_empty()),
+            ("tool_choice", spec.tool_choice.is_some()),
+            ("max_rounds", spec.max_rounds.is_some()),
+            ("temperature", spec.temperature.is_some()),
+            ("max_tokens", spec.max_tokens.is_some()),
             ("next", !spec.next.is_empty()),
         ];
         for (name, set) in present {
             if set && !allowed.contains(&name) {
-                self.problem(name, format!("a {kind} node takes no `{name}`"));
+                // "an llm", "an approval": the article goes by the sound.
+                let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'l']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                self.problem(name, format!("{article} {kind} node takes no `{name}`"));
             }
         }
     }
@@ -316,7 +336,8 @@ impl Check<'_> {
             NodeKind::Condition => self.condition(spec),
             NodeKind::Tool => self.tool(spec),
             NodeKind::Approval => self.approval(spec),
-            NodeKind::Llm | NodeKind::Map | NodeKind::Subgraph => {
+            NodeKind::Llm => self.llm(spec),
+            NodeKind::Map | NodeKind::Subgraph => {
                 self.problem("kind", "this node kind is not available yet");
                 None
             }

@@ -114,7 +114,10 @@ pub enum NodeKind {
     Tool,
     /// Pauses until a person approves or rejects, answering `form`.
     Approval,
-    /// A chat completion (not available yet).
+    /// A chat completion through one of the tenant's LLM providers: `prompt` (or
+    /// `messages`) rendered from the state, optionally with `tools` the model may call
+    /// through the gateway as the run's principal (an agent loop of at most `max_rounds`
+    /// completions); the answer's text goes to `output`.
     Llm,
     /// Parallel fan-out over a list (not available yet).
     Map,
@@ -146,12 +149,44 @@ pub struct NodeSpec {
     /// inside a longer string its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
-    /// tool, approval: the state key that receives the result or the decision.
+    /// tool, approval, llm: the state key that receives the result, the decision or the
+    /// answer's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// approval: what the approver is asked (a template string).
+    /// approval: what the approver is asked; llm: the user's message (template strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// llm: the provider's name (default: the tenant's only enabled provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// llm: the model, if not the provider's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// llm: the system message (a template string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// llm: the conversation instead of `prompt`: a template rendering to an array of
+    /// `{"role": "user" | "assistant" | "system", "content": "…"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Value>,
+    /// llm: the tools the model may call, by gateway name or glob (`math.*`); only those
+    /// the run's principal may use are offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// llm: `auto` (default), `none`, or a tool's gateway name the first completion must
+    /// call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<String>,
+    /// llm: the most completions in the agent loop (1–20, default 5); the last is asked
+    /// for an answer without tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rounds: Option<u32>,
+    /// llm: sampling temperature, 0–2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// llm: the most tokens one completion may produce (1–100,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
     /// approval: the fields the approver fills in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub form: Vec<FormField>,
@@ -231,7 +266,8 @@ pub enum FailureKind {
     Upstream,
     /// The tool answered with `isError`.
     ToolError,
-    /// The gateway refused: unknown tool, not the run's to use, rate limited.
+    /// The gateway refused (unknown tool, not the run's to use, rate limited), or the LLM
+    /// provider refused the request (a 4xx other than 429, the budget spent).
     Refused,
     /// An expression or template failed, or a value did not fit its key.
     Expression,

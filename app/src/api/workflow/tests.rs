@@ -358,3 +358,89 @@ fn a_loop_without_a_way_out_is_still_a_valid_graph_but_an_island_is_not() {
         ("nodes.b", "no edge leads here from `start`")
     );
 }
+
+#[test]
+fn llm_nodes_check_their_prompt_tools_and_bounds() {
+    let good = definition(json!({
+        "state": { "q": { "type": "string" }, "a": { "type": "string" } },
+        "start": "ask",
+        "nodes": { "ask": { "kind": "llm", "prompt": "Answer {{ state.q }}", "system": "Be brief.",
+            "tools": ["math.*"], "tool_choice": "math.add", "max_rounds": 3, "temperature": 0.2,
+            "output": "a" } }
+    }));
+    let graph = compile(&good).unwrap();
+    let super::compile::Action::Llm(action) = &graph.nodes["ask"].action else {
+        panic!("not an llm node");
+    };
+    assert_eq!(action.max_rounds, 3);
+    assert_eq!(
+        action.tool_choice,
+        super::compile::ToolChoiceSpec::Tool("math.add".into())
+    );
+    let node = |extra: Value| {
+        let mut node = json!({ "kind": "llm" });
+        node.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        definition(json!({
+            "state": { "a": { "type": "string" } },
+            "start": "ask",
+            "nodes": { "ask": node }
+        }))
+    };
+    for (extra, field, message) in [
+        (
+            json!({}),
+            "nodes.ask.prompt",
+            "needs a `prompt` or `messages`",
+        ),
+        (
+            json!({ "prompt": "x", "messages": [] }),
+            "nodes.ask.messages",
+            "not both",
+        ),
+        (
+            json!({ "prompt": "x", "temperature": 3 }),
+            "nodes.ask.temperature",
+            "between 0 and 2",
+        ),
+        (
+            json!({ "prompt": "x", "max_rounds": 0 }),
+            "nodes.ask.max_rounds",
+            "between 1 and 20",
+        ),
+        (
+            json!({ "prompt": "x", "tools": ["fx.*"], "tool_choice": "web.search" }),
+            "nodes.ask.tool_choice",
+            "`web.search` is none of them",
+        ),
+        (
+            json!({ "prompt": "x", "set": { "a": "1" } }),
+            "nodes.ask.set",
+            "an llm node takes no `set`",
+        ),
+        (
+            json!({ "prompt": "{{ state.ghost }}" }),
+            "nodes.ask.prompt",
+            "no key `ghost`",
+        ),
+        (
+            json!({ "prompt": "x", "output": "ghost" }),
+            "nodes.ask.output",
+            "no key `ghost`",
+        ),
+        (
+            json!({ "prompt": "x", "provider": "two words" }),
+            "nodes.ask.provider",
+            "no spaces",
+        ),
+    ] {
+        let problems = compile(&node(extra.clone())).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(message)),
+            "{extra}: {problems:?}"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! The `llm` node: a chat completion through one of the tenant's providers, and when the
+//! node offers tools, an agent loop: each tool the model calls goes through the gateway as
+//! the run's principal (decided, rate limited, audited like any client's call), its result
+//! goes back to the model, until the model answers or the rounds run out. The model is
+//! offered only tools the principal may call, so what it cannot see it cannot ask for.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use app::api::TokenCount;
+use app::api::workflow::compile::{LlmAction, Messages, ToolChoiceSpec};
+use app::api::workflow::definition::FailureKind;
+use serde_json::{Map, Value, json};
+
+use super::llm::wire::{ChatRequest, FunctionSpec, Message, Role, ToolCall, ToolChoice, ToolSpec};
+use super::llm::{LlmError, Purpose};
+use super::nodes::{Context, Failure, call, result_value};
+use crate::gateway::Caller;
+
+/// The most characters of one tool result handed back to the model.
+const MAX_TOOL_RESULT_CHARS: usize = 16_000;
+
+/// What the node produced: the answer's text, and the trace's account of how.
+pub(super) struct Answered {
+    pub text: String,
+    pub trace: Value,
+}
+
+/// Runs the node's completions and tool calls.
+pub(super) async fn run(
+    cx: &Context<'_>,
+    node: &str,
+    action: &LlmAction,
+    state: &Value,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Answered, Failure> {
+    let endpoint = cx
+        .llm
+        .provider(cx.scope, action.provider.as_deref())
+        .await
+        .map_err(failure)?;
+    let mut messages = opening(action, state)?;
+    let offered = offer(cx, action).await?;
+    let purpose = Purpose {
+        kind: "workflow",
+        run_id: Some(cx.run),
+        user_id: Some(cx.principal.user_id),
+    };
+    let mut usage = TokenCount::default();
+    let mut calls = Vec::new();
+    let mut rounds = 0;
+    let text = loop {
+        rounds += 1;
+        let last = rounds >= action.max_rounds;
+        let tools = if last {
+            Vec::new()
+        } else {
+            offered.specs.clone()
+        };
+        let tool_choice = match (&action.tool_choice, rounds) {
+            _ if tools.is_empty() => None,
+            (ToolChoiceSpec::None, 1) => Some(ToolChoice::None),
+            (ToolChoiceSpec::Tool(name), 1) => offered.wire_name(name).map(ToolChoice::Function),
+            _ => Some(ToolChoice::Auto),
+        };
+        let request = ChatRequest {
+            model: action.model.clone(),
+            messages: messages.clone(),
+            tools,
+            tool_choice,
+            temperature: action.temperature,
+            max_tokens: action.max_tokens,
+            // Whole answers until run events (issue #5 point 3) give streamed text a listener:
+            // llama.cpp's server reports a streamed answer's usage nowhere, a whole one's always.
+            stream: false,
+            ..ChatRequest::default()
+        };
+        let completion = cx
+            .llm
+            .chat(cx.scope, &endpoint, purpose, request, &mut |_| {}, stop)
+            .await
+            .map_err(failure)?;
+        if let Some(used) = completion.usage {
+            usage.add(used);
+        }
+        let requested = completion.message.tool_calls.clone();
+        if requested.is_empty() || last {
+            break completion.message.content;
+        }
+        messages.push(completion.message);
+        for request in requested {
+            let started = Instant::now();
+            let (result, record) = use_tool(cx, node, &offered, &request, stop).await?;
+            calls.push(json!({
+                "tool": record.0,
+                "arguments": record.1,
+                "result": result.chars().take(2_000).collect::<String>(),
+                "error": record.2,
+                "ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }));
+            messages.push(Message::tool_result(&request.id, result));
+        }
+    };
+    let trace = json!({
+        "provider": endpoint.name,
+        "model": action.model.as_deref().unwrap_or(&endpoint.model),
+        "text": text,
+        "rounds": rounds,
+        "tool_calls": calls,
+        "usage": usage,
+    });
+    Ok(Answered { text, trace })
+}
+
+/// The conversation the node opens with.
+fn opening(action: &LlmAction, state: &Value) -> Result<Vec<Message>, Failure> {
+    let render = |template: &app::api::workflow::state::Template| {
+        template
+            .render(state)
+            .map_err(|e| Failure::new(FailureKind::Expression, e.to_string()))
+    };
+    let as_text = |v: Value| match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let mut messages = Vec::new();
+    if let Some(system) = &action.system {
+        messages.push(Message::new(Role::System, as_text(render(system)?)));
+    }
+    match &action.messages {
+        Messages::Prompt(prompt) => {
+            messages.push(Message::new(Role::User, as_text(render(prompt)?)))
+        }
+        Messages::Conversation(template) => {
+            let Value::Array(items) = render(template)? else {
+                return Err(Failure::new(
+                    FailureKind::Expression,
+                    "`messages` did not render to an array",
+                ));
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                let role = item
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .and_then(Role::parse);
+                let content = item.get("content").cloned().map(as_text);
+                match (role, content) {
+                    (Some(role @ (Role::System | Role::User | Role::Assistant)), Some(content)) => {
+                        messages.push(Message::new(role, content));
+                    }
+                    _ => {
+                        return Err(Failure::new(
+                            FailureKind::Expression,
+                            format!(
+                                "messages[{i}] is not {{\"role\": \"system\" | \"user\" | \"assistant\", \"content\": …}}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(messages)
+}
+
+/// The tools offered to the model, under names the wire allows (`^[a-zA-Z0-9_-]{1,64}$`),
+/// each mapped back to its gateway name.
+struct Offered {
+    specs: Vec<ToolSpec>,
+    gateway_names: HashMap<String, String>,
+}
+
+impl Offered {
+    fn wire_name(&self, gateway_name: &str) -> Option<String> {
+        self.gateway_names
+            .iter()
+            .find(|(_, g)| g.as_str() == gateway_name)
+            .map(|(wire, _)| wire.clone())
+    }
+}
+
+/// The node's tools that the principal may call, as the gateway's catalog has them.
+async fn offer(cx: &Context<'_>, action: &LlmAction) -> Result<Offered, Failure> {
+    let mut offered = Offered {
+        specs: Vec::new(),
+        gateway_names: HashMap::new(),
+    };
+    if action.tools.is_empty() {
+        return Ok(offered);
+    }
+    let origin = crate::audit::Origin {
+        request_id: Some(format!("workflow-run:{}", cx.run)),
+        client_addr: None,
+    };
+    let caller = Caller::rest(cx.scope, cx.principal, &origin);
+    let catalog = cx
+        .gateway
+        .catalog(&caller)
+        .await
+        .map_err(|e| Failure::new(FailureKind::Upstream, format!("the tool catalog: {e}")))?;
+    for tool in catalog.tools {
+        if !app::api::any_matches(&action.tools, &tool.name) {
+            continue;
+        }
+        let wire = wire_name(&tool.name, &offered.gateway_names);
+        offered.specs.push(ToolSpec {
+            kind: "function",
+            function: FunctionSpec {
+                name: wire.clone(),
+                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
+                parameters: Value::Object((*tool.input_schema).clone()),
+            },
+        });
+        offered.gateway_names.insert(wire, tool.name.to_string());
+    }
+    if let ToolChoiceSpec::Tool(name) = &action.tool_choice
+        && offered.wire_name(name).is_none()
+    {
+        return Err(Failure::new(
+            FailureKind::Refused,
+            format!("unknown tool `{name}` (tool_choice)"),
+        ));
+    }
+    Ok(offered)
+}
+
+/// `math.add` → `math__add`; other characters outside the wire's set become `_`; a name
+/// too long or already taken gets a numbered suffix.
+fn wire_name(gateway_name: &str, taken: &HashMap<String, String>) -> String {
+    let base: String = gateway_name
+        .replace('.', "__")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if !taken.contains_key(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| {
+            let suffix = format!("_{n}");
+            let keep: String = base.chars().take(64 - suffix.len()).collect();
+            keep + &suffix
+        })
+        .find(|candidate| !taken.contains_key(candidate))
+        .unwrap_or(base)
+}
+
+/// One tool call the model asked for. Whatever goes wrong with it (an unknown name,
+/// arguments that are not JSON, a refusal, the tool's own error) goes back to the model as
+/// the tool's result, as agents expect; only the run's cancellation ends the node.
+/// Returns the text for the model and (gateway name, arguments, error) for the trace.
+async fn use_tool(
+    cx: &Context<'_>,
+    node: &str,
+    offered: &Offered,
+    request: &ToolCall,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(String, (String, Value, Option<String>)), Failure> {
+    let name = request.function.name.as_str();
+    let Some(gateway_name) = offered.gateway_names.get(name) else {
+        let error = format!("error: there is no tool `{name}`");
+        return Ok((error.clone(), (name.to_owned(), Value::Null, Some(error))));
+    };
+    let raw = request.function.arguments.trim();
+    let arguments: Map<String, Value> =
+        match serde_json::from_str(if raw.is_empty() { "{}" } else { raw }) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                let error = format!("error: the arguments are not a JSON object: {raw}");
+                let record = (
+                    gateway_name.clone(),
+                    Value::String(raw.to_owned()),
+                    Some(error.clone()),
+                );
+                return Ok((error, record));
+            }
+        };
+    let shown = Value::Object(arguments.clone());
+    match call(cx, node, gateway_name, arguments, stop).await {
+        Ok(result) => {
+            let text: String = model_text(&result)
+                .chars()
+                .take(MAX_TOOL_RESULT_CHARS)
+                .collect();
+            Ok((text, (gateway_name.clone(), shown, None)))
+        }
+        Err(_) if stop.is_cancelled() => {
+            Err(Failure::new(FailureKind::Refused, "the run was cancelled"))
+        }
+        Err(failure) => {
+            let error = format!("error: {}", failure.message);
+            Ok((
+                error.clone(),
+                (gateway_name.clone(), shown, Some(failure.message)),
+            ))
+        }
+    }
+}
+
+/// What the model reads of a tool's result: its text blocks (the form every MCP client
+/// understands; structured content repeats them as JSON), else its structured content or
+/// the whole result as JSON.
+fn model_text(result: &rmcp::model::CallToolResult) -> String {
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
+    if !texts.is_empty() {
+        return texts.join("\n");
+    }
+    match result_value(result) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// A provider's failure as the node's: transient ones may be retried.
+fn failure(e: LlmError) -> Failure {
+    let kind = match &e {
+        LlmError::Cancelled => FailureKind::Refused,
+        e if e.transient() => FailureKind::Upstream,
+        LlmError::Malformed { .. } | LlmError::Store(_) | LlmError::Vault(_) => {
+            FailureKind::Upstream
+        }
+        _ => FailureKind::Refused,
+    };
+    Failure::new(kind, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_names_become_wire_names_without_collisions() {
+        let mut taken = HashMap::new();
+        let a = wire_name("math.add", &taken);
+        assert_eq!(a, "math__add");
+        taken.insert(a, "math.add".into());
+        assert_eq!(wire_name("math__add", &taken), "math__add_2");
+        assert_eq!(wire_name("web.fetch url!", &taken), "web__fetch_url_");
+        let long = wire_name(&format!("u.{}", "x".repeat(100)), &taken);
+        assert_eq!(long.len(), 64);
+    }
+}

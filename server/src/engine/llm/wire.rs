@@ -1,0 +1,511 @@
+//! The OpenAI chat-completions wire format (the de facto standard that OpenAI, Azure OpenAI,
+//! Ollama, vLLM and llama.cpp all serve): requests, answers, and the assembly of a streamed
+//! answer from its `chat.completion.chunk` deltas, sent as server-sent events
+//! (WHATWG HTML §9.2) and ended by `data: [DONE]`.
+
+use app::api::TokenCount;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One message of a conversation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    /// Always sent, `""` when there is none: llama.cpp's server refuses `null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub content: String,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn tool_result(call_id: &str, content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Tool,
+            content: content.into(),
+            tool_call_id: Some(call_id.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    #[default]
+    User,
+    Assistant,
+    Tool,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "system" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
+    pub function: FunctionCall,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    pub name: String,
+    /// JSON text, as the model wrote it (it may not parse).
+    #[serde(default)]
+    pub arguments: String,
+}
+
+fn function_type() -> String {
+    "function".into()
+}
+
+/// A tool offered to the model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolSpec {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+/// Whether, and which, tool the model must call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Function(String),
+}
+
+impl Serialize for ToolChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolChoice::Auto => s.serialize_str("auto"),
+            ToolChoice::None => s.serialize_str("none"),
+            ToolChoice::Function(name) => serde_json::json!({
+                "type": "function",
+                "function": { "name": name },
+            })
+            .serialize(s),
+        }
+    }
+}
+
+/// A `POST …/chat/completions` body.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChatRequest {
+    /// Absent for Azure, which takes the deployment from the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub messages: Vec<Message>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    /// Asks for the usage in a last chunk when streaming (OpenAI; others may ignore it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<Value>,
+}
+
+/// A chat completion's answer, whole or assembled from a stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    pub message: Message,
+    pub finish_reason: Option<String>,
+    /// As the provider reported it; `None` when it reported none.
+    pub usage: Option<TokenCount>,
+    pub model: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    message: Option<Message>,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl From<Usage> for TokenCount {
+    fn from(u: Usage) -> Self {
+        TokenCount {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    content: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A streamed piece of a tool call: the first names it, later ones add argument text.
+#[derive(Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    arguments: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    null_as_default(d)
+}
+
+/// Servers send `null` where OpenAI leaves a field out (llama.cpp: `"tool_calls": null`).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Reads a whole (non-streamed) answer.
+pub fn completion(body: &[u8]) -> Result<Completion, String> {
+    let answer: Answer =
+        serde_json::from_slice(body).map_err(|e| format!("not a chat completion: {e}"))?;
+    let choice = answer
+        .choices
+        .into_iter()
+        .next()
+        .ok_or("the answer has no choices")?;
+    let mut message = choice.message.ok_or("the answer's choice has no message")?;
+    message.role = Role::Assistant;
+    Ok(Completion {
+        message,
+        finish_reason: choice.finish_reason,
+        usage: answer.usage.map(Into::into),
+        model: answer.model,
+    })
+}
+
+/// Builds a [`Completion`] from a stream's bytes as they arrive, handing each piece of
+/// text to the caller as soon as its event is complete.
+#[derive(Default)]
+pub struct StreamAssembler {
+    buffer: Vec<u8>,
+    done: bool,
+    completion: Completion,
+}
+
+impl StreamAssembler {
+    /// Takes the next bytes; returns the text the completed events added.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<String, String> {
+        self.buffer.extend_from_slice(bytes);
+        let mut text = String::new();
+        // Events end at a blank line; lines end in LF, CRLF or CR (SSE §9.2.5). Only
+        // `data:` lines matter here; a multi-line event's data lines join with LF.
+        while let Some(end) = event_end(&self.buffer) {
+            let event: Vec<u8> = self.buffer.drain(..end.1).take(end.0).collect();
+            let event = String::from_utf8(event).map_err(|_| "an event is not UTF-8")?;
+            let data: Vec<&str> = event
+                .split(['\n', '\r'])
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if data.is_empty() {
+                continue;
+            }
+            let data = data.join("\n");
+            if data.trim() == "[DONE]" {
+                self.done = true;
+                continue;
+            }
+            text.push_str(&self.chunk(&data)?);
+        }
+        Ok(text)
+    }
+
+    fn chunk(&mut self, data: &str) -> Result<String, String> {
+        let answer: Answer = serde_json::from_str(data)
+            .map_err(|e| format!("a streamed chunk is not a completion chunk: {e}"))?;
+        if let Some(usage) = answer.usage {
+            self.completion.usage = Some(usage.into());
+        }
+        if answer.model.is_some() {
+            self.completion.model = answer.model;
+        }
+        let mut text = String::new();
+        for choice in answer.choices {
+            if choice.finish_reason.is_some() {
+                self.completion.finish_reason = choice.finish_reason;
+            }
+            let Some(delta) = choice.delta else { continue };
+            text.push_str(&delta.content);
+            let calls = &mut self.completion.message.tool_calls;
+            for piece in delta.tool_calls {
+                // Without an index, a piece with an id starts a call, others continue it.
+                let index = piece.index.unwrap_or(match piece.id {
+                    Some(_) => calls.len(),
+                    None => calls.len().saturating_sub(1),
+                });
+                if index > calls.len() || index > 127 {
+                    return Err(format!("a streamed tool call skips to index {index}"));
+                }
+                if index == calls.len() {
+                    calls.push(ToolCall {
+                        kind: function_type(),
+                        ..ToolCall::default()
+                    });
+                }
+                let call = &mut calls[index];
+                if let Some(id) = piece.id {
+                    call.id = id;
+                }
+                if let Some(function) = piece.function {
+                    // OpenAI names the function in the first piece only; llama.cpp repeats
+                    // the whole name in every piece. A differing name continues a split one.
+                    match function.name {
+                        Some(name) if name != call.function.name => {
+                            call.function.name.push_str(&name);
+                        }
+                        _ => {}
+                    }
+                    call.function.arguments.push_str(&function.arguments);
+                }
+            }
+        }
+        self.completion.message.content.push_str(&text);
+        Ok(text)
+    }
+
+    /// The assembled answer; an error when the stream ended before `[DONE]` or a finish.
+    pub fn finish(mut self) -> Result<Completion, String> {
+        if !self.buffer.iter().all(u8::is_ascii_whitespace) {
+            self.push(b"\n\n")?;
+        }
+        if !self.done && self.completion.finish_reason.is_none() {
+            return Err("the stream ended before the answer did".into());
+        }
+        self.completion.message.role = Role::Assistant;
+        Ok(self.completion)
+    }
+}
+
+/// Where the first complete event ends: (its length, the length with its blank line).
+fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
+    let separators: [&[u8]; 3] = [b"\r\n\r\n", b"\n\n", b"\r\r"];
+    separators
+        .iter()
+        .filter_map(|sep| {
+            buffer
+                .windows(sep.len())
+                .position(|w| w == *sep)
+                .map(|at| (at, at + sep.len()))
+        })
+        .min()
+}
+
+/// The embeddings of `POST …/embeddings`, in input order.
+pub fn embeddings(body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<TokenCount>), String> {
+    #[derive(Deserialize)]
+    struct Embeddings {
+        data: Vec<Item>,
+        #[serde(default)]
+        usage: Option<Usage>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        #[serde(default)]
+        index: usize,
+        embedding: Vec<f32>,
+    }
+    let mut answer: Embeddings =
+        serde_json::from_slice(body).map_err(|e| format!("not an embeddings answer: {e}"))?;
+    answer.data.sort_by_key(|item| item.index);
+    let vectors = answer.data.into_iter().map(|item| item.embedding).collect();
+    Ok((vectors, answer.usage.map(Into::into)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_assembled_however_it_is_cut() {
+        let stream = concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
+            ": a comment\r\n\r\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\r\n\r\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",",
+            "\"function\":{\"name\":\"math__add\",\"arguments\":\"{\\\"a\\\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,",
+            "\"function\":{\"arguments\":\": 1}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        // Every cut of the bytes gives the same answer and the same text pieces in all.
+        for cut in [1, 2, 7, 64, stream.len()] {
+            let mut assembler = StreamAssembler::default();
+            let mut text = String::new();
+            for piece in stream.as_bytes().chunks(cut) {
+                text.push_str(&assembler.push(piece).unwrap());
+            }
+            let completion = assembler.finish().unwrap();
+            assert_eq!(text, "Hello");
+            assert_eq!(completion.message.content, "Hello");
+            assert_eq!(completion.message.tool_calls.len(), 1);
+            let call = &completion.message.tool_calls[0];
+            assert_eq!(
+                (call.id.as_str(), call.function.name.as_str()),
+                ("c1", "math__add")
+            );
+            assert_eq!(call.function.arguments, "{\"a\": 1}");
+            assert_eq!(completion.finish_reason.as_deref(), Some("tool_calls"));
+            assert_eq!(completion.usage.unwrap().total(), 10);
+        }
+    }
+
+    #[test]
+    fn a_llama_cpp_stream_repeats_names_and_sends_nulls() {
+        let piece = |args: &str| {
+            format!(
+                "data: {{\"choices\":[{{\"delta\":{{\"content\":null,\"function_call\":null,\
+                 \"tool_calls\":[{{\"index\":0,\"id\":\"c\",\"type\":\"function\",\
+                 \"function\":{{\"name\":\"fx__t\",\"arguments\":\"{args}\"}}}}]}}}}]}}\n\n"
+            )
+        };
+        let mut assembler = StreamAssembler::default();
+        let start =
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"tool_calls\":null}}]}\n\n";
+        assembler.push(start.as_bytes()).unwrap();
+        for args in ["{", " ", "}"] {
+            assembler.push(piece(args).as_bytes()).unwrap();
+        }
+        assembler.push(b"data: [DONE]\n\n").unwrap();
+        let completion = assembler.finish().unwrap();
+        let call = &completion.message.tool_calls[0];
+        assert_eq!(call.function.name, "fx__t");
+        assert_eq!(call.function.arguments, "{ }");
+    }
+
+    #[test]
+    fn a_cut_or_garbled_stream_is_an_error_not_a_panic() {
+        let mut cut = StreamAssembler::default();
+        cut.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")
+            .unwrap();
+        assert!(cut.finish().unwrap_err().contains("ended before"));
+        let mut garbled = StreamAssembler::default();
+        assert!(garbled.push(b"data: {not json\n\n").is_err());
+        let mut skipping = StreamAssembler::default();
+        let skip = b"data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":5}]}}]}\n\n";
+        assert!(skipping.push(skip).unwrap_err().contains("index 5"));
+        let mut bytes = StreamAssembler::default();
+        assert!(bytes.push(b"data: \xff\xfe\n\n").is_err());
+    }
+
+    #[test]
+    fn a_whole_answer_reads_with_null_content() {
+        let body = br#"{"model":"m","choices":[{"message":{"role":"assistant","content":null,
+            "tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            "finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#;
+        let c = completion(body).unwrap();
+        assert_eq!(c.message.content, "");
+        assert_eq!(c.message.tool_calls[0].function.name, "f");
+        assert_eq!(c.usage.unwrap().total(), 7);
+        assert!(completion(b"{\"choices\":[]}").is_err());
+        assert!(completion(b"[1]").is_err());
+    }
+
+    #[test]
+    fn requests_serialise_as_the_wire_expects() {
+        let request = ChatRequest {
+            model: Some("m".into()),
+            messages: vec![Message::new(Role::User, "hi")],
+            tool_choice: Some(ToolChoice::Function("f".into())),
+            ..ChatRequest::default()
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+            })
+        );
+    }
+
+    #[test]
+    fn embeddings_come_back_in_input_order() {
+        let body = br#"{"data":[{"index":1,"embedding":[2.0]},{"index":0,"embedding":[1.0]}]}"#;
+        let (vectors, usage) = embeddings(body).unwrap();
+        assert_eq!(vectors, vec![vec![1.0], vec![2.0]]);
+        assert!(usage.is_none());
+    }
+}
