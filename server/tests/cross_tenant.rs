@@ -72,6 +72,9 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "call") => json!({ "tool": "everything.echo", "arguments": {} }),
         ("post", "invitations") => json!({ "email": "invited@example.com", "roles": ["viewer"] }),
         ("post", "password") => json!({ "new_password": "a brand new password" }),
+        ("post", "llm-providers") => llm_provider(),
+        ("put", "{id}") if path.contains("/llm-providers/") => llm_provider(),
+        ("put", "llm-budget") => json!({ "monthly_tokens": 5 }),
         ("post", "workflows") => workflow(),
         ("put", "{id}") if path.contains("/workflows/") => workflow(),
         ("post", "runs") => json!({}),
@@ -80,6 +83,10 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         _ => return None,
     };
     Some(body)
+}
+
+fn llm_provider() -> Value {
+    json!({ "name": "model", "base_url": "http://127.0.0.1:1/v1", "model": "m", "api_key": "sk-b" })
 }
 
 /// A workflow that pauses at an approval, so a run of it stays open.
@@ -117,6 +124,8 @@ async fn snapshot(server: &TestServer, b: &str, b_user: &str) -> Value {
         "invitations": json_of(server, &format!("/api/v1/tenants/{b}/invitations")).await,
         "workflows": json_of(server, &format!("/api/v1/tenants/{b}/workflows")).await,
         "runs": json_of(server, &format!("/api/v1/tenants/{b}/runs")).await,
+        "llm_providers": json_of(server, &format!("/api/v1/tenants/{b}/llm-providers")).await,
+        "llm_usage": json_of(server, &format!("/api/v1/tenants/{b}/llm-usage")).await,
         "audit": records,
     })
 }
@@ -167,6 +176,13 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
             .await
             .unwrap();
         let b_run = run["id"].as_str().unwrap().to_string();
+        let url = server.url(&format!("/api/v1/tenants/{b}/llm-providers"));
+        let provider: Value = post(&server.client, url, llm_provider())
+            .await
+            .json()
+            .await
+            .unwrap();
+        let b_provider = provider["id"].as_str().unwrap().to_string();
         for _ in 0..200 {
             let run = json_of(&server, &format!("/api/v1/tenants/{b}/runs/{b_run}")).await;
             if run["status"] == "waiting" {
@@ -203,6 +219,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                     match () {
                         _ if tenant_route => &b,
                         _ if template.contains("/workflows/") => &b_flow,
+                        _ if template.contains("/llm-providers/") => &b_provider,
                         _ => &b_user,
                     },
                 )
