@@ -262,6 +262,31 @@ async fn answers(server: &TestServer, t: &str) {
     let usage = get_json(&server.client, &url).await;
     assert_eq!(usage["by_model"][0]["requests"], 1, "{usage}");
     assert_eq!(usage["used"], output["usage"], "{usage} {output}");
+
+    // A map asks once per item, two at a time, the answers in the list's order.
+    let definition = json!({
+        "state": { "topics": { "type": "array" }, "answers": { "type": "array" } },
+        "start": "each",
+        "nodes": {
+            "each": { "kind": "map", "over": "state.topics", "concurrency": 2, "output": "answers",
+                      "do": { "kind": "llm", "prompt": "Topic {{ index }}: {{ item }}. One word.",
+                              "temperature": 0, "max_tokens": 6 } }
+        }
+    });
+    let wf = create(server, t, "ask-each", definition).await;
+    let run = start(server, t, &wf, json!({ "topics": ["sea", "sky", "sand"] })).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let answers = done["state"]["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{done}");
+    let items = checkpoints(server, t, &run).await;
+    let traces = items[1]["outputs"]["each"]["outputs"].as_array().unwrap();
+    for (answer, trace) in answers.iter().zip(traces) {
+        assert_eq!(answer, &trace["text"]);
+    }
+    let url = server.url(&format!("/api/v1/tenants/{t}/llm-usage?run_id={run}"));
+    let usage = get_json(&server.client, &url).await;
+    assert_eq!(usage["by_model"][0]["requests"], 3, "{usage}");
 }
 
 fn agent(tool_choice: &str) -> Value {

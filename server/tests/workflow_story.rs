@@ -60,6 +60,7 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         approval(&server, &t).await;
         retry_then_error_edge(&server, &t).await;
         cancel_in_flight(&server, &t).await;
+        map_fan_out(&server, &t).await;
         refusals(&server, &t).await;
         // A platform administrator's run in another tenant acts as that administrator.
         let other = post(
@@ -435,6 +436,102 @@ async fn cancel_in_flight(server: &TestServer, t: &str) {
         "withdrawn, not completed: {}",
         calls[0]
     );
+}
+
+/// The ids of the run's audited tool calls, in the order made.
+async fn audited_calls(server: &TestServer, t: &str, run: &str) -> Vec<String> {
+    let audit: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/audit?action=tool.call&limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["request_id"].as_str())
+        .filter(|id| id.contains(run))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A map over a list: each item's call governed and audited as its own, results in the
+/// list's order through the output's reducer; the first failure stops the rest.
+async fn map_fan_out(server: &TestServer, t: &str) {
+    let definition = json!({
+        "state": {
+            "names": { "type": "array" },
+            "echoes": { "type": "array", "reducer": "append", "default": ["before"] }
+        },
+        "start": "each",
+        "nodes": {
+            "each": { "kind": "map", "over": "state.names", "concurrency": 2, "output": "echoes",
+                      "do": { "kind": "tool", "tool": "fx.json_schema_2020_12_tool",
+                              "arguments": { "name": "{{ upper(item) }}-{{ index }}" } } }
+        }
+    });
+    let wf = create(server, t, "echo-each", definition).await;
+    let run = start(server, t, &wf, json!({ "names": ["ada", "bo", "cy"] })).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let echoes: Vec<&str> = done["state"]["echoes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().or_else(|| e["result"].as_str()).unwrap())
+        .collect();
+    assert_eq!(
+        echoes,
+        [
+            "before",
+            "name=ADA-0, address=None",
+            "name=BO-1, address=None",
+            "name=CY-2, address=None"
+        ]
+    );
+    let items = checkpoints(server, t, &run).await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["outputs"]["each"]["items"], 3);
+    let ids = audited_calls(server, t, &run).await;
+    let expected: Vec<String> = (0..3)
+        .map(|i| format!("workflow-run:{run}:each[{i}]"))
+        .collect();
+    assert_eq!(ids, expected);
+
+    // One at a time, the first failure stops the rest: one audited call, the item named.
+    let definition = json!({
+        "start": "each",
+        "nodes": {
+            "each": { "kind": "map", "over": "[1, 2, 3]", "concurrency": 1,
+                      "do": { "kind": "tool", "tool": "fx.test_error_handling" } }
+        }
+    });
+    let wf = create(server, t, "fail-each", definition).await;
+    let run = start(server, t, &wf, json!({})).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(
+        error.contains("item 0: `fx.test_error_handling` answered with an error"),
+        "{error}"
+    );
+    assert_eq!(audited_calls(server, t, &run).await.len(), 1);
+
+    // Not a list.
+    let definition = json!({
+        "start": "each",
+        "nodes": { "each": { "kind": "map", "over": "'abc'",
+                             "do": { "kind": "tool", "tool": "fx.test_simple_text" } } }
+    });
+    let wf = create(server, t, "not-a-list", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("gave \"abc\", not a list"), "{error}");
 }
 
 async fn refusals(server: &TestServer, t: &str) {

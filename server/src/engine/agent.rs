@@ -31,7 +31,7 @@ pub(super) async fn run(
     cx: &Context<'_>,
     node: &str,
     action: &LlmAction,
-    state: &Value,
+    vars: &[(&str, &Value)],
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<Answered, Failure> {
     let endpoint = cx
@@ -39,7 +39,7 @@ pub(super) async fn run(
         .provider(cx.scope, action.provider.as_deref())
         .await
         .map_err(failure)?;
-    let mut messages = opening(action, state)?;
+    let mut messages = opening(action, vars)?;
     let offered = offer(cx, action).await?;
     let purpose = Purpose {
         kind: "workflow",
@@ -113,10 +113,10 @@ pub(super) async fn run(
 }
 
 /// The conversation the node opens with.
-fn opening(action: &LlmAction, state: &Value) -> Result<Vec<Message>, Failure> {
+fn opening(action: &LlmAction, vars: &[(&str, &Value)]) -> Result<Vec<Message>, Failure> {
     let render = |template: &app::api::workflow::state::Template| {
         template
-            .render(state)
+            .render_with(vars)
             .map_err(|e| Failure::new(FailureKind::Expression, e.to_string()))
     };
     let as_text = |v: Value| match v {

@@ -13,6 +13,7 @@
 
 mod agent;
 mod executor;
+mod fanout;
 pub mod llm;
 mod nodes;
 

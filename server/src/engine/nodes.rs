@@ -81,6 +81,7 @@ pub(super) fn kind_name(action: &Action) -> &'static str {
         Action::Tool { .. } => "tool",
         Action::Approval { .. } => "approval",
         Action::Llm(_) => "llm",
+        Action::Map(_) => "map",
     }
 }
 
@@ -206,47 +207,83 @@ async fn once(
                 output: json!({ "route": otherwise }),
             })
         }
-        Action::Tool {
-            tool,
-            arguments,
-            output,
-        } => {
-            let arguments = match arguments.render(state) {
-                Ok(Value::Object(map)) => map,
-                Ok(other) => {
-                    return Outcome::Failed(Failure::new(
-                        FailureKind::Expression,
-                        format!("the arguments rendered as {other}, not an object"),
-                    ));
-                }
-                Err(e) => {
-                    return Outcome::Failed(Failure::new(FailureKind::Expression, e.to_string()));
-                }
-            };
-            match call(cx, name, tool, arguments, stop).await {
-                Ok(result) => {
-                    let value = result_value(&result);
+        Action::Tool { output, .. } => {
+            let vars: [(&str, &Value); 1] = [("state", state)];
+            match act(cx, name, &node.action, &vars, stop).await {
+                Ok((value, trace)) => {
                     let update = output
                         .iter()
                         .map(|key| (key.clone(), value.clone()))
                         .collect();
-                    done(update, serde_json::to_value(&result).unwrap_or(Value::Null))
+                    done(update, trace)
                 }
                 Err(f) => Outcome::Failed(f),
             }
         }
-        Action::Approval { .. } => Outcome::Paused,
-        Action::Llm(action) => match super::agent::run(cx, name, action, state, stop).await {
-            Ok(answer) => {
-                let update = action
+        Action::Llm(action) => {
+            let vars: [(&str, &Value); 1] = [("state", state)];
+            match act(cx, name, &node.action, &vars, stop).await {
+                Ok((value, trace)) => {
+                    let update = action
+                        .output
+                        .iter()
+                        .map(|key| (key.clone(), value.clone()))
+                        .collect();
+                    done(update, trace)
+                }
+                Err(f) => Outcome::Failed(f),
+            }
+        }
+        Action::Map(map) => match super::fanout::run(cx, name, map, state, stop).await {
+            Ok((values, trace)) => {
+                let update = map
                     .output
                     .iter()
-                    .map(|key| (key.clone(), Value::String(answer.text.clone())))
+                    .map(|key| (key.clone(), Value::Array(values.clone())))
                     .collect();
-                done(update, answer.trace)
+                done(update, trace)
             }
             Err(f) => Outcome::Failed(f),
         },
+        Action::Approval { .. } => Outcome::Paused,
+    }
+}
+
+/// A tool or llm action over `vars`: the value it puts into the state (a tool's structured
+/// content or text; an answer's text) and what the trace shows of it.
+pub(super) async fn act(
+    cx: &Context<'_>,
+    name: &str,
+    action: &Action,
+    vars: &[(&str, &Value)],
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(Value, Value), Failure> {
+    match action {
+        Action::Tool {
+            tool, arguments, ..
+        } => {
+            let arguments = match arguments.render_with(vars) {
+                Ok(Value::Object(map)) => map,
+                Ok(other) => {
+                    return Err(Failure::new(
+                        FailureKind::Expression,
+                        format!("the arguments rendered as {other}, not an object"),
+                    ));
+                }
+                Err(e) => return Err(Failure::new(FailureKind::Expression, e.to_string())),
+            };
+            let result = call(cx, name, tool, arguments, stop).await?;
+            let trace = serde_json::to_value(&result).unwrap_or(Value::Null);
+            Ok((result_value(&result), trace))
+        }
+        Action::Llm(action) => {
+            let answer = super::agent::run(cx, name, action, vars, stop).await?;
+            Ok((Value::String(answer.text), answer.trace))
+        }
+        _ => Err(Failure::new(
+            FailureKind::Expression,
+            "only tool and llm nodes act on their own",
+        )),
     }
 }
 

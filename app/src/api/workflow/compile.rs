@@ -14,8 +14,10 @@ use super::state::Template;
 use crate::api::FieldError;
 
 mod llm;
+mod map;
 
 pub use llm::{DEFAULT_MAX_ROUNDS, LlmAction, Messages, ToolChoiceSpec};
+pub use map::{DEFAULT_CONCURRENCY, MAP_VARS, MAX_MAP_ITEMS, MapAction};
 
 /// The most nodes in one workflow.
 pub const MAX_NODES: usize = 500;
@@ -80,6 +82,7 @@ pub enum Action {
         rejected: Option<String>,
     },
     Llm(Box<LlmAction>),
+    Map(Box<MapAction>),
 }
 
 /// What expressions in nodes and templates may read.
@@ -125,6 +128,7 @@ pub fn compile(definition: &Definition) -> Result<Graph, Vec<FieldError>> {
             field: format!("nodes.{name}"),
             definition,
             problems: &mut problems,
+            vars: NODE_VARS,
         };
         if !valid_name(name) {
             check.problem("", "a node name is 1 to 63 of a-z, 0-9, `_` and `-`");
@@ -230,6 +234,8 @@ struct Check<'a> {
     field: String,
     definition: &'a Definition,
     problems: &'a mut Vec<FieldError>,
+    /// What the node's expressions may read.
+    vars: &'static [&'static str],
 }
 
 impl Check<'_> {
@@ -260,7 +266,7 @@ impl Check<'_> {
     }
 
     fn expr(&mut self, sub: &str, source: &str) -> Option<Expr> {
-        match Expr::parse(source, NODE_VARS) {
+        match Expr::parse(source, self.vars) {
             Ok(expr) => {
                 for member in expr.members_of("state") {
                     self.key(sub, &member);
@@ -275,7 +281,7 @@ impl Check<'_> {
     }
 
     fn template(&mut self, sub: &str, value: &Value) -> Option<Template> {
-        match Template::parse(value) {
+        match Template::parse_with(value, self.vars) {
             Ok(template) => {
                 for member in template.members_of("state") {
                     self.key(sub, &member);
@@ -315,6 +321,9 @@ impl Check<'_> {
             ("max_rounds", spec.max_rounds.is_some()),
             ("temperature", spec.temperature.is_some()),
             ("max_tokens", spec.max_tokens.is_some()),
+            ("over", spec.over.is_some()),
+            ("do", spec.each.is_some()),
+            ("concurrency", spec.concurrency.is_some()),
             ("next", !spec.next.is_empty()),
         ];
         for (name, set) in present {
@@ -337,7 +346,8 @@ impl Check<'_> {
             NodeKind::Tool => self.tool(spec),
             NodeKind::Approval => self.approval(spec),
             NodeKind::Llm => self.llm(spec),
-            NodeKind::Map | NodeKind::Subgraph => {
+            NodeKind::Map => self.map(spec),
+            NodeKind::Subgraph => {
                 self.problem("kind", "this node kind is not available yet");
                 None
             }

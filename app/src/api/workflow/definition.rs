@@ -119,7 +119,9 @@ pub enum NodeKind {
     /// through the gateway as the run's principal (an agent loop of at most `max_rounds`
     /// completions); the answer's text goes to `output`.
     Llm,
-    /// Parallel fan-out over a list (not available yet).
+    /// Parallel fan-out: `do` (a tool or llm node) once for each item of the list `over`
+    /// evaluates to, at most `concurrency` at a time, its templates reading `item` and
+    /// `index`; the results, in the list's order, go to `output` through its reducer.
     Map,
     /// Another workflow (not available yet).
     Subgraph,
@@ -181,6 +183,16 @@ pub struct NodeSpec {
     /// for an answer without tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rounds: Option<u32>,
+    /// map: an expression giving the list to fan out over (at most 10,000 items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
+    /// map: what to do for each item: a `tool` or `llm` node without edges of its own.
+    #[serde(default, rename = "do", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub each: Option<Box<NodeSpec>>,
+    /// map: how many items at once (1–64, default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
     /// llm: sampling temperature, 0–2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,

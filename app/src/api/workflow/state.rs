@@ -130,16 +130,23 @@ pub enum Part {
 impl Template {
     /// Parses every expression in `value`; an error says where (`a.b[2]`) and why.
     pub fn parse(value: &Value) -> Result<Self, (String, ExprError)> {
+        Self::parse_with(value, NODE_VARS)
+    }
+
+    /// As [`Template::parse`], its expressions reading `vars` (a map's items add `item` and
+    /// `index` to `state`).
+    pub fn parse_with(value: &Value, vars: &[&str]) -> Result<Self, (String, ExprError)> {
         Ok(match value {
             Value::String(text) if text.contains("{{") => {
-                parse_text(text).map_err(|e| (String::new(), e))?
+                parse_text(text, vars).map_err(|e| (String::new(), e))?
             }
             Value::Array(items) => Template::Array(
                 items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        Template::parse(item).map_err(|(at, e)| (join(&format!("[{i}]"), &at), e))
+                        Template::parse_with(item, vars)
+                            .map_err(|(at, e)| (join(&format!("[{i}]"), &at), e))
                     })
                     .collect::<Result<_, _>>()?,
             ),
@@ -148,7 +155,7 @@ impl Template {
                     .map(|(k, v)| {
                         Ok((
                             k.clone(),
-                            Template::parse(v).map_err(|(at, e)| (join(k, &at), e))?,
+                            Template::parse_with(v, vars).map_err(|(at, e)| (join(k, &at), e))?,
                         ))
                     })
                     .collect::<Result<_, _>>()?,
@@ -182,16 +189,20 @@ impl Template {
 
     /// The JSON for `state`.
     pub fn render(&self, state: &Value) -> Result<Value, ExprError> {
-        let vars: [(&str, &Value); 1] = [("state", state)];
+        self.render_with(&[("state", state)])
+    }
+
+    /// The JSON for these variables' values.
+    pub fn render_with(&self, vars: &[(&str, &Value)]) -> Result<Value, ExprError> {
         Ok(match self {
             Template::Fixed(v) => v.clone(),
-            Template::Expr(e) => e.eval(&vars[..])?,
+            Template::Expr(e) => e.eval(vars)?,
             Template::Text(parts) => {
                 let mut text = String::new();
                 for part in parts {
                     match part {
                         Part::Literal(s) => text.push_str(s),
-                        Part::Expr(e) => text.push_str(&display(&e.eval(&vars[..])?)),
+                        Part::Expr(e) => text.push_str(&display(&e.eval(vars)?)),
                     }
                     if text.len() > MAX_VALUE {
                         return super::expr::fail_at(0, "a rendered string is too long");
@@ -202,13 +213,13 @@ impl Template {
             Template::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|t| t.render(state))
+                    .map(|t| t.render_with(vars))
                     .collect::<Result<_, _>>()?,
             ),
             Template::Object(fields) => {
                 let mut map = Map::new();
                 for (k, t) in fields {
-                    map.insert(k.clone(), t.render(state)?);
+                    map.insert(k.clone(), t.render_with(vars)?);
                 }
                 Value::Object(map)
             }
@@ -224,7 +235,7 @@ fn join(head: &str, rest: &str) -> String {
     }
 }
 
-fn parse_text(text: &str) -> Result<Template, ExprError> {
+fn parse_text(text: &str, vars: &[&str]) -> Result<Template, ExprError> {
     let trimmed = text.trim();
     if let Some(inner) = trimmed
         .strip_prefix("{{")
@@ -232,7 +243,7 @@ fn parse_text(text: &str) -> Result<Template, ExprError> {
         && !inner.contains("{{")
         && !inner.contains("}}")
     {
-        return Expr::parse(inner.trim(), NODE_VARS).map(Template::Expr);
+        return Expr::parse(inner.trim(), vars).map(Template::Expr);
     }
     let mut parts = Vec::new();
     let mut rest = text;
@@ -245,7 +256,7 @@ fn parse_text(text: &str) -> Result<Template, ExprError> {
             parts.push(Part::Literal(rest[..open].to_owned()));
         }
         let inner = &rest[open + 2..open + close];
-        let expr = Expr::parse(inner.trim(), NODE_VARS).map_err(|mut e| {
+        let expr = Expr::parse(inner.trim(), vars).map_err(|mut e| {
             e.at += offset + open + 2;
             e
         })?;

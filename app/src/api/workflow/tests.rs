@@ -444,3 +444,63 @@ fn llm_nodes_check_their_prompt_tools_and_bounds() {
         );
     }
 }
+
+#[test]
+fn map_nodes_check_their_list_item_node_and_bounds() {
+    let node = |node: Value| {
+        definition(json!({
+            "state": { "out": { "type": "array", "reducer": "append" } },
+            "start": "each",
+            "nodes": { "each": node }
+        }))
+    };
+    let good = node(json!({ "kind": "map", "over": "[1, 2]", "output": "out",
+        "do": { "kind": "tool", "tool": "fx.t", "arguments": { "n": "{{ item + index }}" } } }));
+    assert!(compile(&good).is_ok());
+    for (spec, field, message) in [
+        (
+            json!({ "kind": "map", "do": { "kind": "tool", "tool": "fx.t" } }),
+            "nodes.each.over",
+            "names the list",
+        ),
+        (
+            json!({ "kind": "map", "over": "[1]" }),
+            "nodes.each.do",
+            "what to do for each item",
+        ),
+        (
+            json!({ "kind": "map", "over": "[1]", "do": { "kind": "approval" } }),
+            "nodes.each.do.kind",
+            "a tool or llm node",
+        ),
+        (
+            json!({ "kind": "map", "over": "[1]", "do": { "kind": "tool", "tool": "fx.t", "output": "out" } }),
+            "nodes.each.do.output",
+            "set it on the map node",
+        ),
+        (
+            json!({ "kind": "map", "over": "[1]", "concurrency": 0, "do": { "kind": "tool", "tool": "fx.t" } }),
+            "nodes.each.concurrency",
+            "between 1 and 64",
+        ),
+        (
+            json!({ "kind": "map", "over": "[1]", "do": { "kind": "tool", "tool": "fx.t",
+                "arguments": { "x": "{{ state.ghost }}" } } }),
+            "nodes.each.do.arguments",
+            "no key `ghost`",
+        ),
+        (
+            json!({ "kind": "transform", "set": { "out": "item" } }),
+            "nodes.each.set.out",
+            "item",
+        ),
+    ] {
+        let problems = compile(&node(spec.clone())).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(message)),
+            "{spec}: {problems:?}"
+        );
+    }
+}
