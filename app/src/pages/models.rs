@@ -33,8 +33,11 @@ fn TenantModels(tenant: Uuid) -> impl IntoView {
             sendable(async move { api.list_llm_providers(tenant).await })
         }
     });
+    // A test counts tokens but changes no provider: it reloads the usage alone, so the
+    // row keeps showing the answer.
+    let spent = RwSignal::new(0u32);
     let usage = Resource::new(
-        move || reload.get(),
+        move || (reload.get(), spent.get()),
         move |_| {
             let api = api.clone();
             sendable(async move { api.llm_usage(tenant).await })
@@ -54,7 +57,7 @@ fn TenantModels(tenant: Uuid) -> impl IntoView {
                             <tr><th>"Name"</th><th>"Endpoint"</th><th>"Model"</th><th>"Key"</th><th>"Status"</th><th></th></tr>
                         </thead>
                         <tbody>
-                            {list.items.into_iter().map(|provider| view! { <ProviderRow provider editing reload/> }).collect_view()}
+                            {list.items.into_iter().map(|provider| view! { <ProviderRow provider editing reload spent/> }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any(),
@@ -75,6 +78,7 @@ fn ProviderRow(
     provider: LlmProvider,
     editing: RwSignal<Option<LlmProvider>>,
     reload: RwSignal<u32>,
+    spent: RwSignal<u32>,
 ) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let problem = RwSignal::new(None::<Problem>);
@@ -106,7 +110,7 @@ fn ProviderRow(
                 probe.latency_ms,
                 probe.usage.total()
             )));
-            reload.update(|n| *n += 1);
+            spent.update(|n| *n += 1);
         }
         Some(Err(p)) => {
             tested.set(None);

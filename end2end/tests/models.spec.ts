@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect, test } from "@playwright/test";
+import { api, open, signIn } from "./session";
+
+// llama.cpp's OpenAI-compatible server with SmolLM2-135M, as `.ci/setup --test` installs it
+// (PEERS.md), requiring an API key: the console's key must really reach it.
+const tools = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "switchyard-tools");
+const KEY = "sk-console-3c9a";
+let llama: ChildProcess | undefined;
+let baseUrl = "";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+test.beforeAll(async () => {
+  const port = await freePort();
+  llama = spawn(
+    path.join(tools, "llm/bin/python"),
+    ["-m", "llama_cpp.server", "--model", path.join(tools, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+     "--host", "127.0.0.1", "--port", String(port), "--chat_format", "chatml-function-calling",
+     "--n_threads", "2", "--api_key", KEY],
+    { stdio: "ignore" },
+  );
+  baseUrl = `http://127.0.0.1:${port}/v1`;
+  for (let i = 0; i < 600; i++) {
+    const ready = await fetch(`${baseUrl}/models`, { headers: { authorization: `Bearer ${KEY}` } })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("llama.cpp's server did not start");
+});
+
+test.afterAll(() => {
+  llama?.kill();
+});
+
+test("add a model provider with a write-only key, test it, and spend the month's budget", async ({ page }, info) => {
+  await signIn(page);
+  const slug = `models-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Models ${slug}` });
+  await open(page, `/models?tenant=${tenant.id}`);
+  await expect(page.getByText("No model providers yet.")).toBeVisible();
+
+  const form = page.getByRole("form", { name: "Model provider" });
+  // A bad URL is refused with its field, and nothing is stored.
+  await form.getByLabel("Name", { exact: true }).fill("local");
+  await form.getByLabel("Base URL").fill("ftp://127.0.0.1");
+  await form.getByLabel("Chat model (Azure: deployment)").fill("smollm2");
+  await form.getByRole("button", { name: "Save provider" }).click();
+  await expect(form.getByRole("alert")).toContainText("base_url");
+  await expect(page.getByText("No model providers yet.")).toBeVisible();
+
+  await form.getByLabel("Base URL").fill(baseUrl);
+  await form.getByLabel(/API key/).fill(KEY);
+  await form.getByRole("button", { name: "Save provider" }).click();
+  const row = page.locator('tr[data-provider="local"]');
+  await expect(row).toContainText("smollm2");
+  await expect(row.locator("td").nth(3)).toHaveText("set");
+  // The key is never shown again: not in the page, not in the API's answer.
+  expect(await page.content()).not.toContain(KEY);
+  const listed = await api(page, "GET", `/api/v1/tenants/${tenant.id}/llm-providers`);
+  expect(JSON.stringify(listed)).not.toContain(KEY);
+
+  // The test button asks the real model; its tokens show in the month's usage.
+  await row.getByRole("button", { name: "Test" }).click();
+  await expect(row.getByTestId("provider-test")).toContainText("answered");
+  const usage = page.getByTestId("llm-usage");
+  await expect(usage).toContainText("tokens used this month (no budget)");
+  await expect(page.getByRole("table", { name: "Usage by model" })).toContainText("local");
+  await page.screenshot({ path: info.outputPath("models.png"), fullPage: true });
+
+  // A budget of one token is spent already: the next request is refused, saying why.
+  await page.getByLabel("Monthly budget (tokens; empty for none)").fill("1");
+  await page.getByRole("button", { name: "Save budget" }).click();
+  await expect(usage).toContainText("of 1 tokens used this month");
+  await page.locator('tr[data-provider="local"]').getByRole("button", { name: "Test" }).click();
+  await expect(page.locator('tr[data-provider="local"]').getByRole("alert")).toContainText("budget is spent");
+  await page.screenshot({ path: info.outputPath("models-budget-spent.png"), fullPage: true });
+});
