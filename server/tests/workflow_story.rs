@@ -61,6 +61,7 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         retry_then_error_edge(&server, &t).await;
         cancel_in_flight(&server, &t).await;
         map_fan_out(&server, &t).await;
+        subgraphs(&server, &t).await;
         refusals(&server, &t).await;
         // A platform administrator's run in another tenant acts as that administrator.
         let other = post(
@@ -534,6 +535,108 @@ async fn map_fan_out(server: &TestServer, t: &str) {
     assert!(error.contains("gave \"abc\", not a list"), "{error}");
 }
 
+/// A subgraph runs as a run of its own, acting for the same user: its state comes back, an
+/// approval inside it holds its parent, a missing workflow and endless nesting fail.
+async fn subgraphs(server: &TestServer, t: &str) {
+    let child = json!({
+        "state": { "n": { "type": "integer" }, "doubled": { "type": "integer" },
+                   "decision": { "type": "object" } },
+        "start": "double",
+        "nodes": {
+            "double": { "kind": "transform", "set": { "doubled": "state.n * 2" }, "next": "ask" },
+            "ask": { "kind": "approval", "prompt": "Double {{ state.n }}?", "output": "decision" }
+        }
+    });
+    create(server, t, "doubler", child).await;
+    let parent = json!({
+        "state": { "n": { "type": "integer" }, "result": { "type": "object" }, "after": { "type": "integer" } },
+        "start": "sub",
+        "nodes": {
+            "sub": { "kind": "subgraph", "workflow": "doubler", "input": { "n": "{{ state.n + 1 }}" },
+                     "output": "result", "next": "after" },
+            "after": { "kind": "transform", "set": { "after": "state.result.doubled + 1" } }
+        }
+    });
+    let wf = create(server, t, "parent", parent).await;
+    let run = start(server, t, &wf, json!({ "n": 20 })).await;
+    // The child pauses for its approval; the parent's node waits with it.
+    let mut child_run = Value::Null;
+    for _ in 0..400 {
+        let runs: Value = server
+            .get(&format!("/api/v1/tenants/{t}/runs?status=waiting"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(found) = runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["parent_run_id"] == run.as_str())
+        {
+            child_run = found.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(child_run["state"]["doubled"], 42, "{child_run}");
+    let parent_now: Value = server
+        .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(child_run["started_by"], parent_now["started_by"]);
+    assert_eq!(
+        parent_now["status"], "running",
+        "the parent waits: {parent_now}"
+    );
+    let child_id = child_run["id"].as_str().unwrap();
+    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{child_id}/decisions"));
+    let r = post(
+        &server.client,
+        url,
+        json!({ "node": "ask", "approve": true }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["state"]["result"]["doubled"], 42);
+    assert_eq!(done["state"]["result"]["decision"]["approved"], true);
+    assert_eq!(done["state"]["after"], 43);
+    let items = checkpoints(server, t, &run).await;
+    assert_eq!(items[1]["outputs"]["sub"]["run"], child_id);
+    assert_eq!(items[1]["outputs"]["sub"]["status"], "succeeded");
+
+    // A missing workflow, and a workflow that runs itself, each fail with the reason.
+    let definition = json!({ "start": "sub", "nodes": { "sub": { "kind": "subgraph", "workflow": "nowhere" } } });
+    let wf = create(server, t, "missing-child", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("there is no workflow `nowhere`"), "{error}");
+    let definition =
+        json!({ "start": "sub", "nodes": { "sub": { "kind": "subgraph", "workflow": "itself" } } });
+    let wf = create(server, t, "itself", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("subgraphs nest at most 8 deep"), "{error}");
+    let runs: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/runs?workflow_id={wf}&limit=50"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        runs["items"].as_array().unwrap().len(),
+        9,
+        "the run and 8 nested"
+    );
+}
+
 async fn refusals(server: &TestServer, t: &str) {
     let url = server.url(&format!("/api/v1/tenants/{t}/workflows"));
     let bad = json!({
@@ -576,7 +679,10 @@ async fn refusals(server: &TestServer, t: &str) {
         ("definition.nodes.b.set.m", "the state has no key `m`"),
         ("definition.nodes.b.set.m", "the state has no key `zz`"),
         ("definition.nodes.b.next[0]", "there is no node `nowhere`"),
-        ("definition.nodes.c.kind", "not available yet"),
+        (
+            "definition.nodes.c.workflow",
+            "a subgraph node names the workflow it runs",
+        ),
         ("definition.nodes.d.set", "a tool node takes no `set`"),
     ] {
         assert!(

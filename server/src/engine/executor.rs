@@ -110,11 +110,14 @@ async fn drive(
         }
     };
     let cx = Context {
+        engine,
         gateway: &inner.gateway,
         llm: &inner.llm,
         scope,
         principal: &principal,
         run: id,
+        step: std::sync::atomic::AtomicI64::new(run.step),
+        depth: run.depth,
         stop,
     };
     // Results of this step recorded before a crash or by a decision.
@@ -148,6 +151,7 @@ async fn drive(
             .iter()
             .filter(|n| !writes.contains_key(*n))
             .collect();
+        cx.step.store(run.step, Ordering::Relaxed);
         let outcomes = join_all(pending.iter().map(|name| {
             let node = &graph.nodes[name.as_str()];
             let (cx, state) = (&cx, &state);

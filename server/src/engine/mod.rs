@@ -16,6 +16,7 @@ mod executor;
 mod fanout;
 pub mod llm;
 mod nodes;
+mod subgraph;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -78,6 +79,10 @@ struct Inner {
     /// the step in flight withdraws its tool calls.
     stops: Mutex<HashMap<Uuid, CancellationToken>>,
     slots: Arc<Semaphore>,
+    /// Runs to launch, from a task of their own: a subgraph node's child run is launched
+    /// there, as a node calling `launch` itself would make the executor's future contain
+    /// itself.
+    launches: tokio::sync::mpsc::UnboundedSender<(Uuid, Uuid)>,
 }
 
 impl Engine {
@@ -91,7 +96,8 @@ impl Engine {
         settings: EngineSettings,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(settings.max_active_runs.max(1)));
-        Self(Arc::new(Inner {
+        let (launches, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        let engine = Self(Arc::new(Inner {
             store,
             kv,
             gateway,
@@ -103,7 +109,16 @@ impl Engine {
             active: Mutex::new(HashMap::new()),
             stops: Mutex::new(HashMap::new()),
             slots,
-        }))
+            launches,
+        }));
+        let weak = Arc::downgrade(&engine.0);
+        tokio::spawn(async move {
+            while let Some((tenant, run)) = queue.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                Engine(inner).launch(tenant, run).await;
+            }
+        });
+        engine
     }
 
     /// Checks a definition as a save would.
@@ -438,7 +453,7 @@ impl Engine {
 const CANCELS: &str = "workflow-cancels";
 
 #[allow(clippy::too_many_arguments)]
-fn new_run(
+pub(super) fn new_run(
     scope: &TenantScope,
     principal: &Principal,
     workflow: Uuid,
@@ -469,6 +484,8 @@ fn new_run(
         started_in: principal.tenant_id,
         scopes: Json(scopes.names()),
         forked_from,
+        parent_run_id: None,
+        depth: 0,
         deadline_at: graph
             .deadline_secs
             .map(|s| now + chrono::Duration::seconds(s as i64)),

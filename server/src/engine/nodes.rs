@@ -65,11 +65,16 @@ impl Failure {
 
 /// What a node needs from its run.
 pub(super) struct Context<'a> {
+    pub engine: &'a super::Engine,
     pub gateway: &'a Gateway,
     pub llm: &'a super::llm::Llm,
     pub scope: &'a TenantScope,
     pub principal: &'a Principal,
     pub run: uuid::Uuid,
+    /// The step the run is taking (a subgraph's child run is named by it).
+    pub step: std::sync::atomic::AtomicI64,
+    /// How many subgraph nodes deep the run is.
+    pub depth: i32,
     /// Fired when the run is cancelled: tool calls in flight are withdrawn.
     pub stop: tokio_util::sync::CancellationToken,
 }
@@ -82,6 +87,7 @@ pub(super) fn kind_name(action: &Action) -> &'static str {
         Action::Approval { .. } => "approval",
         Action::Llm(_) => "llm",
         Action::Map(_) => "map",
+        Action::Subgraph(_) => "subgraph",
     }
 }
 
@@ -240,6 +246,17 @@ async fn once(
                     .output
                     .iter()
                     .map(|key| (key.clone(), Value::Array(values.clone())))
+                    .collect();
+                done(update, trace)
+            }
+            Err(f) => Outcome::Failed(f),
+        },
+        Action::Subgraph(sub) => match super::subgraph::run(cx, name, sub, state, stop).await {
+            Ok((value, trace)) => {
+                let update = sub
+                    .output
+                    .iter()
+                    .map(|key| (key.clone(), value.clone()))
                     .collect();
                 done(update, trace)
             }

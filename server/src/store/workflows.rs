@@ -64,6 +64,10 @@ pub struct RunRow {
     pub started_in: Uuid,
     pub scopes: Json<Vec<String>>,
     pub forked_from: Option<Uuid>,
+    /// The run whose subgraph node started this one.
+    pub parent_run_id: Option<Uuid>,
+    /// How many subgraph nodes deep (0: started by a person or a client).
+    pub depth: i32,
     pub deadline_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -89,6 +93,7 @@ impl RunRow {
             error: self.error.clone(),
             started_by: self.started_by,
             forked_from: self.forked_from,
+            parent_run_id: self.parent_run_id,
             created_at: self.created_at,
             updated_at: self.updated_at,
             finished_at: self.finished_at,
@@ -97,8 +102,8 @@ impl RunRow {
 }
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, version, status, step, state, next, \
-     waiting_on, error, started_by, started_in, scopes, forked_from, deadline_at, created_at, updated_at, \
-     finished_at";
+     waiting_on, error, started_by, started_in, scopes, forked_from, parent_run_id, depth, deadline_at, \
+     created_at, updated_at, finished_at";
 
 #[derive(sqlx::FromRow)]
 struct CheckpointRow {
@@ -250,7 +255,7 @@ impl Store {
     pub async fn create_run(&self, scope: &TenantScope, run: &RunRow) -> Result<(), StoreError> {
         let insert = format!(
             "INSERT INTO workflow_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
         walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query(sqlx::AssertSqlSafe(insert))
@@ -258,7 +263,8 @@ impl Store {
                 .bind(&run.status).bind(run.step).bind(&run.state).bind(&run.next)
                 .bind(&run.waiting_on).bind(&run.error).bind(run.started_by).bind(run.started_in)
                 .bind(&run.scopes)
-                .bind(run.forked_from).bind(run.deadline_at).bind(run.created_at)
+                .bind(run.forked_from).bind(run.parent_run_id).bind(run.depth)
+                .bind(run.deadline_at).bind(run.created_at)
                 .bind(run.updated_at).bind(run.finished_at)
                 .execute(&mut *tx).await?;
             let ran: &[String] = &[];

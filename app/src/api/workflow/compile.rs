@@ -15,9 +15,11 @@ use crate::api::FieldError;
 
 mod llm;
 mod map;
+mod subgraph;
 
 pub use llm::{DEFAULT_MAX_ROUNDS, LlmAction, Messages, ToolChoiceSpec};
 pub use map::{DEFAULT_CONCURRENCY, MAP_VARS, MAX_MAP_ITEMS, MapAction};
+pub use subgraph::{MAX_DEPTH, SubgraphAction};
 
 /// The most nodes in one workflow.
 pub const MAX_NODES: usize = 500;
@@ -83,6 +85,7 @@ pub enum Action {
     },
     Llm(Box<LlmAction>),
     Map(Box<MapAction>),
+    Subgraph(Box<SubgraphAction>),
 }
 
 /// What expressions in nodes and templates may read.
@@ -321,6 +324,8 @@ impl Check<'_> {
             ("max_rounds", spec.max_rounds.is_some()),
             ("temperature", spec.temperature.is_some()),
             ("max_tokens", spec.max_tokens.is_some()),
+            ("workflow", spec.workflow.is_some()),
+            ("input", spec.input.is_some()),
             ("over", spec.over.is_some()),
             ("do", spec.each.is_some()),
             ("concurrency", spec.concurrency.is_some()),
@@ -347,10 +352,7 @@ impl Check<'_> {
             NodeKind::Approval => self.approval(spec),
             NodeKind::Llm => self.llm(spec),
             NodeKind::Map => self.map(spec),
-            NodeKind::Subgraph => {
-                self.problem("kind", "this node kind is not available yet");
-                None
-            }
+            NodeKind::Subgraph => self.subgraph(spec),
         };
         for (i, next) in spec.next.iter().enumerate() {
             self.target(&format!("next[{i}]"), next);

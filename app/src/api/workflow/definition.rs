@@ -123,7 +123,9 @@ pub enum NodeKind {
     /// evaluates to, at most `concurrency` at a time, its templates reading `item` and
     /// `index`; the results, in the list's order, go to `output` through its reducer.
     Map,
-    /// Another workflow (not available yet).
+    /// Runs another of the tenant's workflows (its latest version) as a run of its own,
+    /// started with `input` and acting for the same principal, and waits for it; its final
+    /// state goes to `output`.
     Subgraph,
 }
 
@@ -183,6 +185,12 @@ pub struct NodeSpec {
     /// for an answer without tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rounds: Option<u32>,
+    /// subgraph: the workflow's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// subgraph: the child run's input (a template over the state, giving an object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
     /// map: an expression giving the list to fan out over (at most 10,000 items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<String>,

@@ -135,6 +135,9 @@ pub struct Run {
     pub started_by: Uuid,
     /// The run this one was forked from, and at which step.
     pub forked_from: Option<Uuid>,
+    /// The run whose subgraph node started this one.
+    #[serde(default)]
+    pub parent_run_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -504,3 +504,53 @@ fn map_nodes_check_their_list_item_node_and_bounds() {
         );
     }
 }
+
+#[test]
+fn subgraph_nodes_check_their_workflow_and_input() {
+    let node = |node: Value| {
+        definition(json!({
+            "state": { "n": { "type": "integer" }, "out": { "type": "object" } },
+            "start": "sub",
+            "nodes": { "sub": node }
+        }))
+    };
+    let good = node(
+        json!({ "kind": "subgraph", "workflow": "child", "input": { "n": "{{ state.n }}" }, "output": "out" }),
+    );
+    assert!(compile(&good).is_ok());
+    for (spec, field, message) in [
+        (
+            json!({ "kind": "subgraph" }),
+            "nodes.sub.workflow",
+            "names the workflow",
+        ),
+        (
+            json!({ "kind": "subgraph", "workflow": "Bad Name" }),
+            "nodes.sub.workflow",
+            "lowercase",
+        ),
+        (
+            json!({ "kind": "subgraph", "workflow": "child", "input": [1] }),
+            "nodes.sub.input",
+            "an object",
+        ),
+        (
+            json!({ "kind": "subgraph", "workflow": "child", "input": { "x": "{{ state.ghost }}" } }),
+            "nodes.sub.input",
+            "no key `ghost`",
+        ),
+        (
+            json!({ "kind": "subgraph", "workflow": "child", "tool": "a.b" }),
+            "nodes.sub.tool",
+            "a subgraph node takes no `tool`",
+        ),
+    ] {
+        let problems = compile(&node(spec.clone())).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(message)),
+            "{spec}: {problems:?}"
+        );
+    }
+}
