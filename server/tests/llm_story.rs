@@ -112,6 +112,62 @@ async fn streamed_answers_assemble_text_and_tool_calls() {
     assert!(error.to_string().contains("answered 401"), "{error}");
 }
 
+/// Embeddings from the real server, one vector per input in order; llama.cpp answers a
+/// model without a pooling layer with a vector per token, which the client mean-pools.
+#[tokio::test]
+async fn embeddings_come_one_per_input() {
+    use switchyard::engine::llm::Endpoint;
+    let (_llama, base_url) = common::peers::llama_server_with(KEY, &["--embedding", "true"]).await;
+    let endpoint = Endpoint {
+        name: "local".into(),
+        flavor: app::api::LlmFlavor::Openai,
+        base_url,
+        model: "smollm2".into(),
+        embedding_model: Some("smollm2".into()),
+        api_version: None,
+        api_key: Some(switchyard::config::Secret::new(KEY)),
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let http = reqwest::Client::new();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let inputs = [
+        "the sea".to_owned(),
+        "a tax form".to_owned(),
+        "the sea".to_owned(),
+    ];
+    let (vectors, _) = endpoint.embed(&http, &inputs, &stop).await.unwrap();
+    assert_eq!(vectors.len(), 3);
+    let dims = vectors[0].len();
+    assert!(dims > 100, "{dims} dimensions");
+    assert!(
+        vectors
+            .iter()
+            .all(|v| v.len() == dims && v.iter().all(|x| x.is_finite()))
+    );
+    // The same text embeds the same; another text does not. Asked one at a time: this
+    // server misaligns the token vectors of later inputs in a batch (llama-cpp-python
+    // 0.3.36; seen as the same text's vector shifted by a few places).
+    let mut one = Vec::new();
+    for input in &inputs {
+        let (vectors, _) = endpoint
+            .embed(&http, std::slice::from_ref(input), &stop)
+            .await
+            .unwrap();
+        one.push(vectors.into_iter().next().unwrap());
+    }
+    assert_eq!(one[0], one[2]);
+    assert_ne!(one[0], one[1]);
+    assert_eq!(one[0], vectors[0], "the first of a batch is the text's own");
+    // A provider without an embedding model says so, without a request.
+    let mut none = endpoint.clone();
+    none.embedding_model = None;
+    let error = none.embed(&http, &inputs, &stop).await.unwrap_err();
+    assert!(
+        error.to_string().contains("has no embedding model"),
+        "{error}"
+    );
+}
+
 fn provider(name: &str, base_url: &str, key: Option<&str>) -> Value {
     let mut body =
         json!({ "name": name, "base_url": base_url, "model": "smollm2", "timeout_secs": 60 });

@@ -108,6 +108,11 @@ pub async fn http_server(script: &str, args: &[&str]) -> (tokio::process::Child,
 /// killed when dropped. Returns it with its base URL (`http://127.0.0.1:P/v1`) once the model
 /// has loaded and it answers (60 s).
 pub async fn llama_server(api_key: &str) -> (tokio::process::Child, String) {
+    llama_server_with(api_key, &[]).await
+}
+
+/// As [`llama_server`], with more of its command-line options (`--embedding true`).
+pub async fn llama_server_with(api_key: &str, options: &[&str]) -> (tokio::process::Child, String) {
     let python = tools_dir().join("llm/bin/python");
     let model = tools_dir().join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     for path in [&python, &model] {
@@ -132,6 +137,7 @@ pub async fn llama_server(api_key: &str) -> (tokio::process::Child, String) {
             "4096",
         ])
         .args(["--n_threads", "2", "--api_key", api_key])
+        .args(options)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -370,7 +370,9 @@ fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
         .min()
 }
 
-/// The embeddings of `POST …/embeddings`, in input order.
+/// The embeddings of `POST …/embeddings`, in input order. A server that answers with one
+/// vector per token (llama.cpp for a model without a pooling layer) has them mean-pooled,
+/// as sentence-embedding models pool their token vectors.
 pub fn embeddings(body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<TokenCount>), String> {
     #[derive(Deserialize)]
     struct Embeddings {
@@ -382,13 +384,46 @@ pub fn embeddings(body: &[u8]) -> Result<(Vec<Vec<f32>>, Option<TokenCount>), St
     struct Item {
         #[serde(default)]
         index: usize,
-        embedding: Vec<f32>,
+        embedding: Vector,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Vector {
+        Pooled(Vec<f32>),
+        PerToken(Vec<Vec<f32>>),
     }
     let mut answer: Embeddings =
         serde_json::from_slice(body).map_err(|e| format!("not an embeddings answer: {e}"))?;
     answer.data.sort_by_key(|item| item.index);
-    let vectors = answer.data.into_iter().map(|item| item.embedding).collect();
+    let mut vectors = Vec::with_capacity(answer.data.len());
+    for item in answer.data {
+        vectors.push(match item.embedding {
+            Vector::Pooled(vector) => vector,
+            Vector::PerToken(tokens) => mean(&tokens).ok_or_else(|| {
+                format!(
+                    "embedding {} has no tokens, or tokens of unequal sizes",
+                    item.index
+                )
+            })?,
+        });
+    }
     Ok((vectors, answer.usage.map(Into::into)))
+}
+
+/// The mean of equally long vectors.
+fn mean(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    if first.is_empty() || vectors.iter().any(|v| v.len() != first.len()) {
+        return None;
+    }
+    let mut sum = vec![0f32; first.len()];
+    for vector in vectors {
+        for (total, x) in sum.iter_mut().zip(vector) {
+            *total += x;
+        }
+    }
+    let n = vectors.len() as f32;
+    Some(sum.into_iter().map(|total| total / n).collect())
 }
 
 #[cfg(test)]
@@ -507,5 +542,16 @@ mod tests {
         let (vectors, usage) = embeddings(body).unwrap();
         assert_eq!(vectors, vec![vec![1.0], vec![2.0]]);
         assert!(usage.is_none());
+    }
+
+    #[test]
+    fn per_token_embeddings_are_mean_pooled() {
+        let body = br#"{"data":[{"index":0,"embedding":[[1.0, 4.0], [3.0, 0.0]]}]}"#;
+        let (vectors, _) = embeddings(body).unwrap();
+        assert_eq!(vectors, vec![vec![2.0, 2.0]]);
+        let ragged = br#"{"data":[{"index":0,"embedding":[[1.0], [3.0, 0.0]]}]}"#;
+        assert!(embeddings(ragged).unwrap_err().contains("unequal"));
+        let empty = br#"{"data":[{"index":0,"embedding":[[]]}]}"#;
+        assert!(embeddings(empty).is_err());
     }
 }
