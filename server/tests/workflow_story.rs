@@ -62,6 +62,7 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         cancel_in_flight(&server, &t).await;
         map_fan_out(&server, &t).await;
         subgraphs(&server, &t).await;
+        yaml(&server, &t).await;
         refusals(&server, &t).await;
         // A platform administrator's run in another tenant acts as that administrator.
         let other = post(
@@ -635,6 +636,54 @@ async fn subgraphs(server: &TestServer, t: &str) {
         9,
         "the run and 8 nested"
     );
+}
+
+/// Definitions written in YAML are taken as JSON ones are, with the same strictness.
+async fn yaml(server: &TestServer, t: &str) {
+    let url = server.url(&format!("/api/v1/tenants/{t}/workflows"));
+    let send = |body: &'static str| {
+        server
+            .client
+            .post(url.clone())
+            .header("content-type", "application/yaml")
+            .body(body)
+            .send()
+    };
+    let r = send(
+        "name: greet\n\
+         definition:\n  \
+           state:\n    who: { type: string }\n    greeting: { type: string }\n  \
+           start: hello\n  \
+           nodes:\n    hello:\n      kind: transform\n      set:\n        greeting: \"'hello ' + state.who\"\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let wf: Value = r.json().await.unwrap();
+    let run = start(
+        server,
+        t,
+        wf["id"].as_str().unwrap(),
+        json!({ "who": "yaml" }),
+    )
+    .await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["state"]["greeting"], "hello yaml", "{done}");
+    for (body, why) in [
+        ("name: x\ndefinition: [unclosed\n", "line 2"),
+        (
+            "name: x\ndefinition: { start: a, nodes: {}, extra: 1 }\n",
+            "unknown field `extra`",
+        ),
+    ] {
+        let r = send(body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(why),
+            "{problem}"
+        );
+    }
 }
 
 async fn refusals(server: &TestServer, t: &str) {

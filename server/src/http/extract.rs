@@ -11,6 +11,54 @@ use super::error::ApiError;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
 
+/// A JSON body, or a YAML one (`Content-Type: application/yaml`, `application/x-yaml` or
+/// `text/yaml`), for documents people write by hand, such as workflow definitions. The same
+/// types, so the same strictness: unknown fields and wrong types are 422 naming them, and
+/// YAML that does not parse names its line and column.
+#[derive(Debug)]
+pub struct Document<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Document<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let yaml = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|m| {
+                matches!(
+                    m.as_str(),
+                    "application/yaml" | "application/x-yaml" | "text/yaml"
+                )
+            });
+        if !yaml {
+            let Json(value) = Json::<T>::from_request(request, state).await?;
+            return Ok(Self(value));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|r| ApiError::Rejected {
+                status: r.status(),
+                detail: r.body_text(),
+            })?;
+        // serde_norway bounds recursion and alias expansion ("billion laughs").
+        serde_norway::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::Rejected {
+                status: http::StatusCode::UNPROCESSABLE_ENTITY,
+                detail: format!("the YAML body does not fit: {e}"),
+            })
+    }
+}
+
 /// A query string decoded strictly (unknown parameters are refused).
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::authn::authorize;
 use super::error::ApiError;
-use super::extract::{Json, Path, RequestContext};
+use super::extract::{Document, Json, Path, RequestContext};
 use crate::AppState;
 use crate::access::Permission;
 use crate::audit::{self, Outcome};
@@ -106,7 +106,8 @@ async fn list(
 /// Create a workflow (version 1). A definition that does not check is refused with every
 /// problem, each naming its field (`definition.nodes.check.routes[0].when`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/workflows", tag = "workflows",
-    params(("tenant_id" = Uuid, Path)), request_body = WorkflowInput,
+    params(("tenant_id" = Uuid, Path)),
+    request_body(content((WorkflowInput = "application/json"), (WorkflowInput = "application/yaml"))),
     responses(
         (status = 201, body = Workflow),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -118,7 +119,7 @@ async fn create(
     ctx: RequestContext,
     principal: Principal,
     Path(tenant_id): Path<Uuid>,
-    Json(body): Json<WorkflowInput>,
+    Document(body): Document<WorkflowInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let scope = authorize(
         &state,
@@ -205,7 +206,8 @@ async fn version(
 
 /// Save a new version. Runs already started keep the version they started with.
 #[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/workflows/{id}", tag = "workflows",
-    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = WorkflowInput,
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    request_body(content((WorkflowInput = "application/json"), (WorkflowInput = "application/yaml"))),
     responses(
         (status = 200, body = Workflow),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -217,7 +219,7 @@ async fn replace(
     ctx: RequestContext,
     principal: Principal,
     Path((tenant_id, id)): Path<(Uuid, Uuid)>,
-    Json(body): Json<WorkflowInput>,
+    Document(body): Document<WorkflowInput>,
 ) -> Result<Json<Workflow>, ApiError> {
     let scope = authorize(
         &state,
