@@ -181,6 +181,17 @@ async fn once(
             output,
         })
     };
+    // A result goes to the node's `output` key, if it has one; the trace keeps all of it.
+    let written = |key: &Option<String>, result: Result<(Value, Value), Failure>| match result {
+        Ok((value, trace)) => {
+            let mut update = Map::new();
+            if let Some(key) = key {
+                update.insert(key.clone(), value);
+            }
+            done(update, trace)
+        }
+        Err(f) => Outcome::Failed(f),
+    };
     match &node.action {
         Action::Transform(sets) => {
             let mut update = Map::new();
@@ -214,54 +225,23 @@ async fn once(
             })
         }
         Action::Tool { output, .. } => {
-            let vars: [(&str, &Value); 1] = [("state", state)];
-            match act(cx, name, &node.action, &vars, stop).await {
-                Ok((value, trace)) => {
-                    let update = output
-                        .iter()
-                        .map(|key| (key.clone(), value.clone()))
-                        .collect();
-                    done(update, trace)
-                }
-                Err(f) => Outcome::Failed(f),
-            }
+            written(output, act(cx, name, &node.action, &vars, stop).await)
         }
-        Action::Llm(action) => {
-            let vars: [(&str, &Value); 1] = [("state", state)];
-            match act(cx, name, &node.action, &vars, stop).await {
-                Ok((value, trace)) => {
-                    let update = action
-                        .output
-                        .iter()
-                        .map(|key| (key.clone(), value.clone()))
-                        .collect();
-                    done(update, trace)
-                }
-                Err(f) => Outcome::Failed(f),
-            }
+        Action::Llm(action) => written(
+            &action.output,
+            act(cx, name, &node.action, &vars, stop).await,
+        ),
+        Action::Map(map) => {
+            let result = super::fanout::run(cx, name, map, state, stop).await;
+            written(
+                &map.output,
+                result.map(|(values, trace)| (Value::Array(values), trace)),
+            )
         }
-        Action::Map(map) => match super::fanout::run(cx, name, map, state, stop).await {
-            Ok((values, trace)) => {
-                let update = map
-                    .output
-                    .iter()
-                    .map(|key| (key.clone(), Value::Array(values.clone())))
-                    .collect();
-                done(update, trace)
-            }
-            Err(f) => Outcome::Failed(f),
-        },
-        Action::Subgraph(sub) => match super::subgraph::run(cx, name, sub, state, stop).await {
-            Ok((value, trace)) => {
-                let update = sub
-                    .output
-                    .iter()
-                    .map(|key| (key.clone(), value.clone()))
-                    .collect();
-                done(update, trace)
-            }
-            Err(f) => Outcome::Failed(f),
-        },
+        Action::Subgraph(sub) => written(
+            &sub.output,
+            super::subgraph::run(cx, name, sub, state, stop).await,
+        ),
         Action::Approval { .. } => Outcome::Paused,
     }
 }
