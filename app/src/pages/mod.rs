@@ -2,7 +2,6 @@
 
 mod access;
 mod account;
-mod approvals;
 mod audit;
 mod catalog;
 mod connect;
@@ -26,7 +25,6 @@ mod workflows;
 
 pub use access::AccessPage;
 pub use account::AccountPage;
-pub use approvals::ApprovalsPage;
 pub use audit::AuditPage;
 pub use catalog::CatalogPage;
 pub use consent::ConsentPage;
