@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                         <A href="/virtual-servers">"Virtual servers"</A>
                         <A href="/workflows">"Workflows"</A>
                         <A href="/runs">"Runs"</A>
+                        <A href="/approvals">"Approvals"</A>
                         <A href="/models">"Models"</A>
                         <A href="/audit">"Audit"</A>
                         <a href="/api/docs/" rel="external">"API"</a>
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/virtual-servers") view=|| view! { <pages::Gate><pages::VirtualServersPage/></pages::Gate> }/>
                         <Route path=path!("/workflows") view=|| view! { <pages::Gate><pages::WorkflowsPage/></pages::Gate> }/>
                         <Route path=path!("/runs") view=|| view! { <pages::Gate><pages::RunsPage/></pages::Gate> }/>
+                        <Route path=path!("/approvals") view=|| view! { <pages::Gate><pages::ApprovalsPage/></pages::Gate> }/>
                         <Route path=path!("/models") view=|| view! { <pages::Gate><pages::ModelsPage/></pages::Gate> }/>
                         <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>

@@ -60,3 +60,35 @@ test("write a workflow with inline checks, run it, watch its trace, approve, see
   expect(runs.items[0].state.decision.approved).toBe(true);
   expect(runs.items[0].state.decision.comment).toBe("looks right");
 });
+
+test("the approvals inbox lists what waits, with its prompt, and takes the decision", async ({ page }) => {
+  await signIn(page);
+  const slug = `inbox-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", "/api/v1/tenants", { slug, name: `Inbox ${slug}` });
+  const definition = {
+    state: { amount: { type: "integer" }, decision: { type: "object" } },
+    start: "ask",
+    nodes: {
+      ask: { kind: "approval", prompt: "Pay {{ state.amount }} EUR?", output: "decision",
+             form: [{ name: "reason", type: "string", required: true }] },
+    },
+  };
+  const wf = await api(page, "POST", `/api/v1/tenants/${tenant.id}/workflows`, { name: "pay", definition });
+  const run = await api(page, "POST", `/api/v1/tenants/${tenant.id}/workflows/${wf.id}/runs`, { input: { amount: 42 } });
+  await expect
+    .poll(async () => (await api(page, "GET", `/api/v1/tenants/${tenant.id}/runs/${run.id}`)).status)
+    .toBe("waiting");
+
+  await open(page, `/approvals?tenant=${tenant.id}`);
+  const item = page.locator(`li[data-approval="${run.id}:ask"]`);
+  await expect(item).toContainText("Pay 42 EUR?");
+  // The form's required field is checked by the server: refused without it, kept waiting.
+  await item.getByRole("button", { name: "Approve" }).click();
+  await expect(item.getByRole("alert")).toContainText("reason");
+  await item.getByLabel("reason").fill("invoice 7");
+  await item.getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByText("Nothing waits for a decision.")).toBeVisible();
+  const done = await api(page, "GET", `/api/v1/tenants/${tenant.id}/runs/${run.id}`);
+  expect(done.status).toBe("succeeded");
+  expect(done.state.decision.form.reason).toBe("invoice 7");
+});

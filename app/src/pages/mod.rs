@@ -2,6 +2,7 @@
 
 mod access;
 mod account;
+mod approvals;
 mod audit;
 mod catalog;
 mod connect;
@@ -25,6 +26,7 @@ mod workflows;
 
 pub use access::AccessPage;
 pub use account::AccountPage;
+pub use approvals::ApprovalsPage;
 pub use audit::AuditPage;
 pub use catalog::CatalogPage;
 pub use consent::ConsentPage;

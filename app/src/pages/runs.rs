@@ -268,7 +268,7 @@ fn CheckpointView(tenant: Uuid, run: Uuid, checkpoint: Checkpoint) -> impl IntoV
 /// The decision on one approval the run waits for: its prompt (rendered from the state as
 /// the engine would), its form's fields, approve or reject.
 #[component]
-fn ApprovalForm(
+pub(super) fn ApprovalForm(
     run: Run,
     node: String,
     definition: Definition,

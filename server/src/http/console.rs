@@ -20,7 +20,11 @@ use tower_http::timeout::ResponseBodyTimeoutLayer;
 /// (the trace layer logs the error); a slow API call inside it has the same timeout anyway.
 pub fn router(options: LeptosOptions, api: Router, render_timeout: Duration) -> Router {
     let routes = generate_route_list(App);
-    let context = move || provide_context(ApiClient::in_process(api.clone()));
+    // leptos_axum provides the request's parts before this runs.
+    let context = move || {
+        let parts = use_context::<axum::http::request::Parts>();
+        provide_context(ApiClient::in_process(api.clone(), parts.as_ref()));
+    };
     Router::new()
         .leptos_routes_with_context(&options, routes, context, {
             let options = options.clone();

@@ -52,14 +52,21 @@ impl Method {
 pub struct ApiClient {
     #[cfg(feature = "ssr")]
     router: Option<axum::Router>,
+    /// The visitor's cookies, taken when the page's render began: read from the reactive
+    /// context at call time, they were gone for a resource's second call (its future is
+    /// polled outside the owner after its first await), which then ran signed out.
+    #[cfg(feature = "ssr")]
+    cookie: Option<http::HeaderValue>,
 }
 
 impl ApiClient {
-    /// A client that calls `router` in process (used while rendering on the server).
+    /// A client that calls `router` in process (used while rendering on the server), as
+    /// the visitor whose request `parts` are.
     #[cfg(feature = "ssr")]
-    pub fn in_process(router: axum::Router) -> Self {
+    pub fn in_process(router: axum::Router, parts: Option<&http::request::Parts>) -> Self {
         Self {
             router: Some(router),
+            cookie: parts.and_then(|p| p.headers.get(http::header::COOKIE).cloned()),
         }
     }
 
@@ -318,9 +325,7 @@ impl ApiClient {
         };
         let mut request = http::Request::builder().method(method.as_str()).uri(path);
         // Forward the visitor's cookies so the API sees the same identity as the page.
-        if let Some(cookie) = leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get(http::header::COOKIE).cloned())
-        {
+        if let Some(cookie) = self.cookie.clone() {
             request = request.header(http::header::COOKIE, cookie);
         }
         if body.is_some() {
