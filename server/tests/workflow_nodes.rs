@@ -1,0 +1,273 @@
+//! The node kinds that fan out or nest, on SQLite and (with `DATABASE_URL`) PostgreSQL: a
+//! map over a list (order, audit per item, the first failure stopping the rest), a subgraph
+//! run as a run of its own (an approval inside it holding its parent, a missing workflow,
+//! endless nesting), and definitions written in YAML.
+
+mod common;
+
+use std::time::Duration;
+
+use common::workflows::{checkpoints, create, settle, start};
+use common::{TestDb, TestServer, post};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn maps_subgraphs_and_yaml() {
+    for backend in common::backends() {
+        let db = TestDb::create(&backend).await;
+        let server = TestServer::start(common::settings(&db)).await;
+        let t = common::mcp::tenant_with_fixture(&server).await;
+        map_fan_out(&server, &t).await;
+        subgraphs(&server, &t).await;
+        yaml(&server, &t).await;
+        server.stop().await;
+        db.drop_db().await;
+    }
+}
+
+/// The ids of the run's audited tool calls, in the order made.
+async fn audited_calls(server: &TestServer, t: &str, run: &str) -> Vec<String> {
+    let audit: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/audit?action=tool.call&limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["request_id"].as_str())
+        .filter(|id| id.contains(run))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A map over a list: each item's call governed and audited as its own, results in the
+/// list's order through the output's reducer; the first failure stops the rest.
+async fn map_fan_out(server: &TestServer, t: &str) {
+    let definition = json!({
+        "state": {
+            "names": { "type": "array" },
+            "echoes": { "type": "array", "reducer": "append", "default": ["before"] }
+        },
+        "start": "each",
+        "nodes": {
+            "each": { "kind": "map", "over": "state.names", "concurrency": 2, "output": "echoes",
+                      "do": { "kind": "tool", "tool": "fx.json_schema_2020_12_tool",
+                              "arguments": { "name": "{{ upper(item) }}-{{ index }}" } } }
+        }
+    });
+    let wf = create(server, t, "echo-each", definition).await;
+    let run = start(server, t, &wf, json!({ "names": ["ada", "bo", "cy"] })).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let echoes: Vec<&str> = done["state"]["echoes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().or_else(|| e["result"].as_str()).unwrap())
+        .collect();
+    assert_eq!(
+        echoes,
+        [
+            "before",
+            "name=ADA-0, address=None",
+            "name=BO-1, address=None",
+            "name=CY-2, address=None"
+        ]
+    );
+    let items = checkpoints(server, t, &run).await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["outputs"]["each"]["items"], 3);
+    let ids = audited_calls(server, t, &run).await;
+    let expected: Vec<String> = (0..3)
+        .map(|i| format!("workflow-run:{run}:each[{i}]"))
+        .collect();
+    assert_eq!(ids, expected);
+
+    // One at a time, the first failure stops the rest: one audited call, the item named.
+    let definition = json!({
+        "start": "each",
+        "nodes": {
+            "each": { "kind": "map", "over": "[1, 2, 3]", "concurrency": 1,
+                      "do": { "kind": "tool", "tool": "fx.test_error_handling" } }
+        }
+    });
+    let wf = create(server, t, "fail-each", definition).await;
+    let run = start(server, t, &wf, json!({})).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(
+        error.contains("item 0: `fx.test_error_handling` answered with an error"),
+        "{error}"
+    );
+    assert_eq!(audited_calls(server, t, &run).await.len(), 1);
+
+    // Not a list.
+    let definition = json!({
+        "start": "each",
+        "nodes": { "each": { "kind": "map", "over": "'abc'",
+                             "do": { "kind": "tool", "tool": "fx.test_simple_text" } } }
+    });
+    let wf = create(server, t, "not-a-list", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("gave \"abc\", not a list"), "{error}");
+}
+
+/// A subgraph runs as a run of its own, acting for the same user: its state comes back, an
+/// approval inside it holds its parent, a missing workflow and endless nesting fail.
+async fn subgraphs(server: &TestServer, t: &str) {
+    let child = json!({
+        "state": { "n": { "type": "integer" }, "doubled": { "type": "integer" },
+                   "decision": { "type": "object" } },
+        "start": "double",
+        "nodes": {
+            "double": { "kind": "transform", "set": { "doubled": "state.n * 2" }, "next": "ask" },
+            "ask": { "kind": "approval", "prompt": "Double {{ state.n }}?", "output": "decision" }
+        }
+    });
+    create(server, t, "doubler", child).await;
+    let parent = json!({
+        "state": { "n": { "type": "integer" }, "result": { "type": "object" }, "after": { "type": "integer" } },
+        "start": "sub",
+        "nodes": {
+            "sub": { "kind": "subgraph", "workflow": "doubler", "input": { "n": "{{ state.n + 1 }}" },
+                     "output": "result", "next": "after" },
+            "after": { "kind": "transform", "set": { "after": "state.result.doubled + 1" } }
+        }
+    });
+    let wf = create(server, t, "parent", parent).await;
+    let run = start(server, t, &wf, json!({ "n": 20 })).await;
+    // The child pauses for its approval; the parent's node waits with it.
+    let mut child_run = Value::Null;
+    for _ in 0..400 {
+        let runs: Value = server
+            .get(&format!("/api/v1/tenants/{t}/runs?status=waiting"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(found) = runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["parent_run_id"] == run.as_str())
+        {
+            child_run = found.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(child_run["state"]["doubled"], 42, "{child_run}");
+    let parent_now: Value = server
+        .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(child_run["started_by"], parent_now["started_by"]);
+    assert_eq!(
+        parent_now["status"], "running",
+        "the parent waits: {parent_now}"
+    );
+    let child_id = child_run["id"].as_str().unwrap();
+    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{child_id}/decisions"));
+    let r = post(
+        &server.client,
+        url,
+        json!({ "node": "ask", "approve": true }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["state"]["result"]["doubled"], 42);
+    assert_eq!(done["state"]["result"]["decision"]["approved"], true);
+    assert_eq!(done["state"]["after"], 43);
+    let items = checkpoints(server, t, &run).await;
+    assert_eq!(items[1]["outputs"]["sub"]["run"], child_id);
+    assert_eq!(items[1]["outputs"]["sub"]["status"], "succeeded");
+
+    // A missing workflow, and a workflow that runs itself, each fail with the reason.
+    let definition = json!({ "start": "sub", "nodes": { "sub": { "kind": "subgraph", "workflow": "nowhere" } } });
+    let wf = create(server, t, "missing-child", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("there is no workflow `nowhere`"), "{error}");
+    let definition =
+        json!({ "start": "sub", "nodes": { "sub": { "kind": "subgraph", "workflow": "itself" } } });
+    let wf = create(server, t, "itself", definition).await;
+    let done = settle(server, t, &start(server, t, &wf, json!({})).await).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("subgraphs nest at most 8 deep"), "{error}");
+    let runs: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/runs?workflow_id={wf}&limit=50"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        runs["items"].as_array().unwrap().len(),
+        9,
+        "the run and 8 nested"
+    );
+}
+
+/// Definitions written in YAML are taken as JSON ones are, with the same strictness.
+async fn yaml(server: &TestServer, t: &str) {
+    let url = server.url(&format!("/api/v1/tenants/{t}/workflows"));
+    let send = |body: &'static str| {
+        server
+            .client
+            .post(url.clone())
+            .header("content-type", "application/yaml")
+            .body(body)
+            .send()
+    };
+    let r = send(
+        "name: greet\n\
+         definition:\n  \
+           state:\n    who: { type: string }\n    greeting: { type: string }\n  \
+           start: hello\n  \
+           nodes:\n    hello:\n      kind: transform\n      set:\n        greeting: \"'hello ' + state.who\"\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let wf: Value = r.json().await.unwrap();
+    let run = start(
+        server,
+        t,
+        wf["id"].as_str().unwrap(),
+        json!({ "who": "yaml" }),
+    )
+    .await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["state"]["greeting"], "hello yaml", "{done}");
+    for (body, why) in [
+        ("name: x\ndefinition: [unclosed\n", "line 2"),
+        (
+            "name: x\ndefinition: { start: a, nodes: {}, extra: 1 }\n",
+            "unknown field `extra`",
+        ),
+    ] {
+        let r = send(body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(why),
+            "{problem}"
+        );
+    }
+}
