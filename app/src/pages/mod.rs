@@ -13,6 +13,7 @@ mod invitations;
 mod models;
 mod pager;
 mod roles;
+mod run_live;
 mod runs;
 mod session;
 mod tenant_picker;

@@ -1,12 +1,13 @@
 //! The runs page: the tenant's workflow runs by status, and one run's live trace — its graph
 //! with the next step's nodes highlighted, the timeline of checkpoints with the state and
-//! outputs at each, the approvals it waits for, and cancel and fork. A run that has not
-//! finished is read again every second.
+//! outputs at each, the approvals it waits for, and cancel and fork. An open run's trace
+//! follows its event stream ([`run_live`](super::run_live)); the list is read every second.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
+use super::run_live::{self, EventLog, Live};
 use super::tenant_picker::TenantPage;
 use super::workflow_graph::GraphView;
 use super::{ProblemBanner, short_time};
@@ -107,10 +108,10 @@ fn TenantRuns(tenant: Uuid) -> impl IntoView {
 #[component]
 fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
     let api = expect_context::<ApiClient>();
-    let live = RwSignal::new(true);
-    let tick = ticking(live.into());
+    let live = Live::new();
+    run_live::follow(tenant, run, live);
     let reload = RwSignal::new(0u32);
-    let details = Resource::new(move || (tick.get(), reload.get()), {
+    let details = Resource::new(move || (live.moved.get(), reload.get()), {
         let api = api.clone();
         move |_| {
             let api = api.clone();
@@ -129,14 +130,13 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
                 {move || details.get().map(|result| match result {
                     Ok((run, checkpoints, definition)) => {
-                        if run.status.is_final() {
-                            live.set(false);
-                        }
-                        view! { <Trace run checkpoints definition reload/> }.into_any()
+                        let running = live.running.into();
+                        view! { <Trace run checkpoints definition reload running/> }.into_any()
                     }
                     Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
                 })}
             </Transition>
+            <EventLog live/>
         </section>
     }
 }
@@ -147,6 +147,8 @@ fn Trace(
     checkpoints: Vec<Checkpoint>,
     definition: Definition,
     reload: RwSignal<u32>,
+    /// The nodes running now, as the run's events tell.
+    running: Signal<Vec<String>>,
 ) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let problem = RwSignal::new(None::<Problem>);
@@ -161,10 +163,15 @@ fn Trace(
         None => {}
     });
     let chosen = RwSignal::new(checkpoints.last().map(|c| c.step));
-    let active = Signal::stored(if run.status.is_final() {
+    // The nodes running now; between steps, those of the next one.
+    let next = if run.status.is_final() {
         Vec::new()
     } else {
         run.next.clone()
+    };
+    let active = Signal::derive(move || {
+        let now = running.get();
+        if now.is_empty() { next.clone() } else { now }
     });
     let approvals = run
         .waiting_on

@@ -63,6 +63,9 @@ pub struct EngineSettings {
     pub sweep_secs: u64,
     /// The most runs one replica executes at once; more wait for a free executor.
     pub max_active_runs: usize,
+    /// A run's event stream that hears nothing this long reads the store itself, so an event
+    /// whose publication was lost arrives late, never not at all.
+    pub events_poll_secs: u64,
 }
 
 impl Default for EngineSettings {
@@ -71,6 +74,7 @@ impl Default for EngineSettings {
             lease_secs: 30,
             sweep_secs: 5,
             max_active_runs: 1000,
+            events_poll_secs: 5,
         }
     }
 }

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use app::api::workflow::compile::{Action, Graph};
 use app::api::workflow::state::apply;
 use app::api::workflow::{compile, expr};
-use app::api::{Decision, RunStatus};
+use app::api::{Decision, RunEventKind, RunStatus};
 use chrono::Utc;
 use futures::future::join_all;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::events::RunEvents;
 use super::nodes::{self, Context, Outcome, Write};
 use super::{Engine, EngineError, decision_output};
 use crate::access::PermissionSet;
@@ -78,6 +79,7 @@ async fn drive(
     if run.step > 0 || run.forked_from.is_some() {
         inner.metrics.workflow_run("resumed");
     }
+    let events = RunEvents::new(id, inner.publisher.clone());
     let definition = inner
         .store
         .workflow_version(scope, run.workflow_id, run.version)
@@ -89,7 +91,7 @@ async fn drive(
                 "its workflow version no longer checks: {}",
                 problems[0].message
             );
-            return fail(engine, scope, &run, &message).await;
+            return fail(engine, scope, &events, &run, &message).await;
         }
     };
     let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
@@ -106,11 +108,12 @@ async fn drive(
         Ok(principal) => principal,
         Err(error) => {
             let message = format!("the user it acts for cannot act any more: {error}");
-            return fail(engine, scope, &run, &message).await;
+            return fail(engine, scope, &events, &run, &message).await;
         }
     };
     let cx = Context {
         engine,
+        events: &events,
         gateway: &inner.gateway,
         llm: &inner.llm,
         scope,
@@ -132,14 +135,14 @@ async fn drive(
             return Ok(());
         }
         if run.deadline_at.is_some_and(|d| d <= Utc::now()) {
-            return fail(engine, scope, &run, "its deadline passed").await;
+            return fail(engine, scope, &events, &run, "its deadline passed").await;
         }
         if run.step >= i64::from(graph.max_steps) {
             let message = format!(
                 "it took {} steps, the most its workflow allows",
                 graph.max_steps
             );
-            return fail(engine, scope, &run, &message).await;
+            return fail(engine, scope, &events, &run, &message).await;
         }
         let started = Instant::now();
         let state = Value::Object(run.state.0.clone());
@@ -155,7 +158,7 @@ async fn drive(
         let outcomes = join_all(pending.iter().map(|name| {
             let node = &graph.nodes[name.as_str()];
             let (cx, state) = (&cx, &state);
-            async move { (*name, node, nodes::run(cx, name, node, state).await) }
+            async move { (*name, node, traced(cx, name, node, state).await) }
         }))
         .await;
         let mut paused = Vec::new();
@@ -179,7 +182,7 @@ async fn drive(
                             failure.kind.as_str(),
                             failure.message
                         );
-                        return fail(engine, scope, &run, &message).await;
+                        return fail(engine, scope, &events, &run, &message).await;
                     };
                     let error = failure.to_json(name);
                     Write {
@@ -197,9 +200,10 @@ async fn drive(
             // step does not run it again. A step of one node records it in its checkpoint.
             if parallel {
                 let value = serde_json::to_value(&write).unwrap_or(Value::Null);
+                let (batch, _) = events.batch(Vec::new());
                 inner
                     .store
-                    .record_write(scope, id, run.step, name, &value)
+                    .record_write(scope, id, run.step, name, &value, &batch)
                     .await?;
             }
             writes.insert(name.clone(), write);
@@ -208,6 +212,12 @@ async fn drive(
             // Nodes that finished beside the approval were recorded above.
             let step = Some(run.step);
             let running = [RunStatus::Running];
+            let (batch, kept) = events.batch(vec![RunEventKind::RunStatus {
+                status: RunStatus::Waiting,
+                step: run.step,
+                waiting_on: paused.clone(),
+                error: None,
+            }]);
             if inner
                 .store
                 .set_run_status(
@@ -219,10 +229,12 @@ async fn drive(
                         to: RunStatus::Waiting,
                         waiting_on: &paused,
                         error: None,
+                        events: &batch,
                     },
                 )
                 .await?
             {
+                events.published(&batch, kept);
                 inner.metrics.workflow_run_ended("waiting");
             }
             return Ok(());
@@ -236,6 +248,7 @@ async fn drive(
                 return fail(
                     engine,
                     scope,
+                    &events,
                     &run,
                     &format!("node `{name}`'s update: {message}"),
                 )
@@ -253,6 +266,26 @@ async fn drive(
         } else {
             RunStatus::Running
         };
+        let delta: Map<String, Value> = next_state
+            .iter()
+            .filter(|(k, v)| run.state.0.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut closing = vec![RunEventKind::Step {
+            step: run.step + 1,
+            ran: run.next.0.clone(),
+            next: next.clone(),
+            delta,
+        }];
+        if status.is_final() {
+            closing.push(RunEventKind::RunStatus {
+                status,
+                step: run.step + 1,
+                waiting_on: Vec::new(),
+                error: None,
+            });
+        }
+        let (batch, kept) = events.batch(closing);
         let commit = StepCommit {
             step: run.step + 1,
             ran: &run.next.0,
@@ -262,11 +295,14 @@ async fn drive(
             status,
             error: None,
             clears_writes: parallel || had_writes,
+            events: &batch,
         };
         if !inner.store.commit_step(scope, id, &commit).await? {
             // Cancelled, or another executor committed this step: either way not ours.
+            events.discard();
             return Ok(());
         }
+        events.published(&batch, kept);
         inner.metrics.workflow_step(started.elapsed());
         if status.is_final() {
             inner.metrics.workflow_run_ended("succeeded");
@@ -279,14 +315,51 @@ async fn drive(
     }
 }
 
+/// [`nodes::run`] between its `node_started` and `node_finished` events.
+async fn traced(
+    cx: &Context<'_>,
+    name: &str,
+    node: &app::api::workflow::compile::GraphNode,
+    state: &Value,
+) -> Outcome {
+    let step = cx.step.load(Ordering::Relaxed);
+    cx.events.emit(RunEventKind::NodeStarted {
+        step,
+        node: name.to_owned(),
+        kind: nodes::kind_name(&node.action).to_owned(),
+    });
+    let started = Instant::now();
+    let outcome = nodes::run(cx, name, node, state).await;
+    let (outcome_name, error) = match &outcome {
+        Outcome::Done(_) => ("ok", None),
+        Outcome::Paused => ("paused", None),
+        Outcome::Failed(f) => ("failed", Some(f.message.clone())),
+    };
+    cx.events.emit(RunEventKind::NodeFinished {
+        step,
+        node: name.to_owned(),
+        outcome: outcome_name.to_owned(),
+        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error,
+    });
+    outcome
+}
+
 async fn fail(
     engine: &Engine,
     scope: &TenantScope,
+    events: &RunEvents,
     run: &RunRow,
     message: &str,
 ) -> Result<(), EngineError> {
     let open = [RunStatus::Running];
     let failed = RunStatus::Failed;
+    let (batch, kept) = events.batch(vec![RunEventKind::RunStatus {
+        status: failed,
+        step: run.step,
+        waiting_on: Vec::new(),
+        error: Some(message.to_owned()),
+    }]);
     if engine
         .0
         .store
@@ -299,10 +372,12 @@ async fn fail(
                 to: failed,
                 waiting_on: &[],
                 error: Some(message),
+                events: &batch,
             },
         )
         .await?
     {
+        events.published(&batch, kept);
         engine.0.metrics.workflow_run_ended("failed");
     }
     Ok(())

@@ -12,10 +12,12 @@
 //! outside the gateway should be idempotent, as for any at-least-once executor.
 
 mod agent;
+mod events;
 mod executor;
 mod fanout;
 pub mod llm;
 mod nodes;
+pub use events::channel as events_channel;
 mod subgraph;
 
 use std::collections::HashMap;
@@ -83,6 +85,7 @@ struct Inner {
     /// there, as a node calling `launch` itself would make the executor's future contain
     /// itself.
     launches: tokio::sync::mpsc::UnboundedSender<(Uuid, Uuid)>,
+    publisher: events::Publisher,
 }
 
 impl Engine {
@@ -97,6 +100,7 @@ impl Engine {
     ) -> Self {
         let slots = Arc::new(Semaphore::new(settings.max_active_runs.max(1)));
         let (launches, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        let publisher = events::Publisher::new(kv.clone());
         let engine = Self(Arc::new(Inner {
             store,
             kv,
@@ -110,6 +114,7 @@ impl Engine {
             stops: Mutex::new(HashMap::new()),
             slots,
             launches,
+            publisher,
         }));
         let weak = Arc::downgrade(&engine.0);
         tokio::spawn(async move {
@@ -198,10 +203,23 @@ impl Engine {
         let write =
             executor::decision_write(&graph, principal, decision).map_err(EngineError::Refused)?;
         let write = serde_json::to_value(&write).unwrap_or(Value::Null);
+        let events = events::RunEvents::new(run_id, self.0.publisher.clone());
+        let (decided, _) = events.batch(vec![app::api::RunEventKind::NodeFinished {
+            step: run.step,
+            node: decision.node.clone(),
+            outcome: if decision.approve {
+                "approved"
+            } else {
+                "rejected"
+            }
+            .to_owned(),
+            ms: u64::try_from((Utc::now() - run.updated_at).num_milliseconds()).unwrap_or(0),
+            error: None,
+        }]);
         if !self
             .0
             .store
-            .record_write(scope, run_id, run.step, &decision.node, &write)
+            .record_write(scope, run_id, run.step, &decision.node, &write, &decided)
             .await?
         {
             return Err(EngineError::Conflict(format!(
@@ -209,9 +227,17 @@ impl Engine {
                 decision.node
             )));
         }
+        events.published(&decided, 0);
         // The executor takes the step up again: decided nodes keep their decision, and the
         // run waits again if other approvals of the step are still open.
-        self.0
+        let (resumed, _) = events.batch(vec![app::api::RunEventKind::RunStatus {
+            status: RunStatus::Running,
+            step: run.step,
+            waiting_on: Vec::new(),
+            error: None,
+        }]);
+        if self
+            .0
             .store
             .set_run_status(
                 scope,
@@ -222,9 +248,13 @@ impl Engine {
                     to: RunStatus::Running,
                     waiting_on: &[],
                     error: None,
+                    events: &resumed,
                 },
             )
-            .await?;
+            .await?
+        {
+            events.published(&resumed, 0);
+        }
         self.launch(scope.tenant_id(), run_id).await;
         Ok(self.0.store.get_run(scope, run_id).await?)
     }
@@ -234,6 +264,14 @@ impl Engine {
     /// commits nothing.
     pub async fn cancel(&self, scope: &TenantScope, run_id: Uuid) -> Result<RunRow, EngineError> {
         let open = [RunStatus::Running, RunStatus::Waiting];
+        let before = self.0.store.get_run(scope, run_id).await?;
+        let events = events::RunEvents::new(run_id, self.0.publisher.clone());
+        let (cancelled, _) = events.batch(vec![app::api::RunEventKind::RunStatus {
+            status: RunStatus::Cancelled,
+            step: before.step,
+            waiting_on: Vec::new(),
+            error: Some("cancelled".into()),
+        }]);
         let moved = self
             .0
             .store
@@ -246,9 +284,13 @@ impl Engine {
                     to: RunStatus::Cancelled,
                     waiting_on: &[],
                     error: Some("cancelled"),
+                    events: &cancelled,
                 },
             )
             .await?;
+        if moved {
+            events.published(&cancelled, 0);
+        }
         let run = self.0.store.get_run(scope, run_id).await?;
         if !moved {
             return Err(EngineError::Conflict(format!(

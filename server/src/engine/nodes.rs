@@ -66,6 +66,8 @@ impl Failure {
 /// What a node needs from its run.
 pub(super) struct Context<'a> {
     pub engine: &'a super::Engine,
+    /// Where the run's events go (issue #5 point 3).
+    pub events: &'a super::events::RunEvents,
     pub gateway: &'a Gateway,
     pub llm: &'a super::llm::Llm,
     pub scope: &'a TenantScope,
@@ -303,20 +305,34 @@ pub(super) async fn call(
         cancel: stop.clone(),
         ..Control::default()
     };
-    let called = cx
-        .gateway
-        .call(&caller, tool, arguments, control)
-        .await
-        .map_err(|e| {
-            let kind = match &e {
-                GatewayError::Unknown(..)
-                | GatewayError::RateLimited(..)
-                | GatewayError::Rounds(_) => FailureKind::Refused,
-                GatewayError::Call(crate::gateway::CallError::Timeout(..)) => FailureKind::Timeout,
-                _ => FailureKind::Upstream,
-            };
-            Failure::new(kind, e.to_string())
-        })?;
+    let started = std::time::Instant::now();
+    let called = cx.gateway.call(&caller, tool, arguments, control).await;
+    let error = match &called {
+        Ok(called) => match &called.result {
+            Answer::Complete(result) if result.is_error == Some(true) => Some(text_of(result)),
+            Answer::Complete(_) => None,
+            Answer::InputRequired(_) => Some("asked for input".to_owned()),
+        },
+        Err(e) => Some(e.to_string()),
+    };
+    cx.events.emit(app::api::RunEventKind::ToolCall {
+        step: cx.step.load(std::sync::atomic::Ordering::Relaxed),
+        node: node.to_owned(),
+        tool: tool.to_owned(),
+        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        ok: error.is_none(),
+        error,
+    });
+    let called = called.map_err(|e| {
+        let kind = match &e {
+            GatewayError::Unknown(..) | GatewayError::RateLimited(..) | GatewayError::Rounds(_) => {
+                FailureKind::Refused
+            }
+            GatewayError::Call(crate::gateway::CallError::Timeout(..)) => FailureKind::Timeout,
+            _ => FailureKind::Upstream,
+        };
+        Failure::new(kind, e.to_string())
+    })?;
     match called.result {
         Answer::Complete(result) if result.is_error == Some(true) => Err(Failure::new(
             FailureKind::ToolError,

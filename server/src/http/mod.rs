@@ -23,6 +23,7 @@ mod ops;
 mod policies;
 mod qr;
 mod roles;
+mod run_events;
 mod runs;
 mod tenants;
 mod tools;
@@ -78,6 +79,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(oauth_grants::router())
         .merge(workflows::router())
         .merge(runs::router())
+        .merge(run_events::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))

@@ -15,6 +15,7 @@ mod llm;
 mod oauth;
 mod policies;
 mod roles;
+mod run_events;
 mod tenants;
 mod tokens;
 mod upstream_oauth;

@@ -6,13 +6,14 @@
 //! so no step is committed twice.
 
 use app::api::workflow::Definition;
-use app::api::{Checkpoint, Run, RunStatus, Workflow, WorkflowInput};
+use app::api::{Checkpoint, Run, RunEvent, RunStatus, Workflow, WorkflowInput};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::run_events::{ADD_EVENTS, EventBatch};
 use super::{Db, Store, StoreError, Wall, walled, walled_tx};
 use crate::tenancy::TenantScope;
 
@@ -127,6 +128,8 @@ pub struct StepCommit<'a> {
     pub error: Option<&'a str>,
     /// Results were recorded for this step (a parallel step, a decision) and are cleared.
     pub clears_writes: bool,
+    /// What the step did, stored with it for replay.
+    pub events: &'a [RunEvent],
 }
 
 /// A run's move from one of `from` to `to`, only at `step` when given.
@@ -137,6 +140,8 @@ pub struct StatusChange<'a> {
     pub to: RunStatus,
     pub waiting_on: &'a [String],
     pub error: Option<&'a str>,
+    /// Stored with the move, only if it happens.
+    pub events: &'a [RunEvent],
 }
 
 impl Store {
@@ -257,6 +262,8 @@ impl Store {
             "INSERT INTO workflow_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
+        let started = [EventBatch::started(run)];
+        let started = (started[0].seq, Json(&started[..]));
         walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query(sqlx::AssertSqlSafe(insert))
                 .bind(run.id).bind(scope.tenant_id()).bind(run.workflow_id).bind(run.version)
@@ -271,6 +278,10 @@ impl Store {
             sqlx::query(ADD_CHECKPOINT)
                 .bind(run.id).bind(scope.tenant_id()).bind(run.step).bind(Json(ran)).bind(&run.state)
                 .bind(Json(Value::Object(Map::new()))).bind(&run.next).bind(run.created_at)
+                .execute(&mut *tx).await?;
+            sqlx::query(ADD_EVENTS)
+                .bind(run.id).bind(scope.tenant_id()).bind(started.0).bind(started.1)
+                .bind(run.created_at)
                 .execute(&mut *tx).await?;
         });
         Ok(())
@@ -342,14 +353,23 @@ impl Store {
         step: i64,
         node: &str,
         write: &Value,
+        events: &[RunEvent],
     ) -> Result<bool, StoreError> {
-        let done = walled!(self, Wall::of(scope), pool => {
-            sqlx::query("INSERT INTO workflow_writes (run_id, tenant_id, step, node, write, created_at) \
+        let now = Utc::now();
+        let batch = EventBatch::of(events);
+        let done = walled_tx!(self, Wall::of(scope), tx => {
+            let done = sqlx::query("INSERT INTO workflow_writes (run_id, tenant_id, step, node, write, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
                 .bind(run).bind(scope.tenant_id()).bind(step).bind(node).bind(Json(write))
-                .bind(Utc::now()).execute(pool).await?.rows_affected()
+                .bind(now).execute(&mut *tx).await?.rows_affected() == 1;
+            if let (true, Some((seq, events))) = (done, &batch) {
+                sqlx::query(ADD_EVENTS)
+                    .bind(run).bind(scope.tenant_id()).bind(seq).bind(events).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            done
         });
-        Ok(done == 1)
+        Ok(done)
     }
 
     /// The results recorded so far for the step after checkpoint `step`, by node.
@@ -380,6 +400,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = Utc::now();
         let finished = commit.status.is_final().then_some(now);
+        let batch = EventBatch::of(commit.events);
         let moved = walled_tx!(self, Wall::of(scope), tx => {
             let moved = sqlx::query(
                 "UPDATE workflow_runs SET step = $3, state = $4, next = $5, status = $6, error = $7, \
@@ -393,6 +414,11 @@ impl Store {
                 sqlx::query(ADD_CHECKPOINT)
                     .bind(run).bind(scope.tenant_id()).bind(commit.step).bind(Json(commit.ran))
                     .bind(Json(commit.state)).bind(Json(commit.outputs)).bind(Json(commit.next)).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            if let (true, Some((seq, events))) = (moved, &batch) {
+                sqlx::query(ADD_EVENTS)
+                    .bind(run).bind(scope.tenant_id()).bind(seq).bind(events).bind(now)
                     .execute(&mut *tx).await?;
             }
             if moved && commit.clears_writes {
@@ -420,7 +446,9 @@ impl Store {
             to,
             waiting_on,
             error,
+            events,
         } = *change;
+        let batch = EventBatch::of(events);
         let now = Utc::now();
         let finished = to.is_final().then_some(now);
         // At most three statuses, each bound: one query text for both dialects.
@@ -428,8 +456,8 @@ impl Store {
         if from.is_empty() {
             return Ok(false);
         }
-        let moved = walled!(self, Wall::of(scope), pool => {
-            sqlx::query(
+        let moved = walled_tx!(self, Wall::of(scope), tx => {
+            let moved = sqlx::query(
                 "UPDATE workflow_runs SET status = $3, waiting_on = $4, error = COALESCE($5, error), \
                  updated_at = $6, finished_at = $7 \
                  WHERE tenant_id = $1 AND id = $2 AND ($8 IS NULL OR step = $8) \
@@ -437,9 +465,15 @@ impl Store {
                 .bind(scope.tenant_id()).bind(run).bind(to.as_str()).bind(Json(waiting_on))
                 .bind(error).bind(now).bind(finished).bind(step)
                 .bind(from[0]).bind(from.get(1).unwrap_or(&from[0])).bind(from.get(2).unwrap_or(&from[0]))
-                .execute(pool).await?.rows_affected()
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if let (true, Some((seq, events))) = (moved, &batch) {
+                sqlx::query(ADD_EVENTS)
+                    .bind(run).bind(scope.tenant_id()).bind(seq).bind(events).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            moved
         });
-        Ok(moved == 1)
+        Ok(moved)
     }
 
     /// Runs that may need an executor, across tenants (the sweeper's platform job).

@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod definition;
+pub mod events;
 pub mod expr;
 mod functions;
 mod lex;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 pub use compile::{Graph, compile};
 pub use definition::Definition;
+pub use events::{RunEvent, RunEventKind, RunEventList, RunEventQuery};
 pub use functions::NAMES as FUNCTIONS;
 
 /// Body of `POST /api/v1/tenants/{tenant_id}/workflows` and `PUT …/{id}` (a new version).
