@@ -60,10 +60,13 @@ async fn main() -> ExitCode {
     if audit_verify {
         return verify_audit(&settings).await;
     }
-    if let Err(e) = switchyard::telemetry::init_logging(&settings.log) {
-        eprintln!("switchyard: {e}");
-        return ExitCode::from(2);
-    }
+    let traces = match switchyard::telemetry::init_logging(&settings.log, &settings.trace) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(settings.http.bind).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -71,13 +74,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match switchyard::serve(settings, listener, shutdown_signal()).await {
+    let code = match switchyard::serve(settings, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "switchyard stopped");
             ExitCode::FAILURE
         }
+    };
+    if let Some(traces) = traces {
+        // Flushing blocks on the exporter's thread.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
+    code
 }
 
 /// `switchyard connect URL`: stdio for a desktop MCP client, Streamable HTTP to the gateway.

@@ -292,12 +292,14 @@ async fn providers(server: &TestServer, t: &str, base_url: &str) {
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
 
-/// A prompt from the state, answered by the model into the state, its tokens counted.
+/// A prompt from the state, answered by the model into the state as its text streams to the
+/// run's listeners, its tokens counted.
 async fn answers(server: &TestServer, t: &str) {
     let definition = json!({
         "state": { "topic": { "type": "string" }, "answer": { "type": "string" } },
-        "start": "ask",
+        "start": "go",
         "nodes": {
+            "go": { "kind": "approval", "prompt": "Ask?", "next": "ask" },
             "ask": { "kind": "llm", "system": "You are terse.",
                      "prompt": "Name one word about {{ state.topic }}.",
                      "temperature": 0, "max_tokens": 12, "output": "answer" }
@@ -305,15 +307,48 @@ async fn answers(server: &TestServer, t: &str) {
     });
     let wf = create(server, t, "ask", definition).await;
     let run = start(server, t, &wf, json!({ "topic": "the sea" })).await;
+    assert_eq!(settle(server, t, &run).await["status"], "waiting");
+    // Listening before the model is asked: its text is heard as it streams.
+    let mut stream = common::workflows::events(&server.client, &server.base, t, &run, None).await;
+    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/decisions"));
+    let r = post(
+        &server.client,
+        url,
+        json!({ "node": "go", "approve": true }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let heard = stream.rest().await;
+    let streamed: String = heard
+        .iter()
+        .filter(|e| e.event == "tokens")
+        .map(|e| {
+            assert_eq!(e.data["node"], "ask");
+            assert_eq!(e.id, None, "tokens are live only, without an id");
+            e.data["text"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(heard.last().unwrap().data["status"], "succeeded");
     let done = settle(server, t, &run).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let answer = done["state"]["answer"].as_str().unwrap();
     assert!(!answer.trim().is_empty(), "{done}");
+    assert_eq!(streamed, answer, "the streamed pieces make the answer");
     let items = checkpoints(server, t, &run).await;
-    let output = &items[1]["outputs"]["ask"];
+    let output = &items[2]["outputs"]["ask"];
     assert_eq!(output["provider"], "local");
     assert_eq!(output["text"], answer);
     assert_eq!(output["rounds"], 1);
+    // llama.cpp reports no usage for a streamed answer: the count is ours, and says so.
+    assert_eq!(output["usage_estimated"], true, "{output}");
+    assert!(
+        output["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{output}"
+    );
+    assert!(
+        output["usage"]["prompt_tokens"].as_u64().unwrap() > 0,
+        "{output}"
+    );
     let url = server.url(&format!("/api/v1/tenants/{t}/llm-usage?run_id={run}"));
     let usage = get_json(&server.client, &url).await;
     assert_eq!(usage["by_model"][0]["requests"], 1, "{usage}");

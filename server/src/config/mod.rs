@@ -43,6 +43,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub log: LogSettings,
+    pub trace: TraceSettings,
     pub bootstrap: BootstrapSettings,
     pub site: SiteSettings,
     pub auth: AuthSettings,
@@ -217,6 +218,29 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// OpenTelemetry traces, sent over OTLP/HTTP (protobuf) when an endpoint is set.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceSettings {
+    /// The collector's OTLP/HTTP base URL (`http://collector:4318`; spans go to
+    /// `…/v1/traces`). Empty: no traces are exported.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Which spans are exported, as a tracing `EnvFilter` directive.
+    pub filter: String,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            service_name: "switchyard".into(),
+            filter: "switchyard=info".into(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -260,6 +284,7 @@ impl Default for Settings {
                 format: LogFormat::Json,
                 filter: "info".into(),
             },
+            trace: TraceSettings::default(),
             bootstrap: BootstrapSettings::default(),
             site: SiteSettings::default(),
             auth: AuthSettings::default(),

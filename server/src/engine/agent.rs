@@ -47,6 +47,7 @@ pub(super) async fn run(
         user_id: Some(cx.principal.user_id),
     };
     let mut usage = TokenCount::default();
+    let mut estimated = false;
     let mut calls = Vec::new();
     let mut rounds = 0;
     let text = loop {
@@ -70,19 +71,27 @@ pub(super) async fn run(
             tool_choice,
             temperature: action.temperature,
             max_tokens: action.max_tokens,
-            // Whole answers until run events (issue #5 point 3) give streamed text a listener:
-            // llama.cpp's server reports a streamed answer's usage nowhere, a whole one's always.
-            stream: false,
+            // Streamed: each piece of text is a `tokens` event for the run's listeners.
+            stream: true,
             ..ChatRequest::default()
+        };
+        let step = cx.step.load(std::sync::atomic::Ordering::Relaxed);
+        let mut on_text = |text: &str| {
+            cx.events.emit(app::api::RunEventKind::Tokens {
+                step,
+                node: node.to_owned(),
+                text: text.to_owned(),
+            });
         };
         let completion = cx
             .llm
-            .chat(cx.scope, &endpoint, purpose, request, &mut |_| {}, stop)
+            .chat(cx.scope, &endpoint, purpose, request, &mut on_text, stop)
             .await
             .map_err(failure)?;
         if let Some(used) = completion.usage {
             usage.add(used);
         }
+        estimated |= completion.usage_estimated;
         let requested = completion.message.tool_calls.clone();
         if requested.is_empty() || last {
             break completion.message.content;
@@ -108,6 +117,7 @@ pub(super) async fn run(
         "rounds": rounds,
         "tool_calls": calls,
         "usage": usage,
+        "usage_estimated": estimated,
     });
     Ok(Answered { text, trace })
 }

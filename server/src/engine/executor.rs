@@ -14,6 +14,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::events::RunEvents;
@@ -56,7 +57,13 @@ pub(super) async fn execute(
             }
         })
     };
-    if let Err(error) = drive(engine, &scope, run, &lost, stop).await {
+    // One trace per run, whichever executor takes it up (telemetry::otel).
+    let span = tracing::info_span!("workflow.run", run_id = %run, tenant_id = %scope.tenant_id());
+    crate::telemetry::otel::join_run_trace(&span, run);
+    let driven = drive(engine, &scope, run, &lost, stop)
+        .instrument(span)
+        .await;
+    if let Err(error) = driven {
         // The run stays where its last checkpoint left it; a later sweep tries again.
         tracing::warn!(%error, %run, "a workflow run stopped on an error; it will be resumed");
     }
@@ -329,12 +336,22 @@ async fn traced(
         kind: nodes::kind_name(&node.action).to_owned(),
     });
     let started = Instant::now();
-    let outcome = nodes::run(cx, name, node, state).await;
+    let span = tracing::info_span!(
+        "workflow.node",
+        node = name,
+        kind = nodes::kind_name(&node.action),
+        step,
+        outcome = tracing::field::Empty,
+    );
+    let outcome = nodes::run(cx, name, node, state)
+        .instrument(span.clone())
+        .await;
     let (outcome_name, error) = match &outcome {
         Outcome::Done(_) => ("ok", None),
         Outcome::Paused => ("paused", None),
         Outcome::Failed(f) => ("failed", Some(f.message.clone())),
     };
+    span.record("outcome", outcome_name);
     cx.events.emit(RunEventKind::NodeFinished {
         step,
         node: name.to_owned(),

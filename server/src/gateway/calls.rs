@@ -161,6 +161,7 @@ impl Gateway {
 
     /// Calls `name` (`upstream.tool`): decided, rate limited, forwarded, audited. An upstream
     /// that asks for input first is answered as [`rounds`](super::rounds) describes.
+    #[tracing::instrument(name = "gateway.tool_call", skip_all, fields(tool = name))]
     pub async fn call(
         &self,
         caller: &Caller<'_>,
@@ -168,6 +169,7 @@ impl Gateway {
         arguments: Map<String, Value>,
         control: Control,
     ) -> Result<Called, GatewayError> {
+        let control = control.traced();
         let started = Instant::now();
         let name = &self.resolve(caller, Item::Tool, name).await?;
         let (upstream, tool) = split(name).ok_or_else(|| unknown(Item::Tool, name))?;

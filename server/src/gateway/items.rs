@@ -18,12 +18,14 @@ use crate::access;
 impl Gateway {
     /// Reads `uri` (`switchyard://upstream/original`): decided as `upstream.original` (so
     /// `upstream.*` covers an upstream's tools, prompts and resources alike), audited.
+    #[tracing::instrument(name = "gateway.resource_read", skip_all, fields(uri = offered))]
     pub async fn read_resource(
         &self,
         caller: &Caller<'_>,
         offered: &str,
         control: Control,
     ) -> Result<Answer<ReadResourceResult>, GatewayError> {
+        let control = control.traced();
         let started = Instant::now();
         let uri = &self.resolve(caller, Item::Resource, offered).await?;
         let (upstream, original) =
@@ -62,6 +64,7 @@ impl Gateway {
     }
 
     /// Gets prompt `name` (`upstream.prompt`) with `arguments`: decided, audited.
+    #[tracing::instrument(name = "gateway.prompt_get", skip_all, fields(prompt = name))]
     pub async fn get_prompt(
         &self,
         caller: &Caller<'_>,
@@ -69,6 +72,7 @@ impl Gateway {
         arguments: Map<String, Value>,
         control: Control,
     ) -> Result<Answer<GetPromptResult>, GatewayError> {
+        let control = control.traced();
         let started = Instant::now();
         let name = &self.resolve(caller, Item::Prompt, name).await?;
         let (upstream, prompt) = split(name).ok_or_else(|| unknown(Item::Prompt, name))?;

@@ -20,6 +20,7 @@ mod probe;
 mod registry;
 pub mod relay;
 pub mod rounds;
+mod traced_http;
 mod upstream;
 pub mod upstream_oauth;
 mod views;

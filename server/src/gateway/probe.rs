@@ -135,7 +135,10 @@ pub(super) async fn connect<H: ClientHandler>(
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build()
                 .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let transport = StreamableHttpClientTransport::with_client(
+                super::traced_http::TracedHttp(client),
+                config,
+            );
             // 2026-07-28 where the upstream speaks it (self-contained requests, plain JSON
             // answers, so pooled connections are reused), else its session-era revision.
             let lifecycle = ClientLifecycleMode::Auto {

@@ -58,6 +58,29 @@ pub struct Control {
     pub cancel: CancellationToken,
     /// How the caller takes an upstream's questions (SEP-2322 input-required results).
     pub rounds: super::rounds::Rounds,
+    /// W3C trace context (`traceparent`, `tracestate`) the request carries to its upstream:
+    /// in its `_meta` (SEP-414), and as HTTP headers to a Streamable HTTP upstream.
+    pub trace: Option<(String, String)>,
+}
+
+impl Control {
+    /// With the current span's trace context, unless it carries one already.
+    pub fn traced(mut self) -> Self {
+        if self.trace.is_none() {
+            self.trace = crate::telemetry::otel::current_trace_context();
+        }
+        self
+    }
+
+    /// Puts the trace context into a request's `_meta` (SEP-414).
+    pub fn mark(&self, params: &mut impl rmcp::model::RequestParamsMeta) {
+        if let Some((parent, state)) = &self.trace {
+            params.set_traceparent(parent);
+            if !state.is_empty() {
+                params.set_tracestate(state);
+            }
+        }
+    }
 }
 
 /// A request sent to an upstream and not yet answered. Dropped before [`InFlight::done`],
@@ -184,6 +207,7 @@ pub fn control(context: &RequestContext<RoleServer>) -> (Control, Downstream) {
         asks: Some(asker),
         cancel: context.ct.clone(),
         rounds: super::rounds::Rounds::Asked,
+        trace: None,
     };
     let peer: Peer<RoleServer> = context.peer.clone();
     let mut downstream = Downstream {

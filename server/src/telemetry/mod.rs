@@ -12,7 +12,9 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogFormat, LogSettings};
+pub mod otel;
+
+use crate::config::{LogFormat, LogSettings, TraceSettings};
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,12 +25,29 @@ pub enum TelemetryError {
     AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
     #[error("invalid histogram buckets: {0}")]
     Buckets(#[from] metrics_exporter_prometheus::BuildError),
+    #[error(transparent)]
+    Traces(#[from] otel::TraceError),
 }
 
-/// Installs the process's log subscriber. Called once, from `main`.
-pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
+/// Installs the process's log subscriber, and the trace exporter when `trace` names a
+/// collector (returned, to be shut down at exit). Called once, from `main`. Logs and traces
+/// each have their own filter.
+pub fn init_logging(
+    settings: &LogSettings,
+    trace: &TraceSettings,
+) -> Result<Option<otel::Exporter>, TelemetryError> {
+    use tracing_subscriber::Layer;
     let filter = EnvFilter::builder().parse(&settings.filter)?;
-    let registry = tracing_subscriber::registry().with(filter);
+    let exporter = otel::exporter(trace)?;
+    let traces = match &exporter {
+        Some(exporter) => Some(
+            exporter
+                .layer()
+                .with_filter(EnvFilter::builder().parse(&trace.filter)?),
+        ),
+        None => None,
+    };
+    let registry = tracing_subscriber::registry().with(traces);
     match settings.format {
         LogFormat::Json => registry
             .with(
@@ -36,12 +55,15 @@ pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_span_list(false),
+                    .with_span_list(false)
+                    .with_filter(filter),
             )
             .try_init()?,
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init()?,
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(filter))
+            .try_init()?,
     }
-    Ok(())
+    Ok(exporter)
 }
 
 /// Latency buckets from 1 ms to 10 s.

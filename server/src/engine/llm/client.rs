@@ -135,6 +135,7 @@ impl Endpoint {
         if request.stream {
             request.stream_options = Some(json!({ "include_usage": true }));
         }
+        let prompt_chars = serde_json::to_string(&request.messages).map_or(0, |m| m.len());
         let http_request = self
             .request(http, &model, "chat/completions")?
             .json(&request);
@@ -157,7 +158,19 @@ impl Endpoint {
                     on_text(&text);
                 }
             }
-            assembler.finish().map_err(|e| self.malformed(e))?
+            let pieces = assembler.pieces();
+            let mut completion = assembler.finish().map_err(|e| self.malformed(e))?;
+            if completion.usage.is_none() {
+                // llama.cpp's server ignores `include_usage`: count one token per streamed
+                // piece, and the prompt at four characters a token (its JSON, a slight
+                // overestimate), so budgets still bind.
+                completion.usage = Some(app::api::TokenCount {
+                    prompt_tokens: u64::try_from(prompt_chars / 4).unwrap_or(u64::MAX),
+                    completion_tokens: pieces,
+                });
+                completion.usage_estimated = true;
+            }
+            completion
         } else {
             let body = tokio::select! {
                 body = read_limited(&mut response) => body.map_err(|e| match e {

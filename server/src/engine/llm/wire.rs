@@ -158,6 +158,8 @@ pub struct Completion {
     pub finish_reason: Option<String>,
     /// As the provider reported it; `None` when it reported none.
     pub usage: Option<TokenCount>,
+    /// `usage` is our estimate: the provider streamed the answer without reporting usage.
+    pub usage_estimated: bool,
     pub model: Option<String>,
 }
 
@@ -253,6 +255,7 @@ pub fn completion(body: &[u8]) -> Result<Completion, String> {
         message,
         finish_reason: choice.finish_reason,
         usage: answer.usage.map(Into::into),
+        usage_estimated: false,
         model: answer.model,
     })
 }

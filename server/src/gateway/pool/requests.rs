@@ -57,6 +57,7 @@ impl Pool {
         let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         params.input_responses = resend.responses;
         params.request_state = resend.state;
+        control.mark(&mut params);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
@@ -81,6 +82,7 @@ impl Pool {
         let mut params = ReadResourceRequestParams::new(uri.to_owned());
         params.input_responses = resend.responses;
         params.request_state = resend.state;
+        control.mark(&mut params);
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {
@@ -110,6 +112,7 @@ impl Pool {
         }
         params.input_responses = resend.responses;
         params.request_state = resend.state;
+        control.mark(&mut params);
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
         let routes = Arc::clone(&self.progress);
         self.with_session(scope, upstream, |s| async move {

@@ -10,6 +10,9 @@ pub struct StreamAssembler {
     buffer: Vec<u8>,
     done: bool,
     completion: Completion,
+    /// Chunks that carried text or a piece of a tool call: one token each from llama.cpp
+    /// and OpenAI, the count of a stream that reports no usage.
+    pieces: u64,
 }
 
 impl StreamAssembler {
@@ -55,6 +58,9 @@ impl StreamAssembler {
                 self.completion.finish_reason = choice.finish_reason;
             }
             let Some(delta) = choice.delta else { continue };
+            if !delta.content.is_empty() || !delta.tool_calls.is_empty() {
+                self.pieces += 1;
+            }
             text.push_str(&delta.content);
             let calls = &mut self.completion.message.tool_calls;
             for piece in delta.tool_calls {
@@ -91,6 +97,11 @@ impl StreamAssembler {
         }
         self.completion.message.content.push_str(&text);
         Ok(text)
+    }
+
+    /// How many chunks carried a piece of the answer.
+    pub fn pieces(&self) -> u64 {
+        self.pieces
     }
 
     /// The assembled answer; an error when the stream ended before `[DONE]` or a finish.
