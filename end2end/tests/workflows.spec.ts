@@ -46,6 +46,10 @@ test("write a workflow with inline checks, run it, watch its trace, approve, see
   await trace.getByRole("button", { name: "step 1: inc" }).click();
   await expect(trace.getByTestId("checkpoint-state")).toContainText('"count": 2');
   await expect(trace.locator(".approval")).toContainText("Counted to 3. Accept?");
+  // The run's event stream, replayed then followed live.
+  const events = trace.getByRole("list", { name: "Events" });
+  await expect(events).toContainText("inc started (transform)");
+  await expect(events).toContainText("run waiting at step 4, waiting on approve");
   await page.screenshot({ path: info.outputPath("run-waiting.png"), fullPage: true });
 
   await trace.locator(".approval").getByLabel("Comment").fill("looks right");
@@ -53,6 +57,10 @@ test("write a workflow with inline checks, run it, watch its trace, approve, see
   await expect(trace.getByTestId("run-status")).toContainText("succeeded");
   await expect(trace.getByRole("list", { name: "Checkpoints" })).toContainText("step 5: approve");
   await expect(trace.locator("g.graph-node.active")).toHaveCount(0);
+  // Heard live, after the decision: the approval, the last step, the end.
+  await expect(events).toContainText("approve approved");
+  await expect(events).toContainText("step 5 committed (approve): changed decision");
+  await expect(events).toContainText("run succeeded at step 5");
   await page.screenshot({ path: info.outputPath("run-finished.png"), fullPage: true });
 
   const runs = await api(page, "GET", `/api/v1/tenants/${tenant.id}/runs?status=succeeded`);
