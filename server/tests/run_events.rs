@@ -211,6 +211,31 @@ async fn a_run_streams_its_events_live_stores_them_and_resumes_after_the_last_id
                 .contains("Last-Event-ID"),
             "{problem}"
         );
+        // (and a page of checkpoints bigger than the largest)
+        let r = server
+            .get(&format!(
+                "/api/v1/tenants/{t}/runs/{run}/checkpoints?limit=5000"
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let page: Value = server
+            .get(&format!(
+                "/api/v1/tenants/{t}/runs/{run}/checkpoints?after=0&limit=2"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let steps: Vec<&Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["step"])
+            .collect();
+        assert_eq!(
+            (steps, &page["more"]),
+            (vec![&json!(1), &json!(2)], &json!(true))
+        );
         let missing = uuid::Uuid::new_v4();
         let r = server
             .get(&format!("/api/v1/tenants/{t}/runs/{missing}/events"))

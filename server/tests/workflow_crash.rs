@@ -117,12 +117,21 @@ async fn a_run_killed_mid_way_resumes_on_the_next_process_without_loss_or_repeat
         );
         assert_eq!(done["state"]["finished"], true);
 
-        // Every step has one checkpoint, and each holds the count its step implies.
-        let url = format!("{}/api/v1/tenants/{t}/runs/{run}/checkpoints", second.base);
-        let items = common::get_json(&client, &url).await["items"]
-            .as_array()
-            .unwrap()
-            .clone();
+        // Every step has one checkpoint, and each holds the count its step implies; read in
+        // pages of 1,000.
+        let mut items: Vec<Value> = Vec::new();
+        loop {
+            let after = items.last().map_or(-1, |c| c["step"].as_i64().unwrap());
+            let url = format!(
+                "{}/api/v1/tenants/{t}/runs/{run}/checkpoints?after={after}&limit=1000",
+                second.base
+            );
+            let page = common::get_json(&client, &url).await;
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            if page["more"] != true {
+                break;
+            }
+        }
         let steps = 2 * LIMIT + 1;
         assert_eq!(items.len() as i64, steps + 1);
         for (i, c) in items.iter().enumerate() {

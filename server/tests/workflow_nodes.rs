@@ -1,7 +1,8 @@
 //! The node kinds that fan out or nest, on SQLite and (with `DATABASE_URL`) PostgreSQL: a
 //! map over a list (order, audit per item, the first failure stopping the rest), a subgraph
 //! run as a run of its own (an approval inside it holding its parent, a missing workflow,
-//! endless nesting), and definitions written in YAML.
+//! endless nesting), definitions written in YAML, and a run's deadline stopping the step in
+//! flight.
 
 mod common;
 
@@ -21,6 +22,7 @@ async fn maps_subgraphs_and_yaml() {
         map_fan_out(&server, &t).await;
         subgraphs(&server, &t).await;
         yaml(&server, &t).await;
+        deadline(&server, &t).await;
         server.stop().await;
         db.drop_db().await;
     }
@@ -270,4 +272,46 @@ async fn yaml(server: &TestServer, t: &str) {
             "{problem}"
         );
     }
+}
+
+/// A deadline that passes while a tool call is in flight stops the step: the call is
+/// withdrawn (audited as a failure), nothing of the step commits, and the run fails naming
+/// its deadline, before the 1.5 s call would have answered.
+async fn deadline(server: &TestServer, t: &str) {
+    let definition = json!({
+        "state": { "done": { "type": "boolean", "default": false } },
+        "start": "slow",
+        "deadline_secs": 1,
+        "nodes": {
+            "slow": { "kind": "tool", "tool": "fx.test_reconnection", "next": "after" },
+            "after": { "kind": "transform", "set": { "done": "true" } }
+        }
+    });
+    let wf = create(server, t, "hurried", definition).await;
+    let run = start(server, t, &wf, json!({})).await;
+    let failed = settle(server, t, &run).await;
+    assert_eq!(
+        (&failed["status"], &failed["step"], &failed["state"]["done"]),
+        (&json!("failed"), &json!(0), &json!(false)),
+        "{failed}"
+    );
+    assert_eq!(
+        failed["error"], "its deadline passed during step 1",
+        "{failed}"
+    );
+    let audit: Value = server
+        .get(&format!(
+            "/api/v1/tenants/{t}/audit?action=tool.call&limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let call = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
+        .expect("the call is audited");
+    assert_eq!(call["outcome"], "failure", "withdrawn: {call}");
 }

@@ -50,8 +50,9 @@ pub use virtual_server::{
     pattern_list_problems, pattern_problem,
 };
 pub use workflow::{
-    Checkpoint, CheckpointList, Decision, Fork, Run, RunEvent, RunEventKind, RunEventList,
-    RunEventQuery, RunInput, RunList, RunQuery, RunStatus, Workflow, WorkflowInput, WorkflowList,
+    Checkpoint, CheckpointList, CheckpointQuery, Decision, Fork, Run, RunEvent, RunEventKind,
+    RunEventList, RunEventQuery, RunInput, RunList, RunQuery, RunStatus, Workflow, WorkflowInput,
+    WorkflowList,
 };
 
 use chrono::{DateTime, Utc};

@@ -105,6 +105,9 @@ fn TenantRuns(tenant: Uuid) -> impl IntoView {
     }
 }
 
+/// How many of a run's last checkpoints the trace shows.
+const CHECKPOINTS: i64 = 200;
+
 #[component]
 fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
     let api = expect_context::<ApiClient>();
@@ -117,7 +120,9 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
             let api = api.clone();
             sendable(async move {
                 let run = api.get_run(tenant, run).await?;
-                let checkpoints = api.run_checkpoints(tenant, run.id).await?.items;
+                // The latest checkpoints: a long run's first steps are a page away.
+                let after = (run.step > CHECKPOINTS).then(|| run.step - CHECKPOINTS);
+                let checkpoints = (api.run_checkpoints(tenant, run.id, after, 1000).await?).items;
                 let definition = api
                     .workflow_version(tenant, run.workflow_id, run.version)
                     .await?;

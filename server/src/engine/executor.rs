@@ -130,6 +130,16 @@ async fn drive(
         depth: run.depth,
         stop,
     };
+    // The run's deadline stops the step in flight as a cancel would (its tool calls are
+    // withdrawn at their upstreams), and the run fails below.
+    let _deadline = run.deadline_at.map(|at| {
+        let stop = cx.stop.clone();
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        AbortOnDrop(tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            stop.cancel();
+        }))
+    });
     // Results of this step recorded before a crash or by a decision.
     let mut writes: BTreeMap<String, Write> = BTreeMap::new();
     for (node, write) in inner.store.step_writes(scope, id, run.step).await? {
@@ -168,6 +178,10 @@ async fn drive(
             async move { (*name, node, traced(cx, name, node, state).await) }
         }))
         .await;
+        if run.deadline_at.is_some_and(|d| d <= Utc::now()) {
+            let message = format!("its deadline passed during step {}", run.step + 1);
+            return fail(engine, scope, &events, &run, &message).await;
+        }
         let mut paused = Vec::new();
         for (name, node, outcome) in outcomes {
             let kind = nodes::kind_name(&node.action);
@@ -319,6 +333,15 @@ async fn drive(
         run.state.0 = next_state;
         run.next.0 = next;
         writes.clear();
+    }
+}
+
+/// Aborts its task when dropped (the run's deadline timer, when the executor stops).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

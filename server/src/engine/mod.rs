@@ -316,7 +316,9 @@ impl Engine {
         fork: &Fork,
     ) -> Result<RunRow, EngineError> {
         let source = self.0.store.get_run(scope, run_id).await?;
-        let checkpoints = self.0.store.list_checkpoints(scope, run_id).await?;
+        let checkpoints = (self.0.store)
+            .list_checkpoints(scope, run_id, fork.step - 1, 1)
+            .await?;
         let Some(at) = checkpoints.into_iter().find(|c| c.step == fork.step) else {
             return Err(EngineError::Refused(format!(
                 "the run has no checkpoint at step {}",

@@ -2,8 +2,8 @@
 //! to them: decide an approval, cancel, fork from a checkpoint (time travel).
 
 use app::api::{
-    CheckpointList, DEFAULT_PAGE_SIZE, Decision, Fork, MAX_PAGE_SIZE, Problem, Run, RunList,
-    RunQuery, RunStatus,
+    CheckpointList, CheckpointQuery, DEFAULT_PAGE_SIZE, Decision, Fork, MAX_PAGE_SIZE, Problem,
+    Run, RunList, RunQuery, RunStatus,
 };
 use axum::Router;
 use axum::extract::State;
@@ -110,12 +110,13 @@ async fn read(
     Ok(Json(state.store.get_run(&scope, run_id).await?.to_api()))
 }
 
-/// Every checkpoint of a run, from step 0 (its input) on: the state after each step, the
-/// nodes that ran and their outputs.
+/// A run's checkpoints in step order, from step 0 (its input) on, a page at a time: the
+/// state after each step, the nodes that ran and their outputs.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/runs/{run_id}/checkpoints", tag = "workflows",
-    params(("tenant_id" = Uuid, Path), ("run_id" = Uuid, Path)),
+    params(("tenant_id" = Uuid, Path), ("run_id" = Uuid, Path), CheckpointQuery),
     responses(
         (status = 200, body = CheckpointList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn checkpoints(
@@ -123,6 +124,7 @@ async fn checkpoints(
     ctx: RequestContext,
     principal: Principal,
     Path((tenant_id, run_id)): Path<(Uuid, Uuid)>,
+    Query(query): Query<CheckpointQuery>,
 ) -> Result<Json<CheckpointList>, ApiError> {
     let scope = authorize(
         &state,
@@ -132,9 +134,23 @@ async fn checkpoints(
         Permission::WorkflowsRead,
     )
     .await?;
+    let limit = match query.limit {
+        None => 200,
+        Some(n @ 1..=1000) => n,
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to 1000, not {n}"
+            )));
+        }
+    };
     state.store.get_run(&scope, run_id).await?;
-    let items = state.store.list_checkpoints(&scope, run_id).await?;
-    Ok(Json(CheckpointList { items }))
+    let after = query.after.unwrap_or(-1);
+    let mut items = (state.store)
+        .list_checkpoints(&scope, run_id, after, limit + 1)
+        .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok(Json(CheckpointList { items, more }))
 }
 
 /// Approve or reject an approval the run waits for; the run goes on at once.

@@ -324,11 +324,14 @@ impl Store {
         &self,
         scope: &TenantScope,
         run: Uuid,
+        after: i64,
+        limit: u32,
     ) -> Result<Vec<Checkpoint>, StoreError> {
         let rows: Vec<CheckpointRow> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as("SELECT step, ran, state, outputs, next, created_at FROM workflow_checkpoints \
-                            WHERE tenant_id = $1 AND run_id = $2 ORDER BY step")
-                .bind(scope.tenant_id()).bind(run).fetch_all(pool).await?
+                            WHERE tenant_id = $1 AND run_id = $2 AND step > $3 ORDER BY step LIMIT $4")
+                .bind(scope.tenant_id()).bind(run).bind(after).bind(i64::from(limit))
+                .fetch_all(pool).await?
         });
         Ok(rows
             .into_iter()

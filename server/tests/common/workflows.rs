@@ -50,14 +50,27 @@ pub async fn settle(server: &TestServer, t: &str, run: &str) -> Value {
     panic!("run {run} still running after 120 s");
 }
 
+/// Every checkpoint of the run, read a page at a time.
 pub async fn checkpoints(server: &TestServer, t: &str, run: &str) -> Vec<Value> {
-    let body: Value = server
-        .get(&format!("/api/v1/tenants/{t}/runs/{run}/checkpoints"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["items"].as_array().unwrap().clone()
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all
+            .last()
+            .map(|c| format!("&after={}", c["step"]))
+            .unwrap_or_default();
+        let body: Value = server
+            .get(&format!(
+                "/api/v1/tenants/{t}/runs/{run}/checkpoints?limit=1000{after}"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        all.extend(body["items"].as_array().unwrap().iter().cloned());
+        if body["more"] != true {
+            return all;
+        }
+    }
 }
 
 /// One server-sent event.

@@ -79,12 +79,16 @@ impl ApiClient {
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
+    /// The checkpoints after step `after` (all from step 0 when `None`), a page of `limit`.
     pub async fn run_checkpoints(
         &self,
         tenant: Uuid,
         run: Uuid,
+        after: Option<i64>,
+        limit: u32,
     ) -> Result<CheckpointList, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/runs/{run}/checkpoints");
+        let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+        let path = format!("/api/v1/tenants/{tenant}/runs/{run}/checkpoints?limit={limit}{after}");
         self.send::<(), _>(Method::Get, &path, None).await
     }
 

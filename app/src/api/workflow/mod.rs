@@ -182,6 +182,19 @@ pub struct Checkpoint {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CheckpointList {
     pub items: Vec<Checkpoint>,
+    /// More follow: ask again with `after` = the last item's step.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// Query of `GET …/runs/{run_id}/checkpoints`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct CheckpointQuery {
+    /// Only checkpoints after this step (default: from step 0).
+    pub after: Option<i64>,
+    /// At most this many, in step order (default 200, at most 1,000).
+    pub limit: Option<u32>,
 }
 
 /// Body of `POST …/runs/{run_id}/decisions`: the answer to one approval.
