@@ -176,10 +176,34 @@ async fn subgraphs(server: &TestServer, t: &str) {
         .await
         .unwrap();
     assert_eq!(child_run["started_by"], parent_now["started_by"]);
+    // The parent pauses with its child, on the subgraph node: its executor is freed.
+    let mut parent_now = parent_now;
+    for _ in 0..100 {
+        if parent_now["status"] == "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        parent_now = server
+            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    }
     assert_eq!(
-        parent_now["status"], "running",
+        (&parent_now["status"], &parent_now["waiting_on"]),
+        (&json!("waiting"), &json!(["sub"])),
         "the parent waits: {parent_now}"
     );
+    // Its node is not an approval: a decision on it is refused.
+    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/decisions"));
+    let r = post(
+        &server.client,
+        url,
+        json!({ "node": "sub", "approve": true }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let child_id = child_run["id"].as_str().unwrap();
     let url = server.url(&format!("/api/v1/tenants/{t}/runs/{child_id}/decisions"));
     let r = post(
@@ -189,7 +213,8 @@ async fn subgraphs(server: &TestServer, t: &str) {
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let done = settle(server, t, &run).await;
+    // The child's end wakes the parent, whose node finds the child finished.
+    let done = finished(server, t, &run).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["state"]["result"]["doubled"], 42);
     assert_eq!(done["state"]["result"]["decision"]["approved"], true);
@@ -314,4 +339,21 @@ async fn deadline(server: &TestServer, t: &str) {
         .find(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .expect("the call is audited");
     assert_eq!(call["outcome"], "failure", "withdrawn: {call}");
+}
+
+/// The run once it has ended (a waiting run is still waited for).
+async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
+    for _ in 0..1200 {
+        let body: Value = server
+            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if !matches!(body["status"].as_str(), Some("running" | "waiting")) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {run} not finished after 60 s");
 }

@@ -12,7 +12,7 @@ use super::tenant_picker::TenantPage;
 use super::workflow_graph::GraphView;
 use super::{ProblemBanner, short_time};
 use crate::api::workflow::Definition;
-use crate::api::workflow::definition::KeyType;
+use crate::api::workflow::definition::{KeyType, NodeKind};
 use crate::api::workflow::state::Template;
 use crate::api::{
     ApiClient, Checkpoint, Decision, Fork, Problem, Run, RunQuery, RunStatus, sendable,
@@ -288,6 +288,14 @@ pub(super) fn ApprovalForm(
 ) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let spec = definition.nodes.get(&node).cloned();
+    if let Some(other) = spec.as_ref().filter(|s| s.kind != NodeKind::Approval) {
+        // A subgraph node: its child run waits for a person, and this run with it.
+        let what = format!(
+            "`{node}` waits for its {} run to finish.",
+            kind_label(other.kind)
+        );
+        return view! { <p class="hint" data-waiting=node>{what}</p> }.into_any();
+    }
     let prompt = spec
         .as_ref()
         .and_then(|s| s.prompt.clone())
@@ -378,5 +386,13 @@ pub(super) fn ApprovalForm(
             </div>
             <ProblemBanner problem/>
         </div>
+    }
+    .into_any()
+}
+
+fn kind_label(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Subgraph => "subgraph",
+        _ => "node's",
     }
 }

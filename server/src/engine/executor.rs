@@ -257,6 +257,19 @@ async fn drive(
             {
                 events.published(&batch, kept);
                 inner.metrics.workflow_run_ended("waiting");
+                // A child that ended while this run was pausing found it still running, so
+                // did not wake it: look once more.
+                for name in &paused {
+                    if matches!(graph.nodes[name.as_str()].action, Action::Subgraph(_)) {
+                        let child = super::subgraph::child_id(id, run.step, name);
+                        if let Ok(child) = inner.store.get_run(scope, child).await
+                            && child.status().is_final()
+                        {
+                            engine.wake(scope, id).await;
+                            break;
+                        }
+                    }
+                }
             }
             return Ok(());
         }
@@ -327,6 +340,7 @@ async fn drive(
         inner.metrics.workflow_step(started.elapsed());
         if status.is_final() {
             inner.metrics.workflow_run_ended("succeeded");
+            engine.wake_parent(scope, &run).await;
             return Ok(());
         }
         run.step += 1;
@@ -419,6 +433,7 @@ async fn fail(
     {
         events.published(&batch, kept);
         engine.0.metrics.workflow_run_ended("failed");
+        engine.wake_parent(scope, run).await;
     }
     Ok(())
 }

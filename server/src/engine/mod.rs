@@ -290,6 +290,7 @@ impl Engine {
             .await?;
         if moved {
             events.published(&cancelled, 0);
+            self.wake_parent(scope, &before).await;
         }
         let run = self.0.store.get_run(scope, run_id).await?;
         if !moved {

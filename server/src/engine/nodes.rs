@@ -240,10 +240,12 @@ async fn once(
                 result.map(|(values, trace)| (Value::Array(values), trace)),
             )
         }
-        Action::Subgraph(sub) => written(
-            &sub.output,
-            super::subgraph::run(cx, name, sub, state, stop).await,
-        ),
+        Action::Subgraph(sub) => match super::subgraph::run(cx, name, sub, state, stop).await {
+            // The child waits for a person: so does this run, its executor freed.
+            Ok(None) => Outcome::Paused,
+            Ok(Some(result)) => written(&sub.output, Ok(result)),
+            Err(f) => Outcome::Failed(f),
+        },
         Action::Approval { .. } => Outcome::Paused,
     }
 }

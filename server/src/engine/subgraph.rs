@@ -5,7 +5,9 @@
 //! The child's id is derived from the parent run, the step and the node, so a parent that
 //! resumes after a crash, on any replica, finds the child it started rather than starting
 //! another; a retry of the node finds it too (and its outcome). Cancelling the parent
-//! cancels the child. A child waiting for a person keeps its parent's node waiting with it.
+//! cancels the child. A child waiting for a person pauses its parent too (the parent's node
+//! is `waiting_on`, and its executor and slot are free); the child's end wakes the parent,
+//! whose node then finds the child finished.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -26,14 +28,15 @@ use crate::store::StoreError;
 /// How often the parent looks at its child.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The child's final state, and the trace (the child run's id and status).
+/// The child's final state, and the trace (the child run's id and status); `None` while the
+/// child waits for a person (the parent pauses).
 pub(super) async fn run(
     cx: &Context<'_>,
     name: &str,
     sub: &SubgraphAction,
     state: &Value,
     stop: &CancellationToken,
-) -> Result<(Value, Value), Failure> {
+) -> Result<Option<(Value, Value)>, Failure> {
     let input = match sub.input.render(state) {
         Ok(Value::Object(map)) => map,
         Ok(other) => {
@@ -74,7 +77,8 @@ pub(super) async fn run(
         let trace =
             json!({ "run": id, "workflow": sub.workflow, "status": child.status().as_str() });
         match child.status() {
-            RunStatus::Succeeded => return Ok((Value::Object(child.state.0), trace)),
+            RunStatus::Succeeded => return Ok(Some((Value::Object(child.state.0), trace))),
+            RunStatus::Waiting => return Ok(None),
             RunStatus::Failed | RunStatus::Cancelled => {
                 let why = child.error.clone().unwrap_or_default();
                 let message = format!(
@@ -84,7 +88,7 @@ pub(super) async fn run(
                 );
                 return Err(Failure::new(FailureKind::Refused, message));
             }
-            RunStatus::Running | RunStatus::Waiting => {}
+            RunStatus::Running => {}
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}
@@ -98,7 +102,7 @@ pub(super) async fn run(
 }
 
 /// The child of `parent`'s node `node` at `step`: the same on every replica and attempt.
-fn child_id(parent: Uuid, step: i64, node: &str) -> Uuid {
+pub(super) fn child_id(parent: Uuid, step: i64, node: &str) -> Uuid {
     let digest = Sha256::digest(format!("subgraph:{parent}:{step}:{node}"));
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -109,6 +113,55 @@ fn child_id(parent: Uuid, step: i64, node: &str) -> Uuid {
 }
 
 impl Engine {
+    /// After `run` ended: its parent, if it has one and waits, goes on (and finds its node's
+    /// child finished).
+    pub(super) async fn wake_parent(
+        &self,
+        scope: &crate::tenancy::TenantScope,
+        run: &crate::store::RunRow,
+    ) {
+        if let Some(parent) = run.parent_run_id {
+            self.wake(scope, parent).await;
+        }
+    }
+
+    /// Moves a waiting run back to running, to be taken up by an executor: its step runs
+    /// again, decided and finished nodes keeping their results.
+    pub(super) async fn wake(&self, scope: &crate::tenancy::TenantScope, run: Uuid) {
+        let row = match self.0.store.get_run(scope, run).await {
+            Ok(row) if row.status() == RunStatus::Waiting => row,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::error!(%error, %run, "a waiting parent run could not be woken");
+                return;
+            }
+        };
+        let events = super::events::RunEvents::new(run, self.0.publisher.clone());
+        let (resumed, _) = events.batch(vec![app::api::RunEventKind::RunStatus {
+            status: RunStatus::Running,
+            step: row.step,
+            waiting_on: Vec::new(),
+            error: None,
+        }]);
+        let change = crate::store::StatusChange {
+            step: Some(row.step),
+            from: &[RunStatus::Waiting],
+            to: RunStatus::Running,
+            waiting_on: &[],
+            error: None,
+            events: &resumed,
+        };
+        match self.0.store.set_run_status(scope, run, &change).await {
+            Ok(true) => {
+                events.published(&resumed, 0);
+                // Launched from the engine's own task: this may run inside an executor.
+                let _ = self.0.launches.send((scope.tenant_id(), run));
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, %run, "a waiting parent run could not be woken"),
+        }
+    }
+
     /// Starts the child run `id` of workflow `name` (its latest version) for the parent
     /// in `cx`, acting for the parent's principal, and hands it to an executor.
     async fn start_child(
