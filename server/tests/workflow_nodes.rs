@@ -20,6 +20,7 @@ async fn maps_subgraphs_and_yaml() {
         let server = TestServer::start(common::settings(&db)).await;
         let t = common::mcp::tenant_with_fixture(&server).await;
         map_fan_out(&server, &t).await;
+        map_retry(&server, &t).await;
         subgraphs(&server, &t).await;
         yaml(&server, &t).await;
         deadline(&server, &t).await;
@@ -356,4 +357,52 @@ async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("run {run} not finished after 60 s");
+}
+
+/// A map records each item as it finishes: retried after a timeout, it runs again only the
+/// item that had not finished (audited twice), not the two that had (audited once each).
+async fn map_retry(server: &TestServer, t: &str) {
+    for (path, body) in [
+        (
+            "/upstreams",
+            json!({ "name": "fz", "connection": { "transport": "stdio",
+                "command": common::peers::python(), "args": [common::peers::fixture_server(), "stdio"] } }),
+        ),
+        (
+            "/policies",
+            json!({ "name": "fz-all", "effect": "allow", "tool_pattern": "fz.*" }),
+        ),
+    ] {
+        let url = server.url(&format!("/api/v1/tenants/{t}{path}"));
+        let r = post(&server.client, url, body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{path}");
+    }
+    let definition = json!({
+        "state": { "waits": { "type": "array" }, "failure": { "type": "object" },
+                   "handled": { "type": "boolean", "default": false } },
+        "start": "each",
+        "nodes": {
+            "each": {
+                "kind": "map", "over": "state.waits", "concurrency": 1,
+                "do": { "kind": "tool", "tool": "fz.slow_write", "arguments": { "seconds": "{{ item }}" } },
+                "timeout_secs": 3,
+                "retry": { "attempts": 2, "backoff_ms": 10, "on": ["timeout"] },
+                "on_error": "handled", "error_output": "failure"
+            },
+            "handled": { "kind": "transform", "set": { "handled": "true" } }
+        }
+    });
+    let wf = create(server, t, "writes", definition).await;
+    let run = start(server, t, &wf, json!({ "waits": [0, 0, 30] })).await;
+    let done = settle(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["state"]["failure"]["attempts"], 2, "{done}");
+    assert_eq!(done["state"]["handled"], true, "{done}");
+    let calls = audited_calls(server, t, &run).await;
+    let count = |item: &str| calls.iter().filter(|c| c.ends_with(item)).count();
+    assert_eq!(
+        (count("each[0]"), count("each[1]"), count("each[2]")),
+        (1, 1, 2),
+        "{calls:?}"
+    );
 }

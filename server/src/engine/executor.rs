@@ -143,6 +143,10 @@ async fn drive(
     // Results of this step recorded before a crash or by a decision.
     let mut writes: BTreeMap<String, Write> = BTreeMap::new();
     for (node, write) in inner.store.step_writes(scope, id, run.step).await? {
+        // `{node}[{index}]`: a map's item, read by the map itself.
+        if node.contains('[') {
+            continue;
+        }
         if let Ok(write) = serde_json::from_value(write) {
             writes.insert(node, write);
         }
@@ -164,6 +168,9 @@ async fn drive(
         let started = Instant::now();
         let state = Value::Object(run.state.0.clone());
         let parallel = run.next.0.len() > 1;
+        // A map records its items as they finish; the step's commit clears them.
+        let maps =
+            (run.next.0.iter()).any(|n| matches!(graph.nodes[n.as_str()].action, Action::Map(_)));
         let had_writes = !writes.is_empty();
         let pending: Vec<&String> = run
             .next
@@ -328,7 +335,7 @@ async fn drive(
             next: &next,
             status,
             error: None,
-            clears_writes: parallel || had_writes,
+            clears_writes: parallel || had_writes || maps,
             events: &batch,
         };
         if !inner.store.commit_step(scope, id, &commit).await? {

@@ -3,10 +3,13 @@
 //! their cancel signal (calls in flight are withdrawn at their upstreams and audited, never
 //! dropped), items not started are not started, and the node fails naming the item.
 //!
-//! The items are one attempt of one node: a crash or a retry runs them all again (the node
-//! is at least once, as every node whose step did not commit).
+//! Each item's result is recorded as it finishes (a pending write of the step, keyed
+//! `{node}[{index}]`), so a map resumed after a crash, or retried, runs only the items that
+//! had not finished; an item is at least once, as every node whose step did not commit.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use app::api::workflow::compile::{MAX_MAP_ITEMS, MapAction};
 use app::api::workflow::definition::FailureKind;
@@ -52,6 +55,24 @@ pub(super) async fn run(
             ));
         }
     };
+    let step = cx.step.load(Ordering::Relaxed);
+    let prefix = format!("{name}[");
+    let done: HashMap<usize, (Value, Value)> = cx
+        .engine
+        .0
+        .store
+        .step_writes(cx.scope, cx.run, step)
+        .await
+        .map_err(|e| Failure::new(FailureKind::Upstream, e.to_string()))?
+        .into_iter()
+        .filter_map(|(key, recorded)| {
+            let index = key.strip_prefix(&prefix)?.strip_suffix(']')?.parse().ok()?;
+            Some((
+                index,
+                (recorded["value"].clone(), recorded["trace"].clone()),
+            ))
+        })
+        .collect();
     // Fired by the first failure, or with the run's own stop.
     let halt = stop.child_token();
     let first = OnceLock::new();
@@ -65,7 +86,17 @@ pub(super) async fn run(
             let Some((index, item)) = next.next() else {
                 break;
             };
-            pending.push_back(one(cx, name, map, state, item, index, &halt, &first));
+            let recorded = done.get(&index).cloned();
+            pending.push_back(one(
+                cx,
+                name,
+                map,
+                state,
+                (item, index),
+                recorded,
+                &halt,
+                &first,
+            ));
         }
         match pending.next().await {
             Some(outcome) => outcomes.push(outcome),
@@ -100,12 +131,16 @@ fn one<'a>(
     name: &'a str,
     map: &'a MapAction,
     state: &'a Value,
-    item: &'a Value,
-    index: usize,
+    (item, index): (&'a Value, usize),
+    recorded: Option<(Value, Value)>,
     halt: &'a CancellationToken,
     first: &'a OnceLock<usize>,
 ) -> BoxFuture<'a, Result<(Value, Value), Failure>> {
     Box::pin(async move {
+        // Finished before a crash or in an earlier attempt.
+        if let Some(recorded) = recorded {
+            return Ok(recorded);
+        }
         if halt.is_cancelled() {
             return Err(Failure::new(FailureKind::Refused, "not started"));
         }
@@ -114,9 +149,24 @@ fn one<'a>(
         // Audited as `workflow-run:{run}:{node}[{index}]`.
         let label = format!("{name}[{index}]");
         let outcome = act(cx, &label, &map.each, &vars, halt).await;
-        if outcome.is_err() && !halt.is_cancelled() {
-            let _ = first.set(index);
-            halt.cancel();
+        match &outcome {
+            Ok((value, trace)) => {
+                let step = cx.step.load(Ordering::Relaxed);
+                let recorded = json!({ "value": value, "trace": trace });
+                let store = &cx.engine.0.store;
+                if let Err(e) = store
+                    .record_write(cx.scope, cx.run, step, &label, &recorded, &[])
+                    .await
+                {
+                    // Not recorded: after a crash the item runs again, as before this record.
+                    tracing::warn!(error = %e, run = %cx.run, item = %label, "a map item's result was not recorded");
+                }
+            }
+            Err(_) if !halt.is_cancelled() => {
+                let _ = first.set(index);
+                halt.cancel();
+            }
+            Err(_) => {}
         }
         outcome
     })
