@@ -2,7 +2,8 @@
 //! receiver (oteltap, PEERS.md) sends a workflow run's spans — run → node → tool call — in
 //! one trace whose id is the run's id, and the tool call carries that trace to its Streamable
 //! HTTP upstream (the Python SDK) as `traceparent`, in `_meta` and as an HTTP header, naming
-//! the tool call's span as parent.
+//! the tool call's span as parent. A caller's own trace continues through the gateway: a
+//! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint.
 
 mod common;
 

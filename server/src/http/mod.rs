@@ -111,8 +111,14 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+                    let id = header("x-request-id").unwrap_or("");
+                    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id);
+                    // A caller's trace continues here (W3C Trace Context).
+                    if let Some(parent) = header("traceparent") {
+                        crate::telemetry::otel::continue_trace(&span, parent, header("tracestate"));
+                    }
+                    span
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )

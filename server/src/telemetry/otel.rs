@@ -99,6 +99,41 @@ pub fn join_run_trace(span: &tracing::Span, run: Uuid) {
     let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(context));
 }
 
+/// Makes `span` continue the trace a caller sent: `traceparent` (and `tracestate`) as W3C
+/// Trace Context §3.2 and §3.3 define them, from an HTTP header or an MCP request's `_meta`
+/// (SEP-414). A malformed value is ignored (§4.3: the span starts a trace of its own).
+pub fn continue_trace(span: &tracing::Span, traceparent: &str, tracestate: Option<&str>) {
+    if let Some(parent) = parse_traceparent(traceparent, tracestate) {
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
+    }
+}
+
+fn parse_traceparent(traceparent: &str, tracestate: Option<&str>) -> Option<SpanContext> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    // Version 00 has exactly four fields; ff is invalid (§3.2.2.1).
+    if version.len() != 2 || version == "ff" || (version == "00" && parts.next().is_some()) {
+        return None;
+    }
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(version, 2) || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
+        return None;
+    }
+    let trace = TraceId::from_hex(trace).ok()?;
+    let span = SpanId::from_hex(span).ok()?;
+    let flags = TraceFlags::new(u8::from_str_radix(flags, 16).ok()? & 1);
+    let state = tracestate
+        .and_then(|s| s.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    let context = SpanContext::new(trace, span, flags, true, state);
+    context.is_valid().then_some(context)
+}
+
 /// W3C trace context of the current span, to send with a call: (`traceparent`,
 /// `tracestate`); `None` when no span is exported.
 pub fn current_trace_context() -> Option<(String, String)> {
@@ -115,4 +150,37 @@ pub fn current_trace_context() -> Option<(String, String)> {
         span.trace_flags().to_u8()
     );
     Some((traceparent, span.trace_state().header()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparents_are_read_as_the_w3c_specification_writes_them() {
+        let good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let context = parse_traceparent(good, Some("congo=t61rcWkgMzE")).unwrap();
+        assert_eq!(
+            context.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(context.span_id().to_string(), "b7ad6b7169203331");
+        assert!(context.is_sampled() && context.is_remote());
+        assert_eq!(context.trace_state().header(), "congo=t61rcWkgMzE");
+        for bad in [
+            "",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c8031-b7ad6b7169203331-01",
+            "00-zzf7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ] {
+            assert!(parse_traceparent(bad, None).is_none(), "{bad:?}");
+        }
+        // A later version may add fields: the first four are read.
+        assert!(parse_traceparent(&format!("01-{}-x", &good[3..]), None).is_some());
+    }
 }

@@ -379,6 +379,12 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
+        // The client's trace continues through the call (SEP-414 `_meta.traceparent`).
+        let span = tracing::info_span!("mcp.tools_call", tool = %request.name);
+        if let Some(parent) = rmcp::model::RequestParamsMeta::traceparent(&request) {
+            let state = rmcp::model::RequestParamsMeta::tracestate(&request);
+            crate::telemetry::otel::continue_trace(&span, parent, state);
+        }
         let echo = Resend {
             responses: request.input_responses,
             state: request.request_state,
@@ -389,6 +395,7 @@ impl ServerHandler for McpServer {
         let call = self
             .gateway
             .call(&as_caller, &request.name, arguments, control);
+        let call = tracing::Instrument::instrument(call, span);
         let (called, asked) = downstream.serve(self.level(&context), Box::pin(call)).await;
         self.record_asks(&caller, "tool", &request.name, asked)
             .await;
