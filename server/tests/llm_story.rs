@@ -310,14 +310,8 @@ async fn answers(server: &TestServer, t: &str) {
     assert_eq!(settle(server, t, &run).await["status"], "waiting");
     // Listening before the model is asked: its text is heard as it streams.
     let mut stream = common::workflows::events(&server.client, &server.base, t, &run, None).await;
-    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/decisions"));
-    let r = post(
-        &server.client,
-        url,
-        json!({ "node": "go", "approve": true }),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let approved = common::workflows::decide(&server.client, &server.base, t, &run, "go", true);
+    assert_eq!(approved.await, StatusCode::OK);
     let heard = stream.rest().await;
     let streamed: String = heard
         .iter()

@@ -5,7 +5,7 @@
 mod common;
 
 use common::replica::Replica;
-use common::workflows::{SseEvent, create, events, settle, start};
+use common::workflows::{SseEvent, create, decide, events, settle, start};
 use common::{TestDb, TestServer, post};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -117,14 +117,8 @@ async fn a_run_streams_its_events_live_stores_them_and_resumes_after_the_last_id
         assert_eq!(before[9].data["waiting_on"], json!(["ask"]));
 
         // Live: the decision, then the rest of the run; the stream ends with it.
-        let url = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/decisions"));
-        let r = post(
-            &server.client,
-            url,
-            json!({ "node": "ask", "approve": true }),
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::OK);
+        let approved = decide(&server.client, &server.base, &t, &run, "ask", true).await;
+        assert_eq!(approved, StatusCode::OK);
         let after = stream.rest().await;
         assert_eq!(
             outline(&after),
@@ -268,18 +262,7 @@ async fn a_stream_on_another_replica_hears_the_run_live_through_redis() {
     let env = [("SWITCHYARD_ENGINE__EVENTS_POLL_SECS", "600")];
     let a = Replica::start(&db.url, &redis, &prefix, db._dir.path(), &env).await;
     let b = Replica::start(&db.url, &redis, &prefix, db._dir.path(), &env).await;
-    let tokens = common::sign_in(
-        &reqwest::Client::new(),
-        &a.base,
-        "default",
-        "admin@localhost",
-        common::ADMIN_PASSWORD,
-    )
-    .await
-    .unwrap();
-    let client = common::bearer_client(tokens["access_token"].as_str().unwrap());
-    let me = common::get_json(&client, &format!("{}/api/v1/auth/me", a.base)).await;
-    let t = me["tenant_id"].as_str().unwrap().to_owned();
+    let (client, t, _) = a.admin().await;
     let definition = json!({
         "state": { "n": { "type": "integer", "reducer": "sum" } },
         "start": "ask",
@@ -317,13 +300,8 @@ async fn a_stream_on_another_replica_hears_the_run_live_through_redis() {
             break;
         }
     }
-    let r = post(
-        &client,
-        format!("{}/api/v1/tenants/{t}/runs/{run}/decisions", a.base),
-        json!({ "node": "ask", "approve": true }),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let approved = decide(&client, &a.base, &t, &run, "ask", true).await;
+    assert_eq!(approved, StatusCode::OK);
     let heard = stream.rest().await;
     assert_eq!(
         outline(&heard),

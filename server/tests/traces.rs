@@ -64,18 +64,7 @@ async fn a_run_is_one_trace_carried_to_its_http_upstream() {
     ];
     let replica = Replica::start(&db.url, "", "switchyard-test:", db._dir.path(), &env).await;
     let base = &replica.base;
-    let tokens = common::sign_in(
-        &reqwest::Client::new(),
-        base,
-        "default",
-        "admin@localhost",
-        common::ADMIN_PASSWORD,
-    )
-    .await
-    .unwrap();
-    let client = common::bearer_client(tokens["access_token"].as_str().unwrap());
-    let me = common::get_json(&client, &format!("{base}/api/v1/auth/me")).await;
-    let t = me["tenant_id"].as_str().unwrap().to_owned();
+    let (client, t, token) = replica.admin().await;
     let url = |p: &str| format!("{base}/api/v1/tenants/{t}{p}");
     for (path, body) in [
         (

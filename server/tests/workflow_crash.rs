@@ -13,19 +13,6 @@ use serde_json::{Value, json};
 
 const LIMIT: i64 = 1500;
 
-async fn sign_in(base: &str) -> reqwest::Client {
-    let tokens = common::sign_in(
-        &reqwest::Client::new(),
-        base,
-        "default",
-        "admin@localhost",
-        common::ADMIN_PASSWORD,
-    )
-    .await
-    .unwrap();
-    common::bearer_client(tokens["access_token"].as_str().unwrap())
-}
-
 async fn run_of(client: &reqwest::Client, base: &str, t: &str, run: &str) -> Value {
     common::get_json(client, &format!("{base}/api/v1/tenants/{t}/runs/{run}")).await
 }
@@ -46,9 +33,7 @@ async fn a_run_killed_mid_way_resumes_on_the_next_process_without_loss_or_repeat
             ("SWITCHYARD_ENGINE__SWEEP_SECS", "1"),
         ];
         let mut first = Replica::start(&db.url, &redis, &prefix, db._dir.path(), &env).await;
-        let client = sign_in(&first.base).await;
-        let me = common::get_json(&client, &format!("{}/api/v1/auth/me", first.base)).await;
-        let t = me["tenant_id"].as_str().unwrap().to_owned();
+        let (client, t, _) = first.admin().await;
         let definition = json!({
             "state": {
                 "count": { "type": "integer", "reducer": "sum" },
@@ -101,7 +86,7 @@ async fn a_run_killed_mid_way_resumes_on_the_next_process_without_loss_or_repeat
         drop(first);
 
         let second = Replica::start(&db.url, &redis, &prefix, db._dir.path(), &env).await;
-        let client = sign_in(&second.base).await;
+        let (client, _, _) = second.admin().await;
         let mut done = Value::Null;
         for _ in 0..1200 {
             done = run_of(&client, &second.base, &t, &run).await;

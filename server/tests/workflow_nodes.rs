@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::workflows::{checkpoints, create, settle, start};
+use common::workflows::{checkpoints, create, decide, finished, settle, start};
 use common::{TestDb, TestServer, post};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -197,23 +197,12 @@ async fn subgraphs(server: &TestServer, t: &str) {
         "the parent waits: {parent_now}"
     );
     // Its node is not an approval: a decision on it is refused.
-    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/decisions"));
-    let r = post(
-        &server.client,
-        url,
-        json!({ "node": "sub", "approve": true }),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (client, base) = (&server.client, &server.base);
+    let refused = decide(client, base, t, &run, "sub", true).await;
+    assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY);
     let child_id = child_run["id"].as_str().unwrap();
-    let url = server.url(&format!("/api/v1/tenants/{t}/runs/{child_id}/decisions"));
-    let r = post(
-        &server.client,
-        url,
-        json!({ "node": "ask", "approve": true }),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let approved = decide(client, base, t, child_id, "ask", true).await;
+    assert_eq!(approved, StatusCode::OK);
     // The child's end wakes the parent, whose node finds the child finished.
     let done = finished(server, t, &run).await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -340,23 +329,6 @@ async fn deadline(server: &TestServer, t: &str) {
         .find(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .expect("the call is audited");
     assert_eq!(call["outcome"], "failure", "withdrawn: {call}");
-}
-
-/// The run once it has ended (a waiting run is still waited for).
-async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
-    for _ in 0..1200 {
-        let body: Value = server
-            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if !matches!(body["status"].as_str(), Some("running" | "waiting")) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run} not finished after 60 s");
 }
 
 /// A map records each item as it finishes: retried after a timeout, it runs again only the

@@ -15,6 +15,25 @@ impl Drop for Replica {
 }
 
 impl Replica {
+    /// Signs in as the bootstrap administrator: a client carrying the access token, the
+    /// default tenant's id, and the token.
+    pub async fn admin(&self) -> (reqwest::Client, String, String) {
+        let tokens = super::sign_in(
+            &reqwest::Client::new(),
+            &self.base,
+            "default",
+            "admin@localhost",
+            super::ADMIN_PASSWORD,
+        )
+        .await
+        .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let client = super::bearer_client(&token);
+        let me = super::get_json(&client, &format!("{}/api/v1/auth/me", self.base)).await;
+        let tenant = me["tenant_id"].as_str().unwrap().to_owned();
+        (client, tenant, token)
+    }
+
     pub async fn start(
         database: &str,
         redis: &str,

@@ -50,6 +50,38 @@ pub async fn settle(server: &TestServer, t: &str, run: &str) -> Value {
     panic!("run {run} still running after 120 s");
 }
 
+/// The run once it has ended (a waiting run is still waited for).
+pub async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
+    for _ in 0..1200 {
+        let body: Value = server
+            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if !matches!(body["status"].as_str(), Some("running" | "waiting")) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {run} not finished after 60 s");
+}
+
+/// `POST …/runs/{run}/decisions` on `node`, from `client` at `base`; the status.
+pub async fn decide(
+    client: &reqwest::Client,
+    base: &str,
+    t: &str,
+    run: &str,
+    node: &str,
+    approve: bool,
+) -> StatusCode {
+    let url = format!("{base}/api/v1/tenants/{t}/runs/{run}/decisions");
+    post(client, url, json!({ "node": node, "approve": approve }))
+        .await
+        .status()
+}
+
 /// Every checkpoint of the run, read a page at a time.
 pub async fn checkpoints(server: &TestServer, t: &str, run: &str) -> Vec<Value> {
     let mut all: Vec<Value> = Vec::new();
