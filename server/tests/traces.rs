@@ -3,6 +3,7 @@
 //! one trace whose id is the run's id, and the tool call carries that trace to its Streamable
 //! HTTP upstream (the Python SDK) as `traceparent`, in `_meta` and as an HTTP header, naming
 //! the tool call's span as parent. A caller's own trace continues through the gateway: a
+//! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint. A caller's own trace continues through the gateway: a
 //! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint.
 
 mod common;
@@ -151,4 +152,71 @@ async fn a_run_is_one_trace_carried_to_its_http_upstream() {
         parts[2], call["span_id"],
         "the upstream's parent is the tool call's span"
     );
+
+    // A REST caller's trace (its header) continues through the call to the upstream.
+    let theirs = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let r = client
+        .post(url("/tools/call"))
+        .header("traceparent", format!("00-{theirs}-00f067aa0ba902b7-01"))
+        .json(&json!({ "tool": "tr.trace_context", "arguments": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let called: Value = r.json().await.unwrap();
+    let seen = reported(&called["result"]);
+    let upstream_parent = seen["header_traceparent"].as_str().unwrap();
+    assert!(
+        upstream_parent.starts_with(&format!("00-{theirs}-")),
+        "{seen}"
+    );
+    // An MCP client's trace (`_meta.traceparent`, SEP-414) likewise.
+    let other = "5cf92f3577b34da6a3ce929d0e0e4737";
+    let mut meta = common::mcp::meta_2026();
+    meta["traceparent"] = json!(format!("00-{other}-10f067aa0ba902b7-01"));
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "tr.trace_context"),
+    ];
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "tr.trace_context", "arguments": {}, "_meta": meta } });
+    let endpoint = format!("{base}/mcp/default");
+    let r = common::mcp::post(&reqwest::Client::new(), &endpoint, &headers, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let seen = reported(&r.body["result"]);
+    let upstream_parent = seen["meta_traceparent"].as_str().unwrap();
+    assert!(
+        upstream_parent.starts_with(&format!("00-{other}-")),
+        "{seen}"
+    );
+    // The receiver has the gateway's spans in both callers' traces, under their spans.
+    let mut continued = std::collections::HashMap::<&str, Value>::new();
+    while continued.len() < 2 {
+        let span = tokio::time::timeout(Duration::from_secs(30), spans.recv())
+            .await
+            .unwrap_or_else(|_| panic!("continued spans not received in 30 s: {continued:?}"))
+            .expect("oteltap runs");
+        match (span["name"].as_str(), span["trace_id"].as_str()) {
+            (Some("request"), Some(t)) if t == theirs => {
+                continued.insert("rest", span);
+            }
+            (Some("mcp.tools_call"), Some(t)) if t == other => {
+                continued.insert("mcp", span);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(continued["rest"]["parent_span_id"], "00f067aa0ba902b7");
+    assert_eq!(continued["mcp"]["parent_span_id"], "10f067aa0ba902b7");
+}
+
+/// What `trace_context` reported, from an MCP tool result (its text is JSON).
+fn reported(result: &Value) -> Value {
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {result}"));
+    serde_json::from_str(text).unwrap()
 }

@@ -381,8 +381,13 @@ impl ServerHandler for McpServer {
         let _tracked = self.track(&context);
         // The client's trace continues through the call (SEP-414 `_meta.traceparent`).
         let span = tracing::info_span!("mcp.tools_call", tool = %request.name);
-        if let Some(parent) = rmcp::model::RequestParamsMeta::traceparent(&request) {
-            let state = rmcp::model::RequestParamsMeta::tracestate(&request);
+        // rmcp moves the request's `_meta` into the context.
+        let meta = &context.meta;
+        let parent = (meta.get_traceparent())
+            .or_else(|| rmcp::model::RequestParamsMeta::traceparent(&request));
+        if let Some(parent) = parent {
+            let state = (meta.get_tracestate())
+                .or_else(|| rmcp::model::RequestParamsMeta::tracestate(&request));
             crate::telemetry::otel::continue_trace(&span, parent, state);
         }
         let echo = Resend {
