@@ -29,8 +29,8 @@ async fn maps_subgraphs_and_yaml() {
     }
 }
 
-/// The ids of the run's audited tool calls, in the order made.
-async fn audited_calls(server: &TestServer, t: &str, run: &str) -> Vec<String> {
+/// The run's audited tool calls (its request ids name it).
+async fn audited(server: &TestServer, t: &str, run: &str) -> Vec<Value> {
     let audit: Value = server
         .get(&format!(
             "/api/v1/tenants/{t}/audit?action=tool.call&limit=200"
@@ -39,13 +39,19 @@ async fn audited_calls(server: &TestServer, t: &str, run: &str) -> Vec<String> {
         .json()
         .await
         .unwrap();
-    let mut ids: Vec<String> = audit["items"]
+    audit["items"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["request_id"].as_str())
-        .filter(|id| id.contains(run))
-        .map(str::to_owned)
+        .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(run)))
+        .cloned()
+        .collect()
+}
+
+/// The ids of the run's audited tool calls, sorted.
+async fn audited_calls(server: &TestServer, t: &str, run: &str) -> Vec<String> {
+    let mut ids: Vec<String> = (audited(server, t, run).await.iter())
+        .filter_map(|r| r["request_id"].as_str().map(str::to_owned))
         .collect();
     ids.sort();
     ids
@@ -314,20 +320,8 @@ async fn deadline(server: &TestServer, t: &str) {
         failed["error"], "its deadline passed during step 1",
         "{failed}"
     );
-    let audit: Value = server
-        .get(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=200"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let call = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
-        .expect("the call is audited");
+    let calls = audited(server, t, &run).await;
+    let call = calls.first().expect("the call is audited");
     assert_eq!(call["outcome"], "failure", "withdrawn: {call}");
 }
 

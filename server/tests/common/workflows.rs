@@ -35,6 +35,16 @@ pub async fn start(server: &TestServer, t: &str, workflow: &str, input: Value) -
 
 /// The run once it is no longer running (finished or waiting).
 pub async fn settle(server: &TestServer, t: &str, run: &str) -> Value {
+    until(server, t, run, &["running"]).await
+}
+
+/// The run once it has ended (a waiting run is still waited for).
+pub async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
+    until(server, t, run, &["running", "waiting"]).await
+}
+
+/// The run once its status is none of `passing`; panics after 120 s.
+async fn until(server: &TestServer, t: &str, run: &str, passing: &[&str]) -> Value {
     for _ in 0..2400 {
         let body: Value = server
             .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
@@ -42,29 +52,12 @@ pub async fn settle(server: &TestServer, t: &str, run: &str) -> Value {
             .json()
             .await
             .unwrap();
-        if body["status"] != "running" {
+        if !passing.iter().any(|s| body["status"] == *s) {
             return body;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("run {run} still running after 120 s");
-}
-
-/// The run once it has ended (a waiting run is still waited for).
-pub async fn finished(server: &TestServer, t: &str, run: &str) -> Value {
-    for _ in 0..1200 {
-        let body: Value = server
-            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if !matches!(body["status"].as_str(), Some("running" | "waiting")) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run} not finished after 60 s");
+    panic!("run {run} still {passing:?} after 120 s");
 }
 
 /// `POST …/runs/{run}/decisions` on `node`, from `client` at `base`; the status.
