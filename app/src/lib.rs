@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <header class="topbar">
                     <a class="brand" href="/">"Switchyard"</a>
                     <nav class="nav" aria-label="Main">
+                        <A href="/chat">"Chat"</A>
                         <A href="/tenants">"Tenants"</A>
                         <A href="/users">"Users"</A>
                         <A href="/access">"Access"</A>
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/runs") view=|| view! { <pages::Gate><pages::RunsPage/></pages::Gate> }/>
                         <Route path=path!("/approvals") view=|| view! { <pages::Gate><pages::ApprovalsPage/></pages::Gate> }/>
                         <Route path=path!("/models") view=|| view! { <pages::Gate><pages::ModelsPage/></pages::Gate> }/>
+                        <Route path=path!("/chat") view=|| view! { <pages::Gate><pages::ChatPage/></pages::Gate> }/>
                         <Route path=path!("/access") view=|| view! { <pages::Gate><pages::AccessPage/></pages::Gate> }/>
                         <Route path=path!("/audit") view=|| view! { <pages::Gate><pages::AuditPage/></pages::Gate> }/>
                     </Routes>

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod bridge;
+pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod gateway;
@@ -69,6 +70,8 @@ pub struct Shared {
     pub engine: engine::Engine,
     /// Each tenant's LLM providers, usage and budget.
     pub llm: engine::llm::Llm,
+    /// Users' conversations with the agent.
+    pub chat: chat::Chat,
 }
 
 /// What the MCP endpoint shares across requests.
@@ -163,7 +166,9 @@ impl AppState {
             metrics.clone(),
             settings.engine.clone(),
         );
+        let chat = chat::Chat::new(store.clone(), kv.clone(), gateway.clone(), llm.clone());
         Ok(AppState(Arc::new(Shared {
+            chat,
             engine,
             llm,
             oauth,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod chat;
 mod client;
 mod invitation;
 mod llm;
@@ -20,6 +21,10 @@ pub use auth::{
     ApiKey, ApiKeyList, CreatedApiKey, Me, MfaCode, MfaEnrolment, NewApiKey, PasswordChange,
     PasswordReset, RecoveryCodes, RefreshToken, Role, RoleList, RoleMfa, SignIn, SigningKeyRotated,
     TokenResponse, UserRoles,
+};
+pub use chat::{
+    ChatApproval, ChatEvent, ChatMessage, ChatMessageList, Conversation, ConversationInput,
+    ConversationList, ConversationStatus, MAX_MESSAGE_CHARS, NewChatMessage, ToolCard,
 };
 pub use client::{ApiClient, Method, sendable};
 pub use invitation::{

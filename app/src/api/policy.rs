@@ -54,6 +54,10 @@ pub struct ToolPolicy {
     pub conditions: Vec<serde_json::Value>,
     /// Among allow rules that apply, the highest priority decides.
     pub priority: i32,
+    /// An allow rule that allows a call only once the user confirms it: the chat asks them;
+    /// other callers are refused (a workflow puts an approval node before the call).
+    #[serde(default)]
+    pub confirm: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -72,6 +76,9 @@ pub struct NewToolPolicy {
     pub conditions: Vec<serde_json::Value>,
     #[serde(default)]
     pub priority: i32,
+    /// Only for `allow`: allow after the user confirms the call.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +122,9 @@ pub struct RuleTrace {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PolicyAnswer {
     pub allowed: bool,
+    /// Allowed only after the user confirms the call.
+    #[serde(default)]
+    pub confirm: bool,
     /// The deciding rule, or `default-deny` / `permission:tools:call`.
     pub rule: String,
     pub reason: String,

@@ -142,7 +142,10 @@ fn RuleTable(tenant: Uuid, rules: Vec<ToolPolicy>, reload: RwSignal<u32>) -> imp
                         view! {
                             <tr data-rule=name>
                                 <td>{rule.name}</td>
-                                <td class=effect_class>{rule.effect}</td>
+                                <td class=effect_class>
+                                    {rule.effect}
+                                    {rule.confirm.then(|| view! { <span class="muted">" after confirmation"</span> })}
+                                </td>
                                 <td><code>{rule.tool_pattern}</code></td>
                                 <td class="hide-narrow">{rule.role.unwrap_or_else(|| "everyone".into())}</td>
                                 <td class="hide-narrow wrap"><code>{conditions}</code></td>
@@ -197,9 +200,15 @@ fn NewRuleForm(
             vec![serde_json::json!({ "op": "prefix", "path": path.trim(), "value": prefix.get() })]
         };
         let role = role.get();
+        // "confirm" in the form: an allow rule that waits for the user's confirmation.
+        let (effect, confirm) = match effect.get().as_str() {
+            "confirm" => ("allow".to_owned(), true),
+            other => (other.to_owned(), false),
+        };
         create.dispatch(NewToolPolicy {
             name: name.get(),
-            effect: effect.get(),
+            effect,
+            confirm,
             tool_pattern: pattern.get(),
             role: (!role.is_empty()).then_some(role),
             conditions,
@@ -213,6 +222,7 @@ fn NewRuleForm(
                 "Effect"
                 <select name="effect" prop:value=move || effect.get() on:change=move |ev| effect.set(event_target_value(&ev))>
                     <option value="allow">"allow"</option>
+                    <option value="confirm">"allow after the user confirms"</option>
                     <option value="deny">"deny"</option>
                 </select>
             </label>
@@ -292,7 +302,11 @@ fn Tester(tenant: Uuid, roles: Vec<String>) -> impl IntoView {
             answer
                 .get()
                 .map(|a| {
-                    let verdict = if a.allowed { "Allowed" } else { "Denied" };
+                    let verdict = match (a.allowed, a.confirm) {
+                        (true, true) => "Allowed once the user confirms",
+                        (true, false) => "Allowed",
+                        _ => "Denied",
+                    };
                     view! {
                         <div class=format!("card verdict {}", verdict.to_lowercase()) role="status">
                             <strong>{verdict}</strong>

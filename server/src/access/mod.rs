@@ -35,6 +35,7 @@ pub fn compile(row: &PolicyRow) -> Option<Rule> {
         role: row.role.clone(),
         conditions,
         priority: row.priority,
+        confirm: row.confirm,
     })
 }
 

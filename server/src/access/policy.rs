@@ -150,6 +150,8 @@ pub struct Rule {
     pub conditions: Vec<Condition>,
     /// Among applicable allow rules the highest priority decides (then the name).
     pub priority: i32,
+    /// An allow rule that allows only once the user confirms the call.
+    pub confirm: bool,
 }
 
 /// Who is calling, as far as policy cares.
@@ -174,6 +176,8 @@ pub enum Applies {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub allowed: bool,
+    /// Allowed only once the user confirms the call (the deciding rule says so).
+    pub confirm: bool,
     /// The rule that decided; `None` for the missing permission or no applicable rule.
     pub rule: Option<(Uuid, String)>,
     /// The decision in words, for the audit record and the tester.
@@ -239,6 +243,7 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, tool: &str, arguments: &Val
     if !subject.permissions.contains(Permission::ToolsCall) {
         return Decision {
             allowed: false,
+            confirm: false,
             rule: None,
             reason: "the caller lacks the permission tools:call".into(),
         };
@@ -253,6 +258,7 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, tool: &str, arguments: &Val
             Effect::Deny => {
                 return Decision {
                     allowed: false,
+                    confirm: false,
                     rule: Some((rule.id, rule.name.clone())),
                     reason: format!("denied by rule `{}` (deny wins)", rule.name),
                 };
@@ -271,11 +277,17 @@ pub fn decide(rules: &[Rule], subject: &Subject<'_>, tool: &str, arguments: &Val
     match allow {
         Some(rule) => Decision {
             allowed: true,
+            confirm: rule.confirm,
             rule: Some((rule.id, rule.name.clone())),
-            reason: format!("allowed by rule `{}`", rule.name),
+            reason: if rule.confirm {
+                format!("allowed by rule `{}` once the user confirms", rule.name)
+            } else {
+                format!("allowed by rule `{}`", rule.name)
+            },
         },
         None => Decision {
             allowed: false,
+            confirm: false,
             rule: None,
             reason: format!("no rule allows `{tool}` for this caller"),
         },
@@ -311,6 +323,7 @@ mod tests {
             role: role.map(str::to_string),
             conditions: Vec::new(),
             priority: 0,
+            confirm: false,
         }
     }
 

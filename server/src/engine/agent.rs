@@ -4,7 +4,6 @@
 //! goes back to the model, until the model answers or the rounds run out. The model is
 //! offered only tools the principal may call, so what it cannot see it cannot ask for.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use app::api::TokenCount;
@@ -12,13 +11,11 @@ use app::api::workflow::compile::{LlmAction, Messages, ToolChoiceSpec};
 use app::api::workflow::definition::FailureKind;
 use serde_json::{Map, Value, json};
 
-use super::llm::wire::{ChatRequest, FunctionSpec, Message, Role, ToolCall, ToolChoice, ToolSpec};
+use super::llm::tools::{Offered, model_text};
+use super::llm::wire::{ChatRequest, Message, Role, ToolCall, ToolChoice};
 use super::llm::{LlmError, Purpose};
-use super::nodes::{Context, Failure, call, result_value};
+use super::nodes::{Context, Failure, call};
 use crate::gateway::Caller;
-
-/// The most characters of one tool result handed back to the model.
-const MAX_TOOL_RESULT_CHARS: usize = 16_000;
 
 /// What the node produced: the answer's text, and the trace's account of how.
 pub(super) struct Answered {
@@ -173,56 +170,20 @@ fn opening(action: &LlmAction, vars: &[(&str, &Value)]) -> Result<Vec<Message>, 
     Ok(messages)
 }
 
-/// The tools offered to the model, under names the wire allows (`^[a-zA-Z0-9_-]{1,64}$`),
-/// each mapped back to its gateway name.
-struct Offered {
-    specs: Vec<ToolSpec>,
-    gateway_names: HashMap<String, String>,
-}
-
-impl Offered {
-    fn wire_name(&self, gateway_name: &str) -> Option<String> {
-        self.gateway_names
-            .iter()
-            .find(|(_, g)| g.as_str() == gateway_name)
-            .map(|(wire, _)| wire.clone())
-    }
-}
-
 /// The node's tools that the principal may call, as the gateway's catalog has them.
 async fn offer(cx: &Context<'_>, action: &LlmAction) -> Result<Offered, Failure> {
-    let mut offered = Offered {
-        specs: Vec::new(),
-        gateway_names: HashMap::new(),
-    };
     if action.tools.is_empty() {
-        return Ok(offered);
+        return Ok(Offered::default());
     }
     let origin = crate::audit::Origin {
         request_id: Some(format!("workflow-run:{}", cx.run)),
         client_addr: None,
     };
     let caller = Caller::rest(cx.scope, cx.principal, &origin);
-    let catalog = cx
-        .gateway
-        .catalog(&caller)
+    let wanted = |name: &str| app::api::any_matches(&action.tools, name);
+    let offered = Offered::from_catalog(cx.gateway, &caller, wanted)
         .await
         .map_err(|e| Failure::new(FailureKind::Upstream, format!("the tool catalog: {e}")))?;
-    for tool in catalog.tools {
-        if !app::api::any_matches(&action.tools, &tool.name) {
-            continue;
-        }
-        let wire = wire_name(&tool.name, &offered.gateway_names);
-        offered.specs.push(ToolSpec {
-            kind: "function",
-            function: FunctionSpec {
-                name: wire.clone(),
-                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
-                parameters: Value::Object((*tool.input_schema).clone()),
-            },
-        });
-        offered.gateway_names.insert(wire, tool.name.to_string());
-    }
     if let ToolChoiceSpec::Tool(name) = &action.tool_choice
         && offered.wire_name(name).is_none()
     {
@@ -232,34 +193,6 @@ async fn offer(cx: &Context<'_>, action: &LlmAction) -> Result<Offered, Failure>
         ));
     }
     Ok(offered)
-}
-
-/// `math.add` → `math__add`; other characters outside the wire's set become `_`; a name
-/// too long or already taken gets a numbered suffix.
-fn wire_name(gateway_name: &str, taken: &HashMap<String, String>) -> String {
-    let base: String = gateway_name
-        .replace('.', "__")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    if !taken.contains_key(&base) {
-        return base;
-    }
-    (2..)
-        .map(|n| {
-            let suffix = format!("_{n}");
-            let keep: String = base.chars().take(64 - suffix.len()).collect();
-            keep + &suffix
-        })
-        .find(|candidate| !taken.contains_key(candidate))
-        .unwrap_or(base)
 }
 
 /// One tool call the model asked for. Whatever goes wrong with it (an unknown name,
@@ -295,10 +228,7 @@ async fn use_tool(
     let shown = Value::Object(arguments.clone());
     match call(cx, node, gateway_name, arguments, stop).await {
         Ok(result) => {
-            let text: String = model_text(&result)
-                .chars()
-                .take(MAX_TOOL_RESULT_CHARS)
-                .collect();
+            let text = model_text(&result);
             Ok((text, (gateway_name.clone(), shown, None)))
         }
         Err(_) if stop.is_cancelled() => {
@@ -314,24 +244,6 @@ async fn use_tool(
     }
 }
 
-/// What the model reads of a tool's result: its text blocks (the form every MCP client
-/// understands; structured content repeats them as JSON), else its structured content or
-/// the whole result as JSON.
-fn model_text(result: &rmcp::model::CallToolResult) -> String {
-    let texts: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect();
-    if !texts.is_empty() {
-        return texts.join("\n");
-    }
-    match result_value(result) {
-        Value::String(s) => s,
-        other => other.to_string(),
-    }
-}
-
 /// A provider's failure as the node's: transient ones may be retried.
 fn failure(e: LlmError) -> Failure {
     let kind = match &e {
@@ -343,21 +255,4 @@ fn failure(e: LlmError) -> Failure {
         _ => FailureKind::Refused,
     };
     Failure::new(kind, e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gateway_names_become_wire_names_without_collisions() {
-        let mut taken = HashMap::new();
-        let a = wire_name("math.add", &taken);
-        assert_eq!(a, "math__add");
-        taken.insert(a, "math.add".into());
-        assert_eq!(wire_name("math__add", &taken), "math__add_2");
-        assert_eq!(wire_name("web.fetch url!", &taken), "web__fetch_url_");
-        let long = wire_name(&format!("u.{}", "x".repeat(100)), &taken);
-        assert_eq!(long.len(), 64);
-    }
 }

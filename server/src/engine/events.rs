@@ -29,26 +29,32 @@ pub fn channel(run: Uuid) -> String {
 
 /// Publishes on `kv` from a task of its own, in order, so emitting never waits for Redis.
 #[derive(Clone)]
-pub(super) struct Publisher(mpsc::UnboundedSender<(Uuid, Vec<u8>)>);
+pub(crate) struct Publisher(mpsc::UnboundedSender<(String, Vec<u8>)>);
 
 impl Publisher {
-    pub(super) fn new(kv: Kv) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Uuid, Vec<u8>)>();
+    pub(crate) fn new(kv: Kv) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, Vec<u8>)>();
         tokio::spawn(async move {
-            while let Some((run, bytes)) = rx.recv().await {
-                if let Err(error) = kv.publish(&channel(run), &bytes).await {
-                    // Listeners catch up from the store at the step's commit.
-                    tracing::warn!(%error, %run, "a run event was not published");
+            while let Some((channel, bytes)) = rx.recv().await {
+                if let Err(error) = kv.publish(&channel, &bytes).await {
+                    // Listeners catch up from the store (a run's at its step's commit, a
+                    // conversation's when its turn ends).
+                    tracing::warn!(%error, %channel, "an event was not published");
                 }
             }
         });
         Self(tx)
     }
 
+    /// Publishes `bytes` on `channel`, after what was published before.
+    pub(crate) fn send(&self, channel: String, bytes: Vec<u8>) {
+        // Fails only once the runtime is going away, and the listeners with it.
+        let _ = self.0.send((channel, bytes));
+    }
+
     pub(super) fn publish(&self, event: &RunEvent) {
         if let Ok(bytes) = serde_json::to_vec(event) {
-            // Fails only once the engine is gone, and its listeners with it.
-            let _ = self.0.send((event.run_id, bytes));
+            self.send(channel(event.run_id), bytes);
         }
     }
 

@@ -17,6 +17,7 @@ mod executor;
 mod fanout;
 pub mod llm;
 mod nodes;
+pub(crate) use events::Publisher;
 pub use events::channel as events_channel;
 mod subgraph;
 

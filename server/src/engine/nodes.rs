@@ -12,6 +12,7 @@ use rmcp::model::CallToolResult;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+pub(super) use super::llm::tools::result_value;
 use crate::audit::Origin;
 use crate::gateway::rounds::Answer;
 use crate::gateway::{Caller, Control, Gateway, GatewayError};
@@ -327,9 +328,10 @@ pub(super) async fn call(
     });
     let called = called.map_err(|e| {
         let kind = match &e {
-            GatewayError::Unknown(..) | GatewayError::RateLimited(..) | GatewayError::Rounds(_) => {
-                FailureKind::Refused
-            }
+            GatewayError::Unknown(..)
+            | GatewayError::Unconfirmed(..)
+            | GatewayError::RateLimited(..)
+            | GatewayError::Rounds(_) => FailureKind::Refused,
             GatewayError::Call(crate::gateway::CallError::Timeout(..)) => FailureKind::Timeout,
             _ => FailureKind::Upstream,
         };
@@ -348,23 +350,6 @@ pub(super) async fn call(
             ),
         )),
     }
-}
-
-/// The value a tool's result puts into the state: its structured content when it has one,
-/// else its text (one block: that text; several: joined by newlines), else the whole result.
-pub(super) fn result_value(result: &CallToolResult) -> Value {
-    if let Some(structured) = &result.structured_content {
-        return structured.clone();
-    }
-    let texts: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect();
-    if !texts.is_empty() && texts.len() == result.content.len() {
-        return Value::String(texts.join("\n"));
-    }
-    serde_json::to_value(result).unwrap_or(Value::Null)
 }
 
 fn text_of(result: &CallToolResult) -> String {

@@ -39,6 +39,10 @@ pub enum GatewayError {
     /// (the same answer, so a caller cannot probe for what it may not see).
     #[error("unknown {0} `{1}`")]
     Unknown(&'static str, String),
+    /// Rule `{1}` allows the tool only once the user confirms the call, and this call was
+    /// not confirmed (only the chat can ask the user).
+    #[error("`{0}` is allowed only once the user confirms the call (rule `{1}`)")]
+    Unconfirmed(String, String),
     #[error(transparent)]
     Call(#[from] CallError),
     #[error(transparent)]
@@ -174,7 +178,9 @@ impl Gateway {
         let name = &self.resolve(caller, Item::Tool, name).await?;
         let (upstream, tool) = split(name).ok_or_else(|| unknown(Item::Tool, name))?;
         let request = Request::new(caller, Item::Tool, name, started);
-        let governed = self.govern(&request, name, upstream, &arguments).await?;
+        let confirmed = control.confirmed;
+        let governed = self.govern(&request, name, upstream, &arguments, confirmed);
+        let governed = governed.await?;
         let (upstream, decision, mut detail) = governed;
         let keys = (&self.vault, &self.kv, &self.metrics);
         let argued = digest(&arguments);
@@ -251,6 +257,25 @@ impl Gateway {
         }
     }
 
+    /// The rule that allows a call of `name` with `arguments` only once the user confirms
+    /// it, if one decides it: the chat asks the user before it calls. Nothing is audited
+    /// here; the call itself is.
+    pub async fn confirmation_rule(
+        &self,
+        caller: &Caller<'_>,
+        name: &str,
+        arguments: &Map<String, Value>,
+    ) -> Result<Option<String>, GatewayError> {
+        let name = &self.resolve(caller, Item::Tool, name).await?;
+        let config = (self.configs)
+            .get(caller.scope, caller.config_version)
+            .await?;
+        let arguments = Value::Object(arguments.clone());
+        let subject = subject(caller.principal);
+        let decision = access::decide(&config.rules, &subject, name, &arguments);
+        Ok((decision.allowed && decision.confirm).then(|| decision.rule_label()))
+    }
+
     /// Whether the upstream says `tool` is read-only or idempotent (MCP 2025-11-25
     /// server/tools §Tool Annotations), from its cached list.
     async fn safe_to_retry(
@@ -270,8 +295,10 @@ impl Gateway {
             .is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true))
     }
 
-    /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`)
-    /// and the rate. A refusal is audited here and answered as unknown (policy) or rate
+    /// Everything before forwarding: the upstream (enabled), the decision (on `policy_name`),
+    /// the user's confirmation when the deciding rule wants one (`confirmed`: given; resource
+    /// reads and prompts pass `true`, as confirmation is asked for tool calls) and the rate.
+    /// A refusal is audited here and answered as unknown (policy), unconfirmed or rate
     /// limited.
     pub(super) async fn govern(
         &self,
@@ -279,6 +306,7 @@ impl Gateway {
         policy_name: &str,
         upstream_name: &str,
         arguments: &Map<String, Value>,
+        confirmed: bool,
     ) -> Result<(app::api::Upstream, Decision, Value), GatewayError> {
         let Request {
             caller, kind, name, ..
@@ -316,6 +344,13 @@ impl Gateway {
             let rule = decision.rule_label();
             self.record(request, Outcome::Denied, rule, detail).await?;
             return Err(unknown(kind, name));
+        }
+        if decision.confirm && !confirmed {
+            let rule = decision.rule_label();
+            detail["reason"] = json!(format!("rule `{rule}` wants the user's confirmation"));
+            self.record(request, Outcome::Denied, rule.clone(), detail)
+                .await?;
+            return Err(GatewayError::Unconfirmed(name.to_owned(), rule));
         }
         if let Some(retry) = self.over_rate(caller.scope, caller.principal, name).await? {
             detail["retry_after_s"] = json!(retry);

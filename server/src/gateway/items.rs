@@ -33,7 +33,7 @@ impl Gateway {
         let none = Map::new();
         let policy_name = qualified(upstream, original);
         let request = Request::new(caller, Item::Resource, uri, started);
-        let governed = self.govern(&request, &policy_name, upstream, &none).await?;
+        let governed = (self.govern(&request, &policy_name, upstream, &none, true)).await?;
         let (upstream, decision, mut detail) = governed;
         let keys = (&self.vault, &self.kv, &self.metrics);
         let exchange = Exchange::new(keys, caller, Item::Resource, uri, "", &upstream, &control);
@@ -77,7 +77,7 @@ impl Gateway {
         let name = &self.resolve(caller, Item::Prompt, name).await?;
         let (upstream, prompt) = split(name).ok_or_else(|| unknown(Item::Prompt, name))?;
         let request = Request::new(caller, Item::Prompt, name, started);
-        let governed = self.govern(&request, name, upstream, &arguments).await?;
+        let governed = (self.govern(&request, name, upstream, &arguments, true)).await?;
         let (upstream, decision, mut detail) = governed;
         let keys = (&self.vault, &self.kv, &self.metrics);
         let argued = digest(&arguments);

@@ -61,6 +61,9 @@ pub struct Control {
     /// W3C trace context (`traceparent`, `tracestate`) the request carries to its upstream:
     /// in its `_meta` (SEP-414), and as HTTP headers to a Streamable HTTP upstream.
     pub trace: Option<(String, String)>,
+    /// The user confirmed this call: a tool rule that allows only after confirmation
+    /// (`confirm`) lets it through. Only the chat sets it, after the user's approval.
+    pub confirmed: bool,
 }
 
 impl Control {
@@ -208,6 +211,7 @@ pub fn control(context: &RequestContext<RoleServer>) -> (Control, Downstream) {
         cancel: context.ct.clone(),
         rounds: super::rounds::Rounds::Asked,
         trace: None,
+        confirmed: false,
     };
     let peer: Peer<RoleServer> = context.peer.clone();
     let mut downstream = Downstream {

@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod authn;
+mod chat;
 mod console;
 mod error;
 mod explorer;
@@ -80,6 +81,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(workflows::router())
         .merge(runs::router())
         .merge(run_events::router())
+        .merge(chat::router())
         .route("/api/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
         .layer(from_fn_with_state(state.clone(), guard::principal_limits))
         .layer(from_fn_with_state(state.clone(), authn::authenticate))

@@ -52,6 +52,7 @@ pub(super) fn to_api(row: PolicyRow) -> ToolPolicy {
         role: row.role,
         conditions: row.conditions.0,
         priority: row.priority,
+        confirm: row.confirm,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
@@ -86,6 +87,14 @@ async fn check_policy(
                 format!("must be allow or deny, got `{other}`"),
             )),
         },
+        if body.confirm && body.effect != "allow" {
+            Err(field(
+                "confirm",
+                "only an allow rule can ask for confirmation".into(),
+            ))
+        } else {
+            Ok(())
+        },
         Glob::new(&body.tool_pattern)
             .map(|_| ())
             .map_err(|m| field("tool_pattern", m)),
@@ -112,6 +121,7 @@ fn record<'a>(body: &'a NewToolPolicy, role_id: Option<Uuid>) -> PolicyRecord<'a
         role_id,
         conditions: &body.conditions,
         priority: body.priority,
+        confirm: body.confirm,
     }
 }
 
@@ -383,6 +393,7 @@ async fn evaluate(
         .collect();
     Ok(Json(PolicyAnswer {
         allowed: decision.allowed,
+        confirm: decision.confirm,
         rule: decision.rule_label(),
         reason: decision.reason,
         trace,

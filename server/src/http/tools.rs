@@ -36,6 +36,11 @@ impl From<GatewayError> for ApiError {
     fn from(error: GatewayError) -> Self {
         match error {
             GatewayError::Unknown(..) => ApiError::NotFound(error.to_string()),
+            // Only the chat asks the user; a REST caller cannot confirm for them.
+            GatewayError::Unconfirmed(..) => ApiError::Rejected {
+                status: StatusCode::FORBIDDEN,
+                detail: format!("{error}; call it from the chat, which asks the user"),
+            },
             GatewayError::Call(CallError::Refused(..)) => ApiError::Rejected {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail: error.to_string(),

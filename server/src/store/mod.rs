@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod audit_index;
 mod audit_writer;
+mod chat;
 mod checkpoint;
 mod credentials;
 mod error;
@@ -27,6 +28,7 @@ mod workflows;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditFilter, AuditRow};
+pub use chat::{ConversationRecord, ConversationRow, NewMessage, StoredMessage, TurnStart};
 pub use credentials::Credentials;
 pub use error::StoreError;
 pub use invitations::{InvitationRow, NewInvitation};

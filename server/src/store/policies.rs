@@ -18,6 +18,8 @@ pub struct PolicyRow {
     pub role: Option<String>,
     pub conditions: sqlx::types::Json<Vec<serde_json::Value>>,
     pub priority: i32,
+    /// An allow rule that allows only after the user confirms the call.
+    pub confirm: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -30,12 +32,13 @@ pub struct PolicyRecord<'a> {
     pub role_id: Option<Uuid>,
     pub conditions: &'a [serde_json::Value],
     pub priority: i32,
+    pub confirm: bool,
 }
 
 macro_rules! policy_select {
     () => {
         "SELECT p.id, p.name, p.effect, p.tool_pattern, r.name AS role, p.conditions, p.priority, \
-         p.created_at, p.updated_at FROM tool_policies p LEFT JOIN roles r ON r.id = p.role_id \
+         p.confirm, p.created_at, p.updated_at FROM tool_policies p LEFT JOIN roles r ON r.id = p.role_id \
          WHERE p.tenant_id = $1"
     };
 }
@@ -71,10 +74,10 @@ impl Store {
     ) -> Result<PolicyRow, StoreError> {
         let (id, now) = (Uuid::now_v7(), Utc::now());
         walled!(self, Wall::of(scope), pool => {
-            sqlx::query("INSERT INTO tool_policies (id, tenant_id, name, effect, tool_pattern, role_id, conditions, priority, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
+            sqlx::query("INSERT INTO tool_policies (id, tenant_id, name, effect, tool_pattern, role_id, conditions, priority, confirm, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)")
                 .bind(id).bind(scope.tenant_id()).bind(new.name).bind(new.effect).bind(new.tool_pattern)
-                .bind(new.role_id).bind(sqlx::types::Json(new.conditions)).bind(new.priority).bind(now)
+                .bind(new.role_id).bind(sqlx::types::Json(new.conditions)).bind(new.priority).bind(now).bind(new.confirm)
                 .execute(pool).await?;
         });
         self.get_policy(scope, id).await
@@ -89,9 +92,9 @@ impl Store {
     ) -> Result<PolicyRow, StoreError> {
         let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE tool_policies SET name = $3, effect = $4, tool_pattern = $5, role_id = $6, conditions = $7, \
-                         priority = $8, updated_at = $9 WHERE tenant_id = $1 AND id = $2")
+                         priority = $8, updated_at = $9, confirm = $10 WHERE tenant_id = $1 AND id = $2")
                 .bind(scope.tenant_id()).bind(id).bind(new.name).bind(new.effect).bind(new.tool_pattern)
-                .bind(new.role_id).bind(sqlx::types::Json(new.conditions)).bind(new.priority).bind(Utc::now())
+                .bind(new.role_id).bind(sqlx::types::Json(new.conditions)).bind(new.priority).bind(Utc::now()).bind(new.confirm)
                 .execute(pool).await?.rows_affected()
         });
         if done == 0 {

@@ -6,6 +6,7 @@
 // error; requests are not a hot path, so its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+mod chat;
 mod invitations;
 mod llm;
 mod oauth;

@@ -39,6 +39,7 @@ fn rules() -> Vec<Rule> {
                 role: (i % 3 != 0).then(|| format!("role{}", i % 10)),
                 conditions,
                 priority: i % 5,
+                confirm: false,
             }
         })
         .collect()

@@ -7,6 +7,7 @@
 //! cloud metadata and link-local addresses never are (`outbound`).
 
 mod client;
+pub mod tools;
 pub mod wire;
 
 use std::sync::Arc;

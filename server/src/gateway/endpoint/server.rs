@@ -116,6 +116,13 @@ fn governed_error(error: GatewayError) -> McpError {
         GatewayError::Unknown(noun, name) => {
             McpError::invalid_params(format!("Unknown {noun}: {name}"), None)
         }
+        GatewayError::Unconfirmed(tool, rule) => McpError::invalid_request(
+            format!(
+                "`{tool}` is allowed only once the user confirms the call (rule `{rule}`), \
+                 and this client was not able to confirm it"
+            ),
+            Some(json!({ "tool": tool, "rule": rule })),
+        ),
         GatewayError::Call(CallError::Refused(upstream, e)) => McpError::new(
             e.code,
             format!("upstream `{upstream}`: {}", e.message),

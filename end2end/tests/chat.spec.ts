@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect, test } from "@playwright/test";
+import { api, open, signIn } from "./session";
+
+// The chat against real peers: llama.cpp's server with SmolLM2-135M as the model and the
+// MCP Python SDK's conformance server as the upstream, both as `.ci/setup --test` installs
+// them (PEERS.md).
+const tools = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "switchyard-tools");
+const conformance = path.resolve(__dirname, "../../server/tests/peers/conformance_server.py");
+let llama: ChildProcess | undefined;
+let baseUrl = "";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+test.beforeAll(async () => {
+  const port = await freePort();
+  llama = spawn(
+    path.join(tools, "llm/bin/python"),
+    ["-m", "llama_cpp.server", "--model", path.join(tools, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+     "--host", "127.0.0.1", "--port", String(port), "--chat_format", "chatml-function-calling",
+     "--n_threads", "2"],
+    { stdio: "ignore" },
+  );
+  baseUrl = `http://127.0.0.1:${port}/v1`;
+  for (let i = 0; i < 600; i++) {
+    if (await fetch(`${baseUrl}/models`).then((r) => r.ok).catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("llama.cpp's server did not start");
+});
+
+test.afterAll(() => {
+  llama?.kill();
+});
+
+test("chat: a tool call waits for the user's approval, runs, and the answer streams in", async ({ page }, info) => {
+  test.setTimeout(120_000);
+  await signIn(page);
+  const slug = `chat-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", `/api/v1/tenants`, { slug, name: `Chat ${slug}` });
+  const base = `/api/v1/tenants/${tenant.id}`;
+  await api(page, "POST", `${base}/upstreams`, {
+    name: "fx",
+    connection: { transport: "stdio", command: path.join(tools, "py/bin/python"), args: [conformance, "stdio"] },
+  });
+  await api(page, "POST", `${base}/policies`, { name: "fx-all", effect: "allow", tool_pattern: "fx.*" });
+  // This tool runs only once the user confirms it.
+  await api(page, "POST", `${base}/policies`, {
+    name: "confirm-text", effect: "allow", confirm: true, tool_pattern: "fx.test_simple_text", priority: 10,
+  });
+  await api(page, "POST", `${base}/llm-providers`, { name: "local", base_url: baseUrl, model: "smollm2", timeout_secs: 60 });
+
+  await open(page, `/chat?tenant=${tenant.id}`);
+  await expect(page.getByText("No conversations yet.")).toBeVisible();
+  await page.getByRole("button", { name: "New conversation" }).click();
+  await expect(page.getByText("Say what you need.")).toBeVisible();
+  await expect(page.getByTestId("chat-status")).toHaveText("Ready");
+
+  // A blank message is refused, saying why; nothing is stored.
+  await page.getByLabel("Message").fill("   ");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.locator(".composer").getByRole("alert")).toContainText("content");
+  await expect(page.getByText("Say what you need.")).toBeVisible();
+
+  // The tool list holds the user's tools; choosing one makes it the agent's first call.
+  const tool = page.getByLabel("Tool");
+  await expect(tool.locator('option[value="fx.test_simple_text"]')).toHaveCount(1);
+  await page.getByLabel("Message").fill("Get the test text, then tell me what it said.");
+  await tool.selectOption("fx.test_simple_text");
+  await page.getByRole("button", { name: "Send" }).click();
+
+  const messages = page.getByRole("list", { name: "Messages" });
+  await expect(messages.locator('li[data-role="user"]')).toContainText("Get the test text");
+  const card = messages.locator('.tool-card[data-tool="fx.test_simple_text"]');
+  await expect(card).toHaveAttribute("data-status", "pending_approval", { timeout: 60_000 });
+  await expect(card).toContainText("confirm-text");
+  await expect(page.getByTestId("chat-status")).toHaveText("Waiting for your decision");
+  // Nothing can be sent while a call waits.
+  await expect(page.getByRole("button", { name: "Send" })).toBeDisabled();
+  await page.screenshot({ path: info.outputPath("chat-waiting.png"), fullPage: true });
+
+  await card.getByRole("button", { name: "Approve" }).click();
+  await expect(card).toHaveAttribute("data-status", "done", { timeout: 60_000 });
+  await expect(card).toContainText("simple text response");
+  await expect(card).toContainText(" ms");
+  await expect(page.getByTestId("chat-status")).toHaveText("Ready", { timeout: 60_000 });
+  // The answer after the call is stored, last.
+  await expect(messages.locator("li").last()).toHaveAttribute("data-role", "assistant");
+  await expect(page.getByRole("button", { name: "Send" })).toBeEnabled();
+  await page.screenshot({ path: info.outputPath("chat-answered.png"), fullPage: true });
+
+  // The conversation is listed, and read again after a reload.
+  const listed = await api(page, "GET", `${base}/conversations`);
+  expect(listed.items).toHaveLength(1);
+  await open(page, `/chat?tenant=${tenant.id}&conversation=${listed.items[0].id}`);
+  await expect(messages.locator('.tool-card[data-status="done"]')).toHaveCount(1);
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByText("No conversations yet.")).toBeVisible();
+});
