@@ -53,6 +53,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
             json!({ "email": "intruder@example.com", "display_name": "Intruder" })
         }
         ("patch", "{id}") if path.contains("/users/") => json!({ "display_name": "Renamed" }),
+        ("patch", "{id}") if path.contains("/conversations/") => json!({ "title": "Renamed" }),
         ("patch", "{id}") => json!({ "name": "Renamed" }),
         ("put", "roles") => json!({ "roles": ["viewer"] }),
         ("post", "roles") => role,
@@ -80,6 +81,9 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("post", "runs") => json!({}),
         ("post", "decisions") => json!({ "node": "ask", "approve": true }),
         ("post", "fork") => json!({ "step": 0 }),
+        ("post", "conversations") => json!({ "title": "Intruding" }),
+        ("post", "messages") => json!({ "content": "hello" }),
+        ("post", "approvals") => json!({ "message_id": uuid::Uuid::now_v7(), "approve": true }),
         _ => return None,
     };
     Some(body)
