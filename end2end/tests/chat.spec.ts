@@ -107,3 +107,32 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   await page.getByRole("button", { name: "Delete" }).click();
   await expect(page.getByText("No conversations yet.")).toBeVisible();
 });
+
+test("chat: a conversation answered by an agent workflow", async ({ page }) => {
+  await signIn(page);
+  const slug = `chatwf-${Date.now().toString(36)}`;
+  const tenant = await api(page, "POST", `/api/v1/tenants`, { slug, name: `Chat ${slug}` });
+  const base = `/api/v1/tenants/${tenant.id}`;
+  await api(page, "POST", `${base}/workflows`, {
+    name: "echo-agent",
+    definition: {
+      state: { message: { type: "string" }, history: { type: "array" }, answer: { type: "string" } },
+      start: "reply",
+      nodes: {
+        reply: { kind: "transform", set: { answer: "'You said: ' + state.message + ' (' + string(len(state.history)) + ' before)'" } },
+      },
+    },
+  });
+  await open(page, `/chat?tenant=${tenant.id}`);
+  await page.getByLabel("Answered by").selectOption({ label: "Workflow echo-agent" });
+  await page.getByRole("button", { name: "New conversation" }).click();
+  await expect(page.locator(".chat-list .badge")).toHaveText("workflow");
+  await page.getByLabel("Message").fill("hello");
+  await page.getByRole("button", { name: "Send" }).click();
+  const messages = page.getByRole("list", { name: "Messages" });
+  await expect(messages.locator('li[data-role="assistant"]')).toHaveText("You said: hello (0 before)");
+  await expect(page.getByTestId("chat-status")).toHaveText("Ready");
+  await page.getByLabel("Message").fill("again");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(messages.locator('li[data-role="assistant"]').last()).toHaveText("You said: again (2 before)");
+});

@@ -12,6 +12,7 @@ CREATE TABLE conversations (
     title       TEXT NOT NULL,
     provider    TEXT,
     instructions TEXT,
+    workflow_id     UUID,
     status      TEXT NOT NULL CHECK (status IN ('idle', 'answering', 'waiting')),
     turn_until  TIMESTAMPTZ,
     created_at  TIMESTAMPTZ NOT NULL,

@@ -12,6 +12,9 @@ CREATE TABLE conversations (
     title       TEXT NOT NULL,
     provider    TEXT,
     instructions TEXT,
+    -- The agent workflow that answers, in place of the built-in agent (no foreign key: a
+    -- deleted workflow fails the next turn with its reason).
+    workflow_id BLOB,
     status      TEXT NOT NULL CHECK (status IN ('idle', 'answering', 'waiting')),
     turn_until  TEXT,
     created_at  TEXT NOT NULL,

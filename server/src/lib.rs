@@ -166,7 +166,13 @@ impl AppState {
             metrics.clone(),
             settings.engine.clone(),
         );
-        let chat = chat::Chat::new(store.clone(), kv.clone(), gateway.clone(), llm.clone());
+        let chat = chat::Chat::new(
+            store.clone(),
+            kv.clone(),
+            gateway.clone(),
+            llm.clone(),
+            engine.clone(),
+        );
         Ok(AppState(Arc::new(Shared {
             chat,
             engine,

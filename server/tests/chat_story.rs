@@ -24,6 +24,7 @@ async fn users_chat_with_their_tools_and_approve_what_needs_it() {
         tool_cards(&server, &t, &c).await;
         approvals(&server, &t, &c).await;
         history(&server, &t, &c).await;
+        workflow_answers(&server, &t).await;
         another_user(&server, &t, &c).await;
         let metrics = server.text("/metrics").await;
         assert!(metrics.contains("llm_requests_total{kind=\"stream\",outcome=\"ok\"}"));
@@ -79,7 +80,10 @@ async fn turn(
         .unwrap();
     if response.status() != StatusCode::OK {
         let status = response.status();
-        panic!("the turn did not start: {status} {}", response.text().await.unwrap());
+        panic!(
+            "the turn did not start: {status} {}",
+            response.text().await.unwrap()
+        );
     }
     SseReader::new(response).rest().await
 }
@@ -383,4 +387,94 @@ async fn another_user(server: &TestServer, t: &str, c: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// A conversation answered by an agent workflow: each message is a run acting for the
+/// user, given the message and the history; its tool calls become cards and its `answer`
+/// the reply. A workflow that cannot answer a chat is refused with the reason.
+async fn workflow_answers(server: &TestServer, t: &str) {
+    let agent = json!({
+        "state": {
+            "message": { "type": "string" },
+            "history": { "type": "array" },
+            "answer": { "type": "string" },
+            "got": {}
+        },
+        "start": "fetch",
+        "nodes": {
+            "fetch": { "kind": "tool", "tool": "fx.test_tool_with_logging", "output": "got", "next": "reply" },
+            "reply": { "kind": "transform", "set": {
+                "answer": "'You said: ' + state.message + ' (' + string(len(state.history)) + ' before)'" } }
+        }
+    });
+    let wf = common::workflows::create(server, t, "echo-agent", agent).await;
+    let mute = json!({ "state": { "message": { "type": "string" } }, "start": "noop",
+                       "nodes": { "noop": { "kind": "transform", "set": { "message": "'x'" } } } });
+    let mute = common::workflows::create(server, t, "mute-agent", mute).await;
+    for (body, says) in [
+        (json!({ "workflow_id": mute }), "declares no `answer` key"),
+        (
+            json!({ "workflow_id": uuid::Uuid::now_v7() }),
+            "no workflow with this id",
+        ),
+        (
+            json!({ "workflow_id": wf, "instructions": "Be brief." }),
+            "built-in agent's",
+        ),
+    ] {
+        let r = post(&server.client, chat_url(server, t, ""), body).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "workflow_id", "{problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    let r = post(
+        &server.client,
+        chat_url(server, t, ""),
+        json!({ "workflow_id": wf }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["workflow_id"], wf.as_str());
+    let c = created["id"].as_str().unwrap();
+    let url = chat_url(server, t, &format!("/{c}/messages"));
+
+    let events = turn(&server.client, url.clone(), json!({ "content": "hello" })).await;
+    assert_eq!(events.last().unwrap().data["status"], "idle");
+    let stored = messages(&events);
+    let roles: Vec<&str> = stored.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "tool", "assistant"], "{stored:?}");
+    assert_eq!(stored[1]["card"]["tool"], "fx.test_tool_with_logging");
+    // (fx.test_simple_text would be refused: its rule asks for confirmation, which a run cannot give.)
+    assert_eq!(stored[1]["card"]["status"], "done");
+    assert_eq!(stored[2]["content"], "You said: hello (0 before)");
+    // The history given to the next run holds the message and the answer before it.
+    let events = turn(&server.client, url, json!({ "content": "again" })).await;
+    let stored = messages(&events);
+    assert_eq!(
+        stored.last().unwrap()["content"],
+        "You said: again (2 before)"
+    );
+    // Each message was a run of the workflow.
+    let runs = get_json(
+        &server.client,
+        &server.url(&format!("/api/v1/tenants/{t}/runs?workflow_id={wf}")),
+    )
+    .await;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 2, "{runs}");
+
+    // The nil id gives the conversation back to the built-in agent.
+    let nil = json!({ "workflow_id": uuid::Uuid::nil() });
+    let r = server
+        .client
+        .patch(chat_url(server, t, &format!("/{c}")))
+        .json(&nil)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let patched: Value = r.json().await.unwrap();
+    assert!(patched.get("workflow_id").is_none(), "{patched}");
 }

@@ -48,6 +48,9 @@ pub struct Conversation {
     pub provider: Option<String>,
     /// Instructions for the built-in agent (its system message).
     pub instructions: Option<String>,
+    /// The agent workflow that answers, in place of the built-in agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<Uuid>,
     pub status: ConversationStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -65,6 +68,13 @@ pub struct ConversationInput {
     pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// An agent workflow to answer in place of the built-in agent: its state declares
+    /// `message` (the user's message, a string) and `answer` (the reply, a string), and may
+    /// declare `history` (an array of `{role, content}`, the conversation before it). Its
+    /// tool calls show as cards; `provider` and `instructions` are the built-in agent's, so
+    /// they cannot be set with it. The nil UUID clears it on `PATCH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -43,13 +43,24 @@ fn TenantChat(tenant: Uuid) -> impl IntoView {
             sendable(async move { api.list_conversations(tenant).await })
         }
     });
+    // Agent workflows the user may pick to answer in place of the built-in agent; none
+    // listed when the user may not read workflows.
+    let workflows = Resource::new(|| (), {
+        let api = api.clone();
+        move |_| {
+            let api = api.clone();
+            sendable(async move { api.list_workflows(tenant).await })
+        }
+    });
+    let agent = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<Problem>);
     let create = Action::new(move |_: &()| {
         let api = api.clone();
-        sendable(async move {
-            api.create_conversation(tenant, &ConversationInput::default())
-                .await
-        })
+        let input = ConversationInput {
+            workflow_id: Uuid::parse_str(&agent.get_untracked()).ok(),
+            ..ConversationInput::default()
+        };
+        sendable(async move { api.create_conversation(tenant, &input).await })
     });
     Effect::new(move |_| match create.value().get() {
         Some(Ok(conversation)) => {
@@ -63,6 +74,20 @@ fn TenantChat(tenant: Uuid) -> impl IntoView {
     view! {
         <div class="chat">
             <aside class="chat-list">
+                <label>
+                    "Answered by"
+                    <select aria-label="Answered by" prop:value=move || agent.get() on:change=move |ev| agent.set(event_target_value(&ev))>
+                        <option value="">"The built-in agent"</option>
+                        <Transition fallback=|| ()>
+                            {move || workflows.get().and_then(Result::ok).map(|list| {
+                                list.items.into_iter().map(|w| {
+                                    let value = w.id.to_string();
+                                    view! { <option value=value>{format!("Workflow {}", w.name)}</option> }
+                                }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                </label>
                 <button on:click=move |_| { create.dispatch(()); }>"New conversation"</button>
                 <ProblemBanner problem/>
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -80,6 +105,7 @@ fn TenantChat(tenant: Uuid) -> impl IntoView {
                                             <button type="button" class="link" on:click=move |_| open.set(Some(id))>
                                                 {c.title.clone()}
                                             </button>
+                                            {c.workflow_id.map(|_| view! { <span class="badge">"workflow"</span> })}
                                             <span class="hint">{format!(" {}", short_time(&c.updated_at))}</span>
                                         </li>
                                     }

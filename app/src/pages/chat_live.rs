@@ -132,10 +132,13 @@ pub(super) fn ToolCardView(
                 <span class="hint">{took}</span>
             </p>
             {card.approval_reason.clone().map(|r| view! { <p class="hint">{r}</p> })}
-            <details open=waits>
-                <summary>"Arguments"</summary>
-                <pre class="code">{arguments}</pre>
-            </details>
+            // A workflow's call shows no arguments: its run's trace has them.
+            {(!card.arguments.is_null()).then(|| view! {
+                <details open=waits>
+                    <summary>"Arguments"</summary>
+                    <pre class="code">{arguments}</pre>
+                </details>
+            })}
             {card.result.clone().map(|r| view! {
                 <details open>
                     <summary>"Result"</summary>

@@ -16,14 +16,17 @@
 //! message as it is stored, and status changes. The stored messages are the record.
 
 mod turn;
+mod workflow;
+
+pub use workflow::agent_workflow;
 
 use std::time::Duration;
 
 use app::api::{ChatApproval, ChatEvent, ChatMessage, ConversationStatus, NewChatMessage};
 use uuid::Uuid;
 
-use crate::engine::Publisher;
 use crate::engine::llm::Llm;
+use crate::engine::{Engine, Publisher};
 use crate::gateway::Gateway;
 use crate::identity::Principal;
 use crate::kv::Kv;
@@ -58,6 +61,8 @@ pub struct Chat {
     store: Store,
     gateway: Gateway,
     llm: Llm,
+    engine: Engine,
+    kv: Kv,
     publisher: Publisher,
 }
 
@@ -67,12 +72,14 @@ pub fn channel(conversation: Uuid) -> String {
 }
 
 impl Chat {
-    pub fn new(store: Store, kv: Kv, gateway: Gateway, llm: Llm) -> Self {
+    pub fn new(store: Store, kv: Kv, gateway: Gateway, llm: Llm, engine: Engine) -> Self {
         Self {
             store,
             gateway,
             llm,
-            publisher: Publisher::new(kv),
+            engine,
+            publisher: Publisher::new(kv.clone()),
+            kv,
         }
     }
 
@@ -155,6 +162,7 @@ impl Chat {
             title: &title,
             provider: conversation.provider.as_deref(),
             instructions: conversation.instructions.as_deref(),
+            workflow_id: conversation.workflow_id,
         };
         let renamed =
             (self.store).update_conversation(scope, principal.user_id, conversation.id, &record);

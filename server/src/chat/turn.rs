@@ -42,7 +42,7 @@ pub(super) struct Turn {
 }
 
 /// Why a turn ended without an answer, in words for the user.
-type Failed = String;
+pub(super) type Failed = String;
 
 impl Turn {
     /// Runs the turn to its end and frees the conversation: `idle`, or `waiting` when calls
@@ -84,6 +84,9 @@ impl Turn {
     }
 
     async fn converse(&self) -> Result<ConversationStatus, Failed> {
+        if let Some(workflow) = self.conversation.workflow_id {
+            return self.answer_by_workflow(workflow).await;
+        }
         let origin = self.origin();
         let caller = Caller::rest(&self.scope, &self.principal, &origin);
         let offered = Offered::from_catalog(&self.chat.gateway, &caller, |_| true)
@@ -305,7 +308,7 @@ impl Turn {
         }
     }
 
-    async fn history(&self) -> Result<Vec<StoredMessage>, Failed> {
+    pub(super) async fn history(&self) -> Result<Vec<StoredMessage>, Failed> {
         let store = &self.chat.store;
         let id = self.conversation.id;
         let last = store.chat_messages(&self.scope, id, 0, MAX_HISTORY);
@@ -313,7 +316,7 @@ impl Turn {
             .map_err(|e| format!("the conversation could not be read: {e}"))
     }
 
-    async fn store_message(&self, new: &NewMessage<'_>) -> Result<uuid::Uuid, Failed> {
+    pub(super) async fn store_message(&self, new: &NewMessage<'_>) -> Result<uuid::Uuid, Failed> {
         let id = self.conversation.id;
         let message = self
             .chat
@@ -331,7 +334,7 @@ impl Turn {
         Ok(stored)
     }
 
-    async fn store_card(&self, card: ToolCard) -> Result<uuid::Uuid, Failed> {
+    pub(super) async fn store_card(&self, card: ToolCard) -> Result<uuid::Uuid, Failed> {
         self.store_message(&NewMessage {
             role: "tool",
             content: "",

@@ -120,20 +120,75 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// Checks a conversation's settings (every problem at once): `Ok` has them trimmed, with
-/// `""` for a setting to clear.
+/// A conversation's settings once a request's are applied over what it had.
+struct Settings {
+    title: String,
+    provider: Option<String>,
+    instructions: Option<String>,
+    workflow_id: Option<Uuid>,
+}
+
+impl Settings {
+    /// `input` over `kept` (a new conversation: over nothing): an absent field keeps its
+    /// value, `""` (the nil UUID for the workflow) clears it.
+    fn merge(input: &ConversationInput, kept: Option<&ConversationRow>) -> Self {
+        let pick = |given: &Option<String>, kept: Option<&String>| match given.as_deref() {
+            None => kept.cloned(),
+            Some("") => None,
+            Some(text) => Some(text.to_owned()),
+        };
+        Self {
+            title: input.title.as_deref().map(str::trim).map_or_else(
+                || kept.map_or(crate::chat::DEFAULT_TITLE.to_owned(), |k| k.title.clone()),
+                str::to_owned,
+            ),
+            provider: pick(&input.provider, kept.and_then(|k| k.provider.as_ref())),
+            instructions: pick(
+                &input.instructions,
+                kept.and_then(|k| k.instructions.as_ref()),
+            ),
+            workflow_id: match input.workflow_id {
+                None => kept.and_then(|k| k.workflow_id),
+                Some(id) if id.is_nil() => None,
+                Some(id) => Some(id),
+            },
+        }
+    }
+
+    fn record(&self) -> ConversationRecord<'_> {
+        ConversationRecord {
+            title: &self.title,
+            provider: self.provider.as_deref(),
+            instructions: self.instructions.as_deref(),
+            workflow_id: self.workflow_id,
+        }
+    }
+}
+
+/// Checks a conversation's settings, every problem at once. A workflow that answers needs
+/// the caller's `workflows:run`, as each message starts a run of it.
 async fn check(
     state: &AppState,
     scope: &TenantScope,
+    principal: &Principal,
+    ctx: &RequestContext,
     input: &ConversationInput,
+    settings: &Settings,
 ) -> Result<(), ApiError> {
-    let title = input.title.as_deref().map(str::trim);
     let providers = match input.provider.as_deref().filter(|p| !p.is_empty()) {
         Some(_) => state.store.list_llm_providers(scope).await?,
         None => Vec::new(),
     };
+    let workflow = match input.workflow_id.filter(|id| !id.is_nil()) {
+        Some(id) => {
+            let tenant = scope.tenant_id();
+            authorize(state, principal, ctx, tenant, Permission::WorkflowsRun).await?;
+            Some(crate::chat::agent_workflow(&state.store, scope, id).await?)
+        }
+        None => None,
+    };
     check_fields([
-        match title {
+        match input.title.as_deref().map(str::trim) {
             Some(t) if t.is_empty() || t.chars().count() > 200 => {
                 Err(FieldError::new("title", "must be 1–200 characters"))
             }
@@ -151,6 +206,19 @@ async fn check(
                 "instructions",
                 "must be at most 8,000 characters",
             )),
+            _ => Ok(()),
+        },
+        match workflow {
+            Some(Err(problem)) => Err(FieldError::new("workflow_id", problem)),
+            _ if settings.workflow_id.is_some()
+                && (settings.provider.is_some() || settings.instructions.is_some()) =>
+            {
+                Err(FieldError::new(
+                    "workflow_id",
+                    "a workflow answers with its own models and prompts: `provider` and \
+                     `instructions` are the built-in agent's; clear them to use one",
+                ))
+            }
             _ => Ok(()),
         },
     ])
@@ -172,17 +240,10 @@ async fn create(
     Json(input): Json<ConversationInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let scope = scope_of(&state, &principal, &ctx, tenant_id).await?;
-    check(&state, &scope, &input).await?;
-    let record = ConversationRecord {
-        title: input
-            .title
-            .as_deref()
-            .map_or(crate::chat::DEFAULT_TITLE, str::trim),
-        provider: input.provider.as_deref().filter(|p| !p.is_empty()),
-        instructions: input.instructions.as_deref().filter(|i| !i.is_empty()),
-    };
+    let settings = Settings::merge(&input, None);
+    check(&state, &scope, &principal, &ctx, &input, &settings).await?;
     let row = (state.store)
-        .create_conversation(&scope, principal.user_id, &record)
+        .create_conversation(&scope, principal.user_id, &settings.record())
         .await?;
     let location = format!("/api/v1/tenants/{tenant_id}/conversations/{}", row.id);
     Ok((
@@ -224,8 +285,8 @@ async fn read(
     Ok(Json(row.to_api()))
 }
 
-/// Change a conversation's title, provider or instructions; `""` clears the provider or
-/// the instructions.
+/// Change a conversation's title, provider, instructions or workflow; `""` clears the
+/// provider or the instructions, the nil UUID the workflow.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}/conversations/{id}", tag = "chat",
     params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = ConversationInput,
     responses(
@@ -241,21 +302,10 @@ async fn update(
     Json(input): Json<ConversationInput>,
 ) -> Result<Json<Conversation>, ApiError> {
     let (scope, row) = owned(&state, &principal, &ctx, tenant_id, id).await?;
-    check(&state, &scope, &input).await?;
-    let pick = |given: &Option<String>, kept: &Option<String>| match given.as_deref() {
-        None => kept.clone(),
-        Some("") => None,
-        Some(text) => Some(text.to_owned()),
-    };
-    let provider = pick(&input.provider, &row.provider);
-    let instructions = pick(&input.instructions, &row.instructions);
-    let record = ConversationRecord {
-        title: input.title.as_deref().map_or(row.title.as_str(), str::trim),
-        provider: provider.as_deref(),
-        instructions: instructions.as_deref(),
-    };
+    let settings = Settings::merge(&input, Some(&row));
+    check(&state, &scope, &principal, &ctx, &input, &settings).await?;
     let row = (state.store)
-        .update_conversation(&scope, principal.user_id, id, &record)
+        .update_conversation(&scope, principal.user_id, id, &settings.record())
         .await?;
     Ok(Json(row.to_api()))
 }

@@ -19,6 +19,7 @@ pub struct ConversationRow {
     pub title: String,
     pub provider: Option<String>,
     pub instructions: Option<String>,
+    pub workflow_id: Option<Uuid>,
     pub status: String,
     pub turn_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -36,6 +37,7 @@ impl ConversationRow {
             title: self.title.clone(),
             provider: self.provider.clone(),
             instructions: self.instructions.clone(),
+            workflow_id: self.workflow_id,
             status: self.status(),
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -48,6 +50,7 @@ pub struct ConversationRecord<'a> {
     pub title: &'a str,
     pub provider: Option<&'a str>,
     pub instructions: Option<&'a str>,
+    pub workflow_id: Option<Uuid>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -103,7 +106,7 @@ pub struct NewMessage<'a> {
     pub card: Option<&'a ToolCard>,
 }
 
-const CONVERSATION: &str = "SELECT id, user_id, title, provider, instructions, status, \
+const CONVERSATION: &str = "SELECT id, user_id, title, provider, instructions, workflow_id, status, \
      turn_until, created_at, updated_at FROM conversations";
 
 const MESSAGE: &str = "SELECT id, seq, role, content, detail, card, created_at FROM chat_messages";
@@ -132,9 +135,10 @@ impl Store {
         let (id, now) = (Uuid::now_v7(), Utc::now());
         walled!(self, Wall::of(scope), pool => {
             sqlx::query("INSERT INTO conversations (id, tenant_id, user_id, title, provider, \
-                         instructions, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'idle', $7, $7)")
+                         instructions, workflow_id, status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, $8)")
                 .bind(id).bind(scope.tenant_id()).bind(user).bind(new.title).bind(new.provider)
-                .bind(new.instructions).bind(now)
+                .bind(new.instructions).bind(new.workflow_id).bind(now)
                 .execute(pool).await?;
         });
         self.conversation(scope, user, id).await
@@ -198,9 +202,9 @@ impl Store {
     ) -> Result<ConversationRow, StoreError> {
         let done = walled!(self, Wall::of(scope), pool => {
             sqlx::query("UPDATE conversations SET title = $4, provider = $5, instructions = $6, \
-                         updated_at = $7 WHERE tenant_id = $1 AND id = $2 AND user_id = $3")
+                         workflow_id = $7, updated_at = $8 WHERE tenant_id = $1 AND id = $2 AND user_id = $3")
                 .bind(scope.tenant_id()).bind(id).bind(user).bind(new.title).bind(new.provider)
-                .bind(new.instructions).bind(Utc::now())
+                .bind(new.instructions).bind(new.workflow_id).bind(Utc::now())
                 .execute(pool).await?.rows_affected()
         });
         if done == 0 {
