@@ -67,7 +67,7 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   await expect(page.getByTestId("chat-status")).toHaveText("Ready");
 
   // A blank message is refused, saying why; nothing is stored.
-  await page.getByLabel("Message").fill("   ");
+  await page.getByLabel("Message", { exact: true }).fill("   ");
   await page.getByRole("button", { name: "Send" }).click();
   await expect(page.locator(".composer").getByRole("alert")).toContainText("content");
   await expect(page.getByText("Say what you need.")).toBeVisible();
@@ -75,7 +75,7 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   // The tool list holds the user's tools; choosing one makes it the agent's first call.
   const tool = page.getByLabel("Tool");
   await expect(tool.locator('option[value="fx.test_simple_text"]')).toHaveCount(1);
-  await page.getByLabel("Message").fill("Get the test text, then tell me what it said.");
+  await page.getByLabel("Message", { exact: true }).fill("Get the test text, then tell me what it said.");
   await tool.selectOption("fx.test_simple_text");
   await page.getByRole("button", { name: "Send" }).click();
 
@@ -99,6 +99,8 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   await expect(page.getByRole("button", { name: "Send" })).toBeEnabled();
   await page.screenshot({ path: info.outputPath("chat-answered.png"), fullPage: true });
 
+  // Its first message named it.
+  await expect(page.locator(".chat-list li")).toContainText("Get the test text, then tell me what it said.");
   // The conversation is listed, and read again after a reload.
   const listed = await api(page, "GET", `${base}/conversations`);
   expect(listed.items).toHaveLength(1);
@@ -127,12 +129,12 @@ test("chat: a conversation answered by an agent workflow", async ({ page }) => {
   await page.getByLabel("Answered by").selectOption({ label: "Workflow echo-agent" });
   await page.getByRole("button", { name: "New conversation" }).click();
   await expect(page.locator(".chat-list .badge")).toHaveText("workflow");
-  await page.getByLabel("Message").fill("hello");
+  await page.getByLabel("Message", { exact: true }).fill("hello");
   await page.getByRole("button", { name: "Send" }).click();
   const messages = page.getByRole("list", { name: "Messages" });
   await expect(messages.locator('li[data-role="assistant"]')).toHaveText("You said: hello (0 before)");
   await expect(page.getByTestId("chat-status")).toHaveText("Ready");
-  await page.getByLabel("Message").fill("again");
+  await page.getByLabel("Message", { exact: true }).fill("again");
   await page.getByRole("button", { name: "Send" }).click();
   await expect(messages.locator('li[data-role="assistant"]').last()).toHaveText("You said: again (2 before)");
 });

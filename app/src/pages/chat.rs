@@ -178,7 +178,11 @@ fn Conversation(
                     }.into_any(),
                     Ok(list) => view! {
                         <ol class="messages" aria-label="Messages">
-                            {list.items.into_iter().map(|message| view! {
+                            // An assistant message that only asked for tool calls says nothing:
+                            // its cards follow it.
+                            {list.items.into_iter().filter(|m| {
+                                !(m.role == "assistant" && m.content.trim().is_empty() && m.error.is_none())
+                            }).map(|message| view! {
                                 <MessageView tenant conversation=id message live problem/>
                             }).collect_view()}
                         </ol>
@@ -193,7 +197,7 @@ fn Conversation(
                 })
             }}
             {move || live.error.get().map(|e| view! { <div class="problem" role="alert">{e}</div> })}
-            <Composer tenant conversation=id live/>
+            <Composer tenant conversation=id live reload/>
         </div>
     }
 }
@@ -243,7 +247,7 @@ fn MessageView(
 /// The box to write in, with an optional tool the agent must use first; disabled while
 /// the assistant answers or a call waits for a decision.
 #[component]
-fn Composer(tenant: Uuid, conversation: Uuid, live: Live) -> impl IntoView {
+fn Composer(tenant: Uuid, conversation: Uuid, live: Live, reload: RwSignal<u32>) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let tools = Resource::new(|| (), {
         let api = api.clone();
@@ -265,6 +269,8 @@ fn Composer(tenant: Uuid, conversation: Uuid, live: Live) -> impl IntoView {
             text.set(String::new());
             tool.set(String::new());
             live.sent();
+            // The list shows the conversation's new title (its first message) and order.
+            reload.update(|n| *n += 1);
         }
         Some(Err(p)) => problem.set(Some(p)),
         None => {}

@@ -31,10 +31,10 @@ impl Live {
         }
     }
 
-    /// The user sent a message: it is stored, and a turn begins.
+    /// The user sent a message: it is stored, and a turn begins. The status comes from the
+    /// events only: a short turn's end can be heard before the send's answer arrives.
     pub(super) fn sent(self) {
         self.error.set(None);
-        self.status.set(Some(ConversationStatus::Answering));
         self.moved.update(|n| *n += 1);
     }
 
