@@ -1,46 +1,22 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { expect, test } from "@playwright/test";
+import { startLlama, tools } from "./llama";
 import { api, open, signIn } from "./session";
 
 // The chat against real peers: llama.cpp's server with SmolLM2-135M as the model and the
 // MCP Python SDK's conformance server as the upstream, both as `.ci/setup --test` installs
 // them (PEERS.md).
-const tools = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "switchyard-tools");
 const conformance = path.resolve(__dirname, "../../server/tests/peers/conformance_server.py");
-let llama: ChildProcess | undefined;
+let llama: Awaited<ReturnType<typeof startLlama>> | undefined;
 let baseUrl = "";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 test.beforeAll(async () => {
-  const port = await freePort();
-  llama = spawn(
-    path.join(tools, "llm/bin/python"),
-    ["-m", "llama_cpp.server", "--model", path.join(tools, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
-     "--host", "127.0.0.1", "--port", String(port), "--chat_format", "chatml-function-calling",
-     "--n_threads", "2"],
-    { stdio: "ignore" },
-  );
-  baseUrl = `http://127.0.0.1:${port}/v1`;
-  for (let i = 0; i < 600; i++) {
-    if (await fetch(`${baseUrl}/models`).then((r) => r.ok).catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("llama.cpp's server did not start");
+  llama = await startLlama();
+  baseUrl = llama.baseUrl;
 });
 
 test.afterAll(() => {
-  llama?.kill();
+  llama?.child.kill();
 });
 
 test("chat: a tool call waits for the user's approval, runs, and the answer streams in", async ({ page }, info) => {
@@ -99,6 +75,14 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   await expect(page.getByRole("button", { name: "Send" })).toBeEnabled();
   await page.screenshot({ path: info.outputPath("chat-answered.png"), fullPage: true });
 
+  // An answer can be stopped while it is written: the turn ends, saying so.
+  await page.getByLabel("Message", { exact: true }).fill("Check the connection.");
+  await tool.selectOption("fx.test_reconnection");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(messages.locator("li").last()).toContainText("you stopped the answer");
+  await expect(page.getByTestId("chat-status")).toHaveText("Ready");
+  await expect(page.getByRole("button", { name: "Stop" })).toHaveCount(0);
   // Its first message named it.
   await expect(page.locator(".chat-list li")).toContainText("Get the test text, then tell me what it said.");
   // The conversation is listed, and read again after a reload.
@@ -106,6 +90,7 @@ test("chat: a tool call waits for the user's approval, runs, and the answer stre
   expect(listed.items).toHaveLength(1);
   await open(page, `/chat?tenant=${tenant.id}&conversation=${listed.items[0].id}`);
   await expect(messages.locator('.tool-card[data-status="done"]')).toHaveCount(1);
+  await expect(messages.locator('li[data-role="assistant"]').last()).toContainText("you stopped the answer");
   await page.getByRole("button", { name: "Delete" }).click();
   await expect(page.getByText("No conversations yet.")).toBeVisible();
 });

@@ -1,48 +1,20 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import * as net from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
 import { expect, test } from "@playwright/test";
+import { startLlama } from "./llama";
 import { api, open, signIn } from "./session";
 
 // llama.cpp's OpenAI-compatible server with SmolLM2-135M, as `.ci/setup --test` installs it
 // (PEERS.md), requiring an API key: the console's key must really reach it.
-const tools = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "switchyard-tools");
 const KEY = "sk-console-3c9a";
-let llama: ChildProcess | undefined;
+let llama: Awaited<ReturnType<typeof startLlama>> | undefined;
 let baseUrl = "";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 test.beforeAll(async () => {
-  const port = await freePort();
-  llama = spawn(
-    path.join(tools, "llm/bin/python"),
-    ["-m", "llama_cpp.server", "--model", path.join(tools, "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
-     "--host", "127.0.0.1", "--port", String(port), "--chat_format", "chatml-function-calling",
-     "--n_threads", "2", "--api_key", KEY],
-    { stdio: "ignore" },
-  );
-  baseUrl = `http://127.0.0.1:${port}/v1`;
-  for (let i = 0; i < 600; i++) {
-    const ready = await fetch(`${baseUrl}/models`, { headers: { authorization: `Bearer ${KEY}` } })
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ready) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("llama.cpp's server did not start");
+  llama = await startLlama(KEY);
+  baseUrl = llama.baseUrl;
 });
 
 test.afterAll(() => {
-  llama?.kill();
+  llama?.child.kill();
 });
 
 test("add a model provider with a write-only key, test it, and spend the month's budget", async ({ page }, info) => {

@@ -23,6 +23,7 @@ async fn users_chat_with_their_tools_and_approve_what_needs_it() {
         let c = conversations(&server, &t).await;
         tool_cards(&server, &t, &c).await;
         approvals(&server, &t, &c).await;
+        stopping(&server, &t, &c).await;
         history(&server, &t, &c).await;
         workflow_answers(&server, &t).await;
         another_user(&server, &t, &c).await;
@@ -189,20 +190,12 @@ async fn tool_cards(server: &TestServer, t: &str, c: &str) {
         .collect();
     assert!(!streamed.is_empty(), "{seen:?}");
     assert!(streamed.ends_with(stored[3]["content"].as_str().unwrap()));
-    let audit = get_json(
-        &server.client,
-        &server.url(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=50"
-        )),
-    )
-    .await;
-    let ours: Vec<&Value> = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let ours: Vec<&Value> = audit
         .iter()
         .filter(|r| r["request_id"] == format!("chat:{c}").as_str())
         .collect();
-    assert_eq!(ours.len(), 1, "{audit}");
+    assert_eq!(ours.len(), 1, "{audit:?}");
     assert_eq!(ours[0]["outcome"], "success");
 }
 
@@ -276,20 +269,59 @@ async fn approvals(server: &TestServer, t: &str, c: &str) {
     assert_eq!(events.last().unwrap().data["status"], "idle");
     let after = messages(&events);
     assert_eq!(after[0]["card"]["status"], "declined", "{after:?}");
-    let audit = get_json(
-        &server.client,
-        &server.url(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=50"
-        )),
-    )
-    .await;
-    let writes = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let writes = audit
         .iter()
         .filter(|r| r["target"] == "tool:fz.slow_write")
         .count();
-    assert_eq!(writes, 0, "{audit}");
+    assert_eq!(writes, 0, "{audit:?}");
+}
+
+/// Stopping an answer: the tool call in flight is withdrawn, the turn ends saying it was
+/// stopped, and what was stored stays. A conversation that is not answering has nothing
+/// to stop.
+async fn stopping(server: &TestServer, t: &str, c: &str) {
+    let stop = chat_url(server, t, &format!("/{c}/stop"));
+    let r = server.client.post(stop.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let follow = server
+        .client
+        .get(chat_url(server, t, &format!("/{c}/events")))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut events = SseReader::new(follow);
+    assert_eq!(events.next().await.unwrap().data["status"], "idle");
+    // A tool that answers after 1.5 s, asked for first: the stop comes while the model
+    // writes the call or while the call runs, well before the turn could end.
+    let body = json!({ "content": "Check the connection.", "tool": "fx.test_reconnection" });
+    let r = post(
+        &server.client,
+        chat_url(server, t, &format!("/{c}/messages")),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = server.client.post(stop).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mut heard = Vec::new();
+    while let Some(event) = events.next().await {
+        let idle = event.event == "status" && event.data["status"] == "idle";
+        heard.push(event);
+        if idle {
+            break;
+        }
+    }
+    let stored = messages(&heard);
+    let last = stored.last().unwrap();
+    assert_eq!(last["role"], "assistant", "{stored:?}");
+    let error = last["error"].as_str().unwrap();
+    assert!(error.starts_with("you stopped the answer"), "{error}");
+    // A call that had begun was withdrawn, not left running.
+    for card in stored.iter().filter_map(|m| m.get("card")) {
+        assert_eq!(card["status"], "error", "{card}");
+    }
 }
 
 /// The conversation's whole history, in order, as a client reloads it.
@@ -300,12 +332,14 @@ async fn history(server: &TestServer, t: &str, c: &str) {
     let seqs: Vec<i64> = items.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     let users = items.iter().filter(|m| m["role"] == "user").count();
-    assert_eq!(users, 3);
+    assert_eq!(users, 4);
     let cards: Vec<&str> = items
         .iter()
         .filter_map(|m| m["card"]["status"].as_str())
         .collect();
-    assert_eq!(cards, ["done", "done", "declined"]);
+    // The stopped turn's call, if the model had asked for it before the stop, failed.
+    assert_eq!(cards[..3], ["done", "done", "declined"], "{cards:?}");
+    assert!(cards[3..].iter().all(|c| *c == "error"), "{cards:?}");
     let page = get_json(
         &server.client,
         &chat_url(server, t, &format!("/{c}/messages?after=2&limit=2")),

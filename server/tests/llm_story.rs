@@ -405,20 +405,12 @@ async fn agent_loop(server: &TestServer, t: &str) {
             .contains("simple text response"),
         "{output}"
     );
-    let audit = get_json(
-        &server.client,
-        &server.url(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=50"
-        )),
-    )
-    .await;
-    let governed = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let governed = audit
         .iter()
         .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .count();
-    assert_eq!(governed, 1, "{audit}");
+    assert_eq!(governed, 1, "{audit:?}");
     let url = server.url(&format!("/api/v1/tenants/{t}/llm-usage?run_id={run}"));
     let usage = get_json(&server.client, &url).await;
     assert_eq!(usage["by_model"][0]["requests"], 2, "{usage}");

@@ -127,17 +127,8 @@ async fn a_virtual_server_offers_its_bundle_under_the_upstreams_own_names() {
     client.cancel().await.unwrap();
 
     // The trail names what was called as the gateway knows it, and through which bundle.
-    let page: Value = server
-        .get(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=50"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let echo = page["items"]
-        .as_array()
-        .unwrap()
+    let page = server.tool_calls(&t).await;
+    let echo = page
         .iter()
         .find(|e| e["target"] == "tool:everything.echo" && e["outcome"] == "success")
         .expect("the bundled echo is audited");

@@ -261,21 +261,12 @@ async fn approval(server: &TestServer, t: &str) {
         done["state"]["greeting"]["result"],
         "This is a simple text response for testing."
     );
-    let audit: Value = server
-        .get(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=50"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let calls = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let calls = audit
         .iter()
         .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .count();
-    assert_eq!(calls, 1, "{audit}");
+    assert_eq!(calls, 1, "{audit:?}");
     let items = checkpoints(server, t, &run).await;
     assert_eq!(items[2]["ran"], json!(["ask", "greet"]));
     assert_eq!(items[2]["outputs"]["ask"]["form"]["reason"], "tested");
@@ -353,21 +344,12 @@ async fn retry_then_error_edge(server: &TestServer, t: &str) {
     let items = checkpoints(server, t, &run).await;
     assert_eq!(items[1]["next"], json!(["handler"]));
     // Three attempts, each a governed, audited call.
-    let audit: Value = server
-        .get(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=100"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let calls = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let calls = audit
         .iter()
         .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .count();
-    assert_eq!(calls, 3, "{audit}");
+    assert_eq!(calls, 3, "{audit:?}");
 
     // Without an error edge the run fails, naming the node and why.
     let definition = json!({
@@ -415,21 +397,12 @@ async fn cancel_in_flight(server: &TestServer, t: &str) {
         (&json!("cancelled"), &json!(false), &json!(0)),
         "{body}"
     );
-    let audit: Value = server
-        .get(&format!(
-            "/api/v1/tenants/{t}/audit?action=tool.call&limit=100"
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let calls: Vec<&Value> = audit["items"]
-        .as_array()
-        .unwrap()
+    let audit = server.tool_calls(t).await;
+    let calls: Vec<&Value> = audit
         .iter()
         .filter(|r| r["request_id"].as_str().is_some_and(|id| id.contains(&run)))
         .collect();
-    assert_eq!(calls.len(), 1, "{audit}");
+    assert_eq!(calls.len(), 1, "{audit:?}");
     assert_eq!(
         calls[0]["outcome"], "failure",
         "withdrawn, not completed: {}",

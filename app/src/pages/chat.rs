@@ -154,6 +154,18 @@ fn Conversation(
             sendable(async move { api.delete_conversation(tenant, id).await })
         }
     });
+    let stop = Action::new({
+        let api = api.clone();
+        move |_: &()| {
+            let api = api.clone();
+            sendable(async move { api.stop_chat_turn(tenant, id).await })
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Err(p)) = stop.value().get() {
+            problem.set(Some(p));
+        }
+    });
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(())) => {
             open.set(None);
@@ -168,6 +180,9 @@ fn Conversation(
                 <span class="hint" data-testid="chat-status">
                     {move || status_text(live.status.get())}
                 </span>
+                {move || (live.status.get() == Some(ConversationStatus::Answering)).then(|| view! {
+                    <button type="button" on:click=move |_| { stop.dispatch(()); }>"Stop"</button>
+                })}
                 <button type="button" on:click=move |_| { remove.dispatch(()); }>"Delete"</button>
             </div>
             <ProblemBanner problem/>

@@ -23,6 +23,7 @@ pub use workflow::agent_workflow;
 use std::time::Duration;
 
 use app::api::{ChatApproval, ChatEvent, ChatMessage, ConversationStatus, NewChatMessage};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::engine::llm::Llm;
@@ -51,6 +52,9 @@ pub enum ChatError {
     /// The request does not fit (an approval for a card that does not wait).
     #[error("{0}")]
     Refused(String),
+    /// What the request needs cannot be reached (`kv`).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -64,6 +68,11 @@ pub struct Chat {
     engine: Engine,
     kv: Kv,
     publisher: Publisher,
+}
+
+/// The `kv` channel a conversation's running turn listens on for the user's stop.
+fn stop_channel(conversation: Uuid) -> String {
+    format!("chat:{conversation}:stop")
 }
 
 /// The `kv` channel a conversation's events are published on.
@@ -108,6 +117,8 @@ impl Chat {
             detail: asked.as_ref(),
             card: None,
         };
+        // Listening before the turn can begin: a stop sent as soon as it has is heard.
+        let stop = self.stop_listener(conversation.id).await;
         let start = self.store.begin_turn(
             scope,
             principal.user_id,
@@ -140,7 +151,7 @@ impl Chat {
                 message: stored.clone(),
             },
         );
-        self.spawn_turn(scope, principal, conversation);
+        self.spawn_turn(scope, principal, conversation, stop);
         Ok(*stored)
     }
 
@@ -231,6 +242,7 @@ impl Chat {
                 .is_some_and(|c| c.status == turn::PENDING)
         });
         if !waiting {
+            let stop = self.stop_listener(conversation.id).await;
             let start = self.store.begin_turn(
                 scope,
                 principal.user_id,
@@ -246,10 +258,35 @@ impl Chat {
                         status: ConversationStatus::Answering,
                     },
                 );
-                self.spawn_turn(scope, principal, conversation);
+                self.spawn_turn(scope, principal, conversation, stop);
             }
         }
         Ok(message)
+    }
+
+    /// Asks the turn that holds the conversation to stop, on whichever replica it runs:
+    /// the model's answer is dropped, a tool call in flight is withdrawn (an agent
+    /// workflow's run cancelled), and the turn ends saying it was stopped.
+    pub async fn stop(&self, conversation: &ConversationRow) -> Result<(), ChatError> {
+        if conversation.status() != ConversationStatus::Answering {
+            return Err(ChatError::Busy(
+                "the conversation is not answering: there is nothing to stop".into(),
+            ));
+        }
+        (self.kv)
+            .publish(&stop_channel(conversation.id), b"stop")
+            .await
+            .map_err(|e| ChatError::Unavailable(format!("the turn cannot be reached now: {e}")))
+    }
+
+    async fn stop_listener(&self, conversation: Uuid) -> Option<crate::kv::Subscription> {
+        match self.kv.subscribe(&stop_channel(conversation)).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%error, %conversation, "this turn cannot be stopped");
+                None
+            }
+        }
     }
 
     fn spawn_turn(
@@ -257,12 +294,25 @@ impl Chat {
         scope: &TenantScope,
         principal: &Principal,
         conversation: &ConversationRow,
+        listener: Option<crate::kv::Subscription>,
     ) {
+        let stop = CancellationToken::new();
+        if let Some(mut listener) = listener {
+            let stop = stop.clone();
+            // Ends with the turn, which cancels `stop` as it ends.
+            tokio::spawn(async move {
+                tokio::select! {
+                    heard = listener.next() => if heard.is_some() { stop.cancel() },
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
         let turn = turn::Turn {
             chat: self.clone(),
             scope: *scope,
             principal: principal.clone(),
             conversation: conversation.clone(),
+            stop,
         };
         tokio::spawn(turn.run());
     }

@@ -39,6 +39,8 @@ pub(super) struct Turn {
     pub scope: TenantScope,
     pub principal: Principal,
     pub conversation: ConversationRow,
+    /// Cancelled when the user stops the turn, and as the turn ends.
+    pub stop: CancellationToken,
 }
 
 /// Why a turn ended without an answer, in words for the user.
@@ -63,6 +65,11 @@ impl Turn {
         let status = match self.converse().await {
             Ok(status) => status,
             Err(reason) => {
+                let reason = if self.stop.is_cancelled() {
+                    format!("you stopped the answer ({reason})")
+                } else {
+                    reason
+                };
                 let detail = json!({ "error": reason });
                 let failed = NewMessage {
                     role: "assistant",
@@ -76,6 +83,7 @@ impl Turn {
             }
         };
         renewer.abort();
+        self.stop.cancel();
         if let Err(error) = self.chat.store.end_turn(&self.scope, id, status).await {
             // The lease runs out and frees the conversation.
             tracing::error!(%error, conversation = %id, "a chat turn did not end cleanly");
@@ -108,8 +116,10 @@ impl Turn {
             run_id: None,
             user_id: Some(self.principal.user_id),
         };
-        let stop = CancellationToken::new();
         for round in 1..=MAX_ROUNDS {
+            if self.stop.is_cancelled() {
+                return Err("stopped before the model was asked again".into());
+            }
             let history = self.history().await?;
             let (messages, asked) = wire(&history, self.conversation.instructions.as_deref());
             // A tool the user asked for is called first, then the model answers with its
@@ -148,7 +158,7 @@ impl Turn {
                     purpose,
                     request,
                     &mut on_text,
-                    &stop,
+                    &self.stop,
                 )
                 .await
                 .map_err(|e| e.to_string())?;
@@ -265,6 +275,7 @@ impl Turn {
         };
         let control = Control {
             confirmed,
+            cancel: self.stop.child_token(),
             ..Control::default()
         };
         let started = Instant::now();

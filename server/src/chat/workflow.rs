@@ -179,7 +179,16 @@ impl Turn {
         let mut live = self.chat.kv.subscribe(&channel).await.ok();
         let until = Instant::now() + MAX_FOLLOW;
         let id = self.conversation.id;
+        let mut cancelled = false;
         loop {
+            if self.stop.is_cancelled() && !cancelled {
+                // The run ends as cancelled; the loop sees it end.
+                cancelled = true;
+                let cancel = self.chat.engine.cancel(&self.scope, run);
+                if let Err(error) = cancel.await {
+                    tracing::warn!(%error, %run, "a stopped chat's run was not cancelled");
+                }
+            }
             let moved = match live.as_mut() {
                 Some(live) => tokio::select! {
                     heard = live.next() => match heard {
@@ -194,9 +203,13 @@ impl Turn {
                         None => true,
                     },
                     () = tokio::time::sleep(POLL) => true,
+                    () = self.stop.cancelled(), if !cancelled => continue,
                 },
                 None => {
-                    tokio::time::sleep(POLL).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL) => {}
+                        () = self.stop.cancelled(), if !cancelled => continue,
+                    }
                     true
                 }
             };

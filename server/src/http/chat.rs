@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{one}/messages"), get(messages).post(send))
         .route(&format!("{one}/approvals"), post(approve))
         .route(&format!("{one}/events"), get(events))
+        .route(&format!("{one}/stop"), post(stop))
 }
 
 impl From<ChatError> for ApiError {
@@ -62,6 +63,7 @@ impl From<ChatError> for ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 detail,
             },
+            ChatError::Unavailable(detail) => ApiError::Unavailable(detail),
             ChatError::Store(e) => e.into(),
         }
     }
@@ -497,6 +499,26 @@ async fn events(
         .conversation(&scope, principal.user_id, id)
         .await?;
     Ok(stream(&state, scope, id, live, None, false))
+}
+
+/// Stop the answer being written: the turn ends, saying so, with what it stored kept.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/conversations/{id}/stop", tag = "chat",
+    params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses(
+        (status = 202, description = "The turn was asked to stop; its end comes on the events"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The conversation is not answering", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn stop(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path((tenant_id, id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let (_, row) = owned(&state, &principal, &ctx, tenant_id, id).await?;
+    state.chat.stop(&row).await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 fn wants_stream(headers: &HeaderMap) -> bool {

@@ -26,7 +26,7 @@ use utoipa::OpenApi;
         super::oauth_grants::request, super::oauth_grants::answer, super::oauth_grants::consents, super::oauth_grants::withdraw,
         super::workflows::list, super::workflows::create, super::workflows::read, super::workflows::replace, super::workflows::remove, super::workflows::start, super::workflows::version,
         super::runs::list, super::runs::read, super::runs::checkpoints, super::runs::decide, super::runs::cancel, super::runs::fork, super::run_events::events,
-        super::chat::list, super::chat::create, super::chat::read, super::chat::update, super::chat::remove, super::chat::messages, super::chat::send, super::chat::approve, super::chat::events,
+        super::chat::list, super::chat::create, super::chat::read, super::chat::update, super::chat::remove, super::chat::messages, super::chat::send, super::chat::approve, super::chat::events, super::chat::stop,
         super::llm::list, super::llm::create, super::llm::read, super::llm::replace, super::llm::remove, super::llm::test, super::llm::usage, super::llm::budget,
     ),
     components(schemas(app::api::Problem, app::api::FieldError)),

@@ -249,6 +249,13 @@ impl TestServer {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// The tenant's latest audited tool calls (at most 100), newest first.
+    pub async fn tool_calls(&self, tenant: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/v1/tenants/{tenant}/audit?action=tool.call&limit=100");
+        let page: serde_json::Value = self.get(&path).await.json().await.unwrap();
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The body of `GET path` as text.
     pub async fn text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()

@@ -48,6 +48,12 @@ impl ApiClient {
         self.send(Method::Post, &path, Some(body)).await
     }
 
+    /// Asks the answer being written to stop; its end comes on the conversation's events.
+    pub async fn stop_chat_turn(&self, tenant: Uuid, id: Uuid) -> Result<(), Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/conversations/{id}/stop");
+        self.send::<(), _>(Method::Post, &path, None).await
+    }
+
     /// Approves or declines a tool call waiting for the user; returns the decided card.
     pub async fn decide_chat_call(
         &self,
