@@ -172,6 +172,7 @@ impl AppState {
             gateway.clone(),
             llm.clone(),
             engine.clone(),
+            metrics.clone(),
         );
         Ok(AppState(Arc::new(Shared {
             chat,

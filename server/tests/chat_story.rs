@@ -29,6 +29,14 @@ async fn users_chat_with_their_tools_and_approve_what_needs_it() {
         another_user(&server, &t, &c).await;
         let metrics = server.text("/metrics").await;
         assert!(metrics.contains("llm_requests_total{kind=\"stream\",outcome=\"ok\"}"));
+        for turns in [
+            "chat_turns_total{by=\"agent\",outcome=\"answered\"}",
+            "chat_turns_total{by=\"agent\",outcome=\"waiting\"}",
+            "chat_turns_total{by=\"agent\",outcome=\"stopped\"}",
+            "chat_turns_total{by=\"workflow\",outcome=\"answered\"}",
+        ] {
+            assert!(metrics.contains(turns), "{turns} missing");
+        }
         server.stop().await;
         db.drop_db().await;
     }

@@ -32,6 +32,7 @@ use crate::gateway::Gateway;
 use crate::identity::Principal;
 use crate::kv::Kv;
 use crate::store::{ConversationRow, NewMessage, Store, StoreError, TurnStart};
+use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 /// How long a turn holds its conversation without renewing: a turn whose replica died
@@ -67,6 +68,7 @@ pub struct Chat {
     llm: Llm,
     engine: Engine,
     kv: Kv,
+    metrics: Metrics,
     publisher: Publisher,
 }
 
@@ -81,12 +83,20 @@ pub fn channel(conversation: Uuid) -> String {
 }
 
 impl Chat {
-    pub fn new(store: Store, kv: Kv, gateway: Gateway, llm: Llm, engine: Engine) -> Self {
+    pub fn new(
+        store: Store,
+        kv: Kv,
+        gateway: Gateway,
+        llm: Llm,
+        engine: Engine,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             store,
             gateway,
             llm,
             engine,
+            metrics,
             publisher: Publisher::new(kv.clone()),
             kv,
         }

@@ -62,7 +62,20 @@ impl Turn {
                 }
             })
         };
-        let status = match self.converse().await {
+        let started = Instant::now();
+        let answered = self.converse().await;
+        let outcome = match (&answered, self.stop.is_cancelled()) {
+            (Ok(ConversationStatus::Waiting), _) => "waiting",
+            (Ok(_), _) => "answered",
+            (Err(_), true) => "stopped",
+            (Err(_), false) => "failed",
+        };
+        let by = match self.conversation.workflow_id {
+            Some(_) => "workflow",
+            None => "agent",
+        };
+        (self.chat.metrics).chat_turn(by, outcome, started.elapsed());
+        let status = match answered {
             Ok(status) => status,
             Err(reason) => {
                 let reason = if self.stop.is_cancelled() {

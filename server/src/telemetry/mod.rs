@@ -213,6 +213,17 @@ impl Metrics {
         });
     }
 
+    /// A chat turn ended (`by`: agent, workflow; `outcome`: answered, waiting for the
+    /// user's approval, failed, stopped) and how long it ran.
+    pub fn chat_turn(&self, by: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.record(|| {
+            let labels = [("by", by), ("outcome", outcome)];
+            metrics::counter!("chat_turns_total", &labels).increment(1);
+            metrics::histogram!("chat_turn_duration_seconds", "by" => by)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
     /// Tokens an LLM provider reported (`kind`: prompt, completion).
     pub fn llm_tokens(&self, kind: &'static str, tokens: u64) {
         self.record(|| metrics::counter!("llm_tokens_total", "kind" => kind).increment(tokens));
