@@ -356,12 +356,7 @@ async fn bad_input_story(server: &TestServer, acme: &Value) {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&body);
     assert_eq!(fields, ["slug", "name"]);
     let body = problem(
         post(&users)

@@ -120,12 +120,7 @@ async fn conversations(server: &TestServer, t: &str) -> String {
     let r = post(&server.client, chat_url(server, t, ""), bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&problem);
     assert_eq!(fields, ["title", "provider", "instructions"], "{problem}");
     let unknown = json!({ "title": "x", "surprise": 1 });
     let r = post(&server.client, chat_url(server, t, ""), unknown).await;

@@ -189,12 +189,7 @@ async fn providers(server: &TestServer, t: &str, base_url: &str) {
     let r = post(&server.client, url("/llm-providers"), bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = r.json().await.unwrap();
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&problem);
     assert_eq!(
         fields,
         ["name", "base_url", "model", "timeout_secs"],

@@ -95,12 +95,7 @@ async fn policy_story_on_every_backend() {
         })).await;
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let problem: Value = bad.json().await.unwrap();
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields = common::fields(&problem);
         assert_eq!(
             fields,
             ["name", "effect", "tool_pattern", "conditions"],

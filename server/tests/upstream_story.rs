@@ -55,12 +55,7 @@ async fn upstreams_are_registered_with_sealed_credentials() {
         .await;
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let problem: Value = bad.json().await.unwrap();
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields = common::fields(&problem);
         assert_eq!(
             fields,
             [

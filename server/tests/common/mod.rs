@@ -365,6 +365,15 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
     response.json().await.unwrap()
 }
 
+/// The fields a problem document's `errors` name, in order (RFC 9457 extension member).
+pub fn fields(problem: &serde_json::Value) -> Vec<&str> {
+    let errors = problem["errors"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    errors.iter().filter_map(|e| e["field"].as_str()).collect()
+}
+
 /// The status of `GET url` with `client`.
 pub async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
     client.get(url).send().await.unwrap().status()
