@@ -37,6 +37,8 @@ use serde_json::{Value, json};
 struct Capable {
     name: &'static str,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The gateway's own questions (a rule that wants the user's confirmation).
+    questions: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Capable {
@@ -63,9 +65,18 @@ impl ClientHandler for Capable {
 
     async fn create_elicitation(
         &self,
-        _request: ElicitRequestParams,
+        request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
+        // The gateway asks to confirm a call: `nora` says no, everyone else yes.
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request
+            && message.starts_with("Allow the call of")
+        {
+            self.questions.lock().unwrap().push(message.clone());
+            let mut result = ElicitResult::new(ElicitationAction::Accept);
+            result.content = Some(json!({ "confirm": self.name != "nora" }));
+            return Ok(result);
+        }
         let content = json!({ "username": self.name, "email": "a@example.test" });
         let mut result = ElicitResult::new(ElicitationAction::Accept);
         result.content = Some(content);
@@ -95,6 +106,7 @@ fn handler(name: &'static str) -> Capable {
     Capable {
         name,
         logs: Arc::default(),
+        questions: Arc::default(),
     }
 }
 
@@ -284,4 +296,60 @@ async fn the_stdio_bridge_passes_asks_and_logs_to_the_desktop_client() {
     desktop.cancel().await.unwrap();
     server.stop().await;
     db.drop_db().await;
+}
+
+/// A rule that allows a tool only once the user confirms it: a session-era client that
+/// takes elicitation is asked before the call (the question names the tool, its arguments
+/// and the rule), and the call runs on a yes. A no, a client without elicitation and a
+/// 2026-07-28 client are refused, naming the rule, and each refusal is audited.
+#[tokio::test]
+async fn a_rule_that_wants_confirmation_asks_the_callers_user() {
+    let db = TestDb::create(&common::Backend::Sqlite).await;
+    let server = TestServer::start(settings(&db)).await;
+    let t = tenant_with_fixture(&server).await;
+    let rule = json!({ "name": "confirm-text", "effect": "allow", "confirm": true,
+                       "tool_pattern": "fx.test_simple_text", "priority": 10 });
+    let policies = server.url(&format!("/api/v1/tenants/{t}/policies"));
+    let r = post(&server.client, policies, rule).await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let endpoint = server.url("/mcp/default");
+    let confirmed = call("fx.test_simple_text", json!({}));
+
+    let alice = capable(&endpoint, &server.admin_token, "alice").await;
+    let done = alice.call_tool(confirmed.clone()).await.unwrap();
+    assert!(text(&done).contains("simple text response"), "{done:?}");
+    let asked = alice.service().questions.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains("`fx.test_simple_text` with {}") && asked[0].contains("confirm-text")
+    );
+    // A tool no rule asks about is called without a question.
+    alice
+        .call_tool(call("fx.test_tool_with_logging", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(alice.service().questions.lock().unwrap().len(), 1);
+
+    let nora = capable(&endpoint, &server.admin_token, "nora").await;
+    let refused = failure(nora.call_tool(confirmed.clone()).await);
+    assert!(refused.contains("rule `confirm-text`"), "{refused}");
+    assert_eq!(nora.service().questions.lock().unwrap().len(), 1);
+    for era in [Era::Session, Era::Stateless] {
+        let plain = connect(&endpoint, &server.admin_token, era, Watcher::default()).await;
+        let refused = failure(plain.call_tool(confirmed.clone()).await);
+        assert!(refused.contains("rule `confirm-text`"), "{refused}");
+    }
+
+    let outcomes: Vec<String> = server
+        .tool_calls(&t)
+        .await
+        .iter()
+        .filter(|c| c["target"] == "tool:fx.test_simple_text")
+        .map(|c| c["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["denied", "denied", "denied", "success"],
+        "{outcomes:?}"
+    );
 }

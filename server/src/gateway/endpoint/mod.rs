@@ -6,6 +6,7 @@
 
 mod answers;
 mod cancels;
+mod confirm;
 mod events;
 mod server;
 mod sessions;

@@ -118,8 +118,9 @@ fn governed_error(error: GatewayError) -> McpError {
         }
         GatewayError::Unconfirmed(tool, rule) => McpError::invalid_request(
             format!(
-                "`{tool}` is allowed only once the user confirms the call (rule `{rule}`), \
-                 and this client was not able to confirm it"
+                "`{tool}` is allowed only once the user confirms the call (rule `{rule}`): \
+                 the user did not confirm it, or this client cannot be asked (it needs \
+                 elicitation, on a session-era revision)"
             ),
             Some(json!({ "tool": tool, "rule": rule })),
         ),
@@ -401,12 +402,18 @@ impl ServerHandler for McpServer {
             responses: request.input_responses,
             state: request.request_state,
         };
-        let (control, downstream) = self.control_echoing(&context, echo);
+        let (mut control, downstream) = self.control_echoing(&context, echo);
         let arguments = request.arguments.unwrap_or_default();
         let as_caller = caller.as_caller();
-        let call = self
-            .gateway
-            .call(&as_caller, &request.name, arguments, control);
+        let asking = super::confirm::can_ask(&context.peer, &control);
+        let (gateway, name) = (&self.gateway, &request.name);
+        let call = async move {
+            // A rule that wants the user's confirmation: asked before the call, on its stream.
+            if asking {
+                super::confirm::ask_user(gateway, &as_caller, name, &arguments, &mut control).await;
+            }
+            gateway.call(&as_caller, name, arguments, control).await
+        };
         let call = tracing::Instrument::instrument(call, span);
         let (called, asked) = downstream.serve(self.level(&context), Box::pin(call)).await;
         self.record_asks(&caller, "tool", &request.name, asked)
