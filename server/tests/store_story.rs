@@ -366,3 +366,55 @@ async fn an_index_that_does_not_match_its_store_is_rebuilt() {
     assert_eq!(found(&store, tenants[1], "after").await, 5);
     store.close().await;
 }
+
+/// A chat turn reads a conversation's latest messages, in order: the newest user message is
+/// always among them, however long the conversation grew.
+#[tokio::test]
+async fn a_conversation_s_latest_messages_come_in_order() {
+    use switchyard::store::{ConversationRecord, NewMessage};
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let store = Store::open(&Secret::new(db.url.clone()), 4).await.unwrap();
+        let tenant = NewTenant {
+            slug: "default".into(),
+            name: "Default".into(),
+        };
+        let (tenant, admin) = store
+            .first_run(&tenant, &user("a@x.test"))
+            .await
+            .unwrap()
+            .unwrap();
+        let scope = store.scope(tenant).await.unwrap();
+        let record = ConversationRecord {
+            title: "Long",
+            provider: None,
+            instructions: None,
+            workflow_id: None,
+        };
+        let conversation = store
+            .create_conversation(&scope, admin, &record)
+            .await
+            .unwrap();
+        for i in 1..=5 {
+            let content = format!("message {i}");
+            let new = NewMessage {
+                role: "user",
+                content: &content,
+                detail: None,
+                card: None,
+            };
+            store
+                .add_chat_message(&scope, conversation.id, &new)
+                .await
+                .unwrap();
+        }
+        let latest = store
+            .latest_chat_messages(&scope, conversation.id, 3)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = latest.iter().map(|m| m.message.seq).collect();
+        assert_eq!(seqs, [3, 4, 5], "{backend:?}");
+        assert_eq!(latest[2].message.content, "message 5");
+        db.drop_db().await;
+    }
+}

@@ -243,7 +243,7 @@ impl Chat {
         // The last decision starts the turn; earlier ones leave the conversation waiting.
         let history = self
             .store
-            .chat_messages(scope, conversation.id, 0, turn::MAX_HISTORY)
+            .latest_chat_messages(scope, conversation.id, turn::MAX_HISTORY)
             .await?;
         let waiting = history.iter().any(|m| {
             m.message

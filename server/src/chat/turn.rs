@@ -335,9 +335,15 @@ impl Turn {
     pub(super) async fn history(&self) -> Result<Vec<StoredMessage>, Failed> {
         let store = &self.chat.store;
         let id = self.conversation.id;
-        let last = store.chat_messages(&self.scope, id, 0, MAX_HISTORY);
-        last.await
-            .map_err(|e| format!("the conversation could not be read: {e}"))
+        let last = store.latest_chat_messages(&self.scope, id, MAX_HISTORY);
+        let mut last = last
+            .await
+            .map_err(|e| format!("the conversation could not be read: {e}"))?;
+        // Cut to begin at a user's message: a tool result without the call before it is
+        // refused by OpenAI-compatible servers.
+        let start = last.iter().position(|m| m.message.role == "user");
+        last.drain(..start.unwrap_or(last.len()));
+        Ok(last)
     }
 
     pub(super) async fn store_message(&self, new: &NewMessage<'_>) -> Result<uuid::Uuid, Failed> {
