@@ -7,9 +7,6 @@
 //! it ends; `GET …/events` follows a conversation from anywhere (another device, another
 //! replica); the messages are the record, read back with `GET …/messages`.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use app::api::{
     ChatApproval, ChatEvent, ChatMessage, ChatMessageList, Conversation, ConversationInput,
     ConversationList, ConversationStatus, FieldError, MAX_MESSAGE_CHARS, NewChatMessage, Problem,
@@ -17,16 +14,15 @@ use app::api::{
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::Stream;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::authn::authorize;
+use super::chat_settings::{Settings, check};
+use super::chat_stream::{stream, subscribe, wants_stream};
 use super::check_fields;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, RequestContext};
@@ -35,7 +31,7 @@ use crate::AppState;
 use crate::access::Permission;
 use crate::chat::ChatError;
 use crate::identity::Principal;
-use crate::store::{ConversationRecord, ConversationRow};
+use crate::store::ConversationRow;
 use crate::tenancy::TenantScope;
 
 pub fn router() -> Router<AppState> {
@@ -120,110 +116,6 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
             "limit must be 1 to 500, not {n}"
         ))),
     }
-}
-
-/// A conversation's settings once a request's are applied over what it had.
-struct Settings {
-    title: String,
-    provider: Option<String>,
-    instructions: Option<String>,
-    workflow_id: Option<Uuid>,
-}
-
-impl Settings {
-    /// `input` over `kept` (a new conversation: over nothing): an absent field keeps its
-    /// value, `""` (the nil UUID for the workflow) clears it.
-    fn merge(input: &ConversationInput, kept: Option<&ConversationRow>) -> Self {
-        let pick = |given: &Option<String>, kept: Option<&String>| match given.as_deref() {
-            None => kept.cloned(),
-            Some("") => None,
-            Some(text) => Some(text.to_owned()),
-        };
-        Self {
-            title: input.title.as_deref().map(str::trim).map_or_else(
-                || kept.map_or(crate::chat::DEFAULT_TITLE.to_owned(), |k| k.title.clone()),
-                str::to_owned,
-            ),
-            provider: pick(&input.provider, kept.and_then(|k| k.provider.as_ref())),
-            instructions: pick(
-                &input.instructions,
-                kept.and_then(|k| k.instructions.as_ref()),
-            ),
-            workflow_id: match input.workflow_id {
-                None => kept.and_then(|k| k.workflow_id),
-                Some(id) if id.is_nil() => None,
-                Some(id) => Some(id),
-            },
-        }
-    }
-
-    fn record(&self) -> ConversationRecord<'_> {
-        ConversationRecord {
-            title: &self.title,
-            provider: self.provider.as_deref(),
-            instructions: self.instructions.as_deref(),
-            workflow_id: self.workflow_id,
-        }
-    }
-}
-
-/// Checks a conversation's settings, every problem at once. A workflow that answers needs
-/// the caller's `workflows:run`, as each message starts a run of it.
-async fn check(
-    state: &AppState,
-    scope: &TenantScope,
-    principal: &Principal,
-    ctx: &RequestContext,
-    input: &ConversationInput,
-    settings: &Settings,
-) -> Result<(), ApiError> {
-    let providers = match input.provider.as_deref().filter(|p| !p.is_empty()) {
-        Some(_) => state.store.list_llm_providers(scope).await?,
-        None => Vec::new(),
-    };
-    let workflow = match input.workflow_id.filter(|id| !id.is_nil()) {
-        Some(id) => {
-            let tenant = scope.tenant_id();
-            authorize(state, principal, ctx, tenant, Permission::WorkflowsRun).await?;
-            Some(crate::chat::agent_workflow(&state.store, scope, id).await?)
-        }
-        None => None,
-    };
-    check_fields([
-        match input.title.as_deref().map(str::trim) {
-            Some(t) if t.is_empty() || t.chars().count() > 200 => {
-                Err(FieldError::new("title", "must be 1–200 characters"))
-            }
-            _ => Ok(()),
-        },
-        match input.provider.as_deref().filter(|p| !p.is_empty()) {
-            Some(name) if !providers.iter().any(|p| p.name == name) => Err(FieldError::new(
-                "provider",
-                format!("the tenant has no LLM provider named `{name}`"),
-            )),
-            _ => Ok(()),
-        },
-        match &input.instructions {
-            Some(text) if text.chars().count() > 8_000 => Err(FieldError::new(
-                "instructions",
-                "must be at most 8,000 characters",
-            )),
-            _ => Ok(()),
-        },
-        match workflow {
-            Some(Err(problem)) => Err(FieldError::new("workflow_id", problem)),
-            _ if settings.workflow_id.is_some()
-                && (settings.provider.is_some() || settings.instructions.is_some()) =>
-            {
-                Err(FieldError::new(
-                    "workflow_id",
-                    "a workflow answers with its own models and prompts: `provider` and \
-                     `instructions` are the built-in agent's; clear them to use one",
-                ))
-            }
-            _ => Ok(()),
-        },
-    ])
 }
 
 /// Start a conversation.
@@ -519,110 +411,4 @@ async fn stop(
     let (_, row) = owned(&state, &principal, &ctx, tenant_id, id).await?;
     state.chat.stop(&row).await?;
     Ok(StatusCode::ACCEPTED)
-}
-
-fn wants_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"))
-}
-
-async fn subscribe(state: &AppState, id: Uuid) -> Result<crate::kv::Subscription, ApiError> {
-    (state.kv)
-        .subscribe(&crate::chat::channel(id))
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the chat cannot be followed now: {e}")))
-}
-
-/// The conversation's events as server-sent events: `first`, the status when the stream
-/// is not a turn's, then what is heard. A turn's stream (`turn`) ends when the status is
-/// no longer `answering`. When nothing is heard for a while, the stream reads the status
-/// itself, so a lost publication never leaves a client waiting for an end that came.
-fn stream(
-    state: &AppState,
-    scope: TenantScope,
-    id: Uuid,
-    mut live: crate::kv::Subscription,
-    first: Option<ChatMessage>,
-    turn: bool,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<ChatEvent>(64);
-    let store = state.store.clone();
-    let quiet = Duration::from_secs(state.settings.engine.events_poll_secs.max(1));
-    let shutdown = state.mcp.shutdown.clone();
-    tokio::spawn(async move {
-        let owner_status = |store: crate::store::Store| async move {
-            // The stream's owner was checked at its start; the status is all it reads.
-            store.conversation_status(&scope, id).await.ok()
-        };
-        if let Some(message) = first
-            && tx
-                .send(ChatEvent::Message {
-                    message: Box::new(message),
-                })
-                .await
-                .is_err()
-        {
-            return;
-        }
-        let mut last = None;
-        if !turn {
-            last = owner_status(store.clone()).await;
-            if let Some(status) = last
-                && tx.send(ChatEvent::Status { status }).await.is_err()
-            {
-                return;
-            }
-        }
-        loop {
-            let heard = tokio::select! {
-                heard = live.next() => heard,
-                () = tokio::time::sleep(quiet) => {
-                    let now = owner_status(store.clone()).await;
-                    let changed = now.is_some() && now != last;
-                    if let Some(status) = now.filter(|_| changed) {
-                        last = Some(status);
-                        let ended = turn && status != ConversationStatus::Answering;
-                        if tx.send(ChatEvent::Status { status }).await.is_err() || ended {
-                            return;
-                        }
-                    }
-                    continue;
-                }
-                () = tx.closed() => return,
-                () = shutdown.cancelled() => return,
-            };
-            let Some(bytes) = heard else { return };
-            let Ok(event) = serde_json::from_slice::<ChatEvent>(&bytes) else {
-                continue;
-            };
-            let ended = match &event {
-                ChatEvent::Status { status } => {
-                    last = Some(*status);
-                    turn && *status != ConversationStatus::Answering
-                }
-                _ => false,
-            };
-            if tx.send(event).await.is_err() || ended {
-                return;
-            }
-        }
-    });
-    let events = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
-    });
-    Sse::new(sse(events))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
-}
-
-fn sse(events: impl Stream<Item = ChatEvent>) -> impl Stream<Item = Result<Event, Infallible>> {
-    use futures::StreamExt;
-    events.map(|event| {
-        Ok(Event::default()
-            .event(event.name())
-            .json_data(&event)
-            .unwrap_or_else(|_| Event::default().comment("unserialisable event")))
-    })
 }

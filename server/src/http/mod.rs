@@ -7,6 +7,8 @@ mod audit;
 mod auth;
 mod authn;
 mod chat;
+mod chat_settings;
+mod chat_stream;
 mod console;
 mod error;
 mod explorer;
