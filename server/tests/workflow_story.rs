@@ -60,6 +60,7 @@ async fn graphs_route_fan_out_pause_retry_and_fork() {
         approval(&server, &t).await;
         retry_then_error_edge(&server, &t).await;
         cancel_in_flight(&server, &t).await;
+        cancel_running_ahead(&server, &t).await;
         refusals(&server, &t).await;
         // A platform administrator's run in another tenant acts as that administrator.
         let other = post(
@@ -408,6 +409,67 @@ async fn cancel_in_flight(server: &TestServer, t: &str) {
         "withdrawn, not completed: {}",
         calls[0]
     );
+}
+
+/// A long loop of pure nodes, whose steps the executor computes while the ones before are
+/// still committing (`engine::ahead`), cancelled mid-way: no step lands after the cancel, and
+/// every checkpoint holds the state of exactly its step, none lost or applied twice.
+async fn cancel_running_ahead(server: &TestServer, t: &str) {
+    let definition = json!({
+        "state": { "count": { "type": "integer", "reducer": "sum" } },
+        "start": "inc",
+        "max_steps": 1_000_000,
+        "nodes": {
+            "inc": { "kind": "transform", "set": { "count": "1" }, "next": "check" },
+            "check": { "kind": "condition", "routes": [{ "when": "state.count < 400000", "to": "inc" }] }
+        }
+    });
+    let wf = create(server, t, "long-loop", definition).await;
+    let run = start(server, t, &wf, json!({})).await;
+    let path = format!("/api/v1/tenants/{t}/runs/{run}");
+    let mut step = 0;
+    for _ in 0..600 {
+        let body: Value = server.get(&path).await.json().await.unwrap();
+        assert_eq!(
+            body["status"], "running",
+            "it ended before the cancel: {body}"
+        );
+        step = body["step"].as_i64().unwrap();
+        if step >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(step >= 300, "the run did not get going: step {step}");
+    let cancel = server.url(&format!("/api/v1/tenants/{t}/runs/{run}/cancel"));
+    let r = post(&server.client, cancel, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cancelled: Value = server.get(&path).await.json().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later: Value = server.get(&path).await.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(
+        (&later["status"], &later["step"], &later["state"]),
+        (
+            &cancelled["status"],
+            &cancelled["step"],
+            &cancelled["state"]
+        ),
+        "a step landed after the cancel"
+    );
+    // Odd steps count, even ones check: step n holds count (n + 1) / 2.
+    let all = checkpoints(server, t, &run).await;
+    let last = later["step"].as_i64().unwrap();
+    assert_eq!(all.len() as i64, last + 1, "one checkpoint per step");
+    for (i, checkpoint) in all.iter().enumerate() {
+        let n = i as i64;
+        assert_eq!(
+            (&checkpoint["step"], &checkpoint["state"]["count"]),
+            (&json!(n), &json!((n + 1) / 2)),
+            "{checkpoint}"
+        );
+    }
+    assert_eq!(later["state"]["count"], json!((last + 1) / 2), "{later}");
 }
 
 async fn refusals(server: &TestServer, t: &str) {

@@ -14,6 +14,7 @@
 //! the crashed executor's. `tokens` carry no id: they are live only.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use app::api::{RunEvent, RunEventKind};
 use chrono::Utc;
@@ -71,6 +72,9 @@ pub(super) struct RunEvents {
     publisher: Publisher,
     last: Mutex<i64>,
     pending: Mutex<Vec<RunEvent>>,
+    /// The step in progress runs ahead of commits still landing (`ahead`): its events wait
+    /// with its batch, so listeners hear each step's events after the step before.
+    held: AtomicBool,
 }
 
 impl RunEvents {
@@ -80,6 +84,7 @@ impl RunEvents {
             publisher,
             last: Mutex::new(0),
             pending: Mutex::new(Vec::new()),
+            held: AtomicBool::new(false),
         }
     }
 
@@ -99,10 +104,18 @@ impl RunEvents {
         }
     }
 
-    /// Publishes `kind` now, and keeps it for the next batch stored (tokens are not kept).
+    /// Whether the events emitted from now on wait for their batch's commit.
+    pub(super) fn hold(&self, held: bool) {
+        self.held.store(held, Ordering::Relaxed);
+    }
+
+    /// Publishes `kind` now (unless held), and keeps it for the next batch stored (tokens
+    /// are not kept).
     pub(super) fn emit(&self, kind: RunEventKind) {
         let event = self.stamp(kind);
-        self.publisher.publish(&event);
+        if !self.held.load(Ordering::Relaxed) {
+            self.publisher.publish(&event);
+        }
         if event.seq.is_some() {
             self.pending
                 .lock()
@@ -111,12 +124,17 @@ impl RunEvents {
         }
     }
 
-    /// The events kept so far, then `closing` (stamped now): the batch to store. Once it
-    /// is stored, [`RunEvents::published`] sends `closing`.
+    /// The events kept so far, then `closing` (stamped now): the batch to store, and how
+    /// many of it were published already. Once it is stored, [`RunEvents::published`] sends
+    /// the rest.
     pub(super) fn batch(&self, closing: Vec<RunEventKind>) -> (Vec<RunEvent>, usize) {
         let mut batch =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let kept = batch.len();
+        let kept = if self.held.load(Ordering::Relaxed) {
+            0
+        } else {
+            batch.len()
+        };
         batch.extend(closing.into_iter().map(|kind| self.stamp(kind)));
         (batch, kept)
     }

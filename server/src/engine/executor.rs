@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use app::api::workflow::compile::{Action, Graph};
+use app::api::workflow::compile;
+use app::api::workflow::compile::Action;
 use app::api::workflow::state::apply;
-use app::api::workflow::{compile, expr};
-use app::api::{Decision, RunEventKind, RunStatus};
+use app::api::{RunEventKind, RunStatus};
 use chrono::Utc;
 use futures::future::join_all;
 use serde_json::{Map, Value};
@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::ahead::{self, Landings};
 use super::events::RunEvents;
 use super::nodes::{self, Context, Outcome, Write};
-use super::{Engine, EngineError, decision_output};
+use super::{Engine, EngineError};
 use crate::access::PermissionSet;
 use crate::store::{RunRow, StatusChange, StepCommit};
 use crate::tenancy::TenantScope;
@@ -87,6 +88,9 @@ async fn drive(
         inner.metrics.workflow_run("resumed");
     }
     let events = RunEvents::new(id, inner.publisher.clone());
+    // Steps sent and still landing (`ahead`): settled before anything that is not one pure
+    // node, and before the run fails, pauses or ends.
+    let mut landings = Landings::default();
     let definition = inner
         .store
         .workflow_version(scope, run.workflow_id, run.version)
@@ -98,7 +102,7 @@ async fn drive(
                 "its workflow version no longer checks: {}",
                 problems[0].message
             );
-            return fail(engine, scope, &events, &run, &message).await;
+            return fail(engine, scope, &events, &run, &mut landings, &message).await;
         }
     };
     let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
@@ -115,7 +119,7 @@ async fn drive(
         Ok(principal) => principal,
         Err(error) => {
             let message = format!("the user it acts for cannot act any more: {error}");
-            return fail(engine, scope, &events, &run, &message).await;
+            return fail(engine, scope, &events, &run, &mut landings, &message).await;
         }
     };
     let cx = Context {
@@ -151,19 +155,33 @@ async fn drive(
             writes.insert(node, write);
         }
     }
+    let metrics = &inner.metrics;
     loop {
+        let ahead = writes.is_empty() && ahead::may_run_ahead(&graph, &run.next.0);
+        if (!ahead || lost.load(Ordering::Relaxed)) && !landings.settle(&events, metrics).await? {
+            return Ok(());
+        }
         if lost.load(Ordering::Relaxed) {
             return Ok(());
         }
+        events.hold(!landings.is_empty());
         if run.deadline_at.is_some_and(|d| d <= Utc::now()) {
-            return fail(engine, scope, &events, &run, "its deadline passed").await;
+            return fail(
+                engine,
+                scope,
+                &events,
+                &run,
+                &mut landings,
+                "its deadline passed",
+            )
+            .await;
         }
         if run.step >= i64::from(graph.max_steps) {
             let message = format!(
                 "it took {} steps, the most its workflow allows",
                 graph.max_steps
             );
-            return fail(engine, scope, &events, &run, &message).await;
+            return fail(engine, scope, &events, &run, &mut landings, &message).await;
         }
         let started = Instant::now();
         let state = Value::Object(run.state.0.clone());
@@ -187,7 +205,7 @@ async fn drive(
         .await;
         if run.deadline_at.is_some_and(|d| d <= Utc::now()) {
             let message = format!("its deadline passed during step {}", run.step + 1);
-            return fail(engine, scope, &events, &run, &message).await;
+            return fail(engine, scope, &events, &run, &mut landings, &message).await;
         }
         let mut paused = Vec::new();
         for (name, node, outcome) in outcomes {
@@ -210,7 +228,7 @@ async fn drive(
                             failure.kind.as_str(),
                             failure.message
                         );
-                        return fail(engine, scope, &events, &run, &message).await;
+                        return fail(engine, scope, &events, &run, &mut landings, &message).await;
                     };
                     let error = failure.to_json(name);
                     Write {
@@ -291,6 +309,7 @@ async fn drive(
                     scope,
                     &events,
                     &run,
+                    &mut landings,
                     &format!("node `{name}`'s update: {message}"),
                 )
                 .await;
@@ -326,7 +345,7 @@ async fn drive(
                 error: None,
             });
         }
-        let (batch, kept) = events.batch(closing);
+        let batch = events.batch(closing);
         let commit = StepCommit {
             step: run.step + 1,
             ran: &run.next.0,
@@ -336,18 +355,21 @@ async fn drive(
             status,
             error: None,
             clears_writes: parallel || had_writes || maps,
-            events: &batch,
+            events: &batch.0,
         };
-        if !inner.store.commit_step(scope, id, &commit).await? {
+        let pending = inner.store.send_step(scope, id, &commit).await?;
+        if !landings
+            .sent(pending, batch, started, &events, metrics)
+            .await?
+        {
             // Cancelled, or another executor committed this step: either way not ours.
-            events.discard();
             return Ok(());
         }
-        events.published(&batch, kept);
-        inner.metrics.workflow_step(started.elapsed());
         if status.is_final() {
-            inner.metrics.workflow_run_ended("succeeded");
-            engine.wake_parent(scope, &run).await;
+            if landings.settle(&events, metrics).await? {
+                metrics.workflow_run_ended("succeeded");
+                engine.wake_parent(scope, &run).await;
+            }
             return Ok(());
         }
         run.step += 1;
@@ -406,13 +428,18 @@ async fn traced(
     outcome
 }
 
+/// Fails the run, once the steps sent before have landed (the run stays theirs to fail).
 async fn fail(
     engine: &Engine,
     scope: &TenantScope,
     events: &RunEvents,
     run: &RunRow,
+    landings: &mut Landings,
     message: &str,
 ) -> Result<(), EngineError> {
+    if !landings.settle(events, &engine.0.metrics).await? {
+        return Ok(());
+    }
     let open = [RunStatus::Running];
     let failed = RunStatus::Failed;
     let (batch, kept) = events.batch(vec![RunEventKind::RunStatus {
@@ -443,55 +470,4 @@ async fn fail(
         engine.wake_parent(scope, run).await;
     }
     Ok(())
-}
-
-/// The write a decision on approval node `decision.node` makes: its form checked against the
-/// node's fields, its output under the node's `output` key, approve → `next`, reject →
-/// `rejected` (or the branch ends).
-pub(super) fn decision_write(
-    graph: &Graph,
-    principal: &crate::identity::Principal,
-    decision: &Decision,
-) -> Result<Write, String> {
-    let Some(node) = graph.nodes.get(&decision.node) else {
-        return Err(format!("the workflow has no node `{}`", decision.node));
-    };
-    let Action::Approval {
-        form,
-        output,
-        rejected,
-        ..
-    } = &node.action
-    else {
-        return Err(format!("`{}` is not an approval", decision.node));
-    };
-    for (key, value) in &decision.form {
-        let Some(field) = form.iter().find(|f| &f.name == key) else {
-            return Err(format!("the form has no field `{key}`"));
-        };
-        if !field.kind.admits(value) {
-            return Err(format!(
-                "form field `{key}` is {}, not {}",
-                field.kind.name(),
-                expr::kind(value)
-            ));
-        }
-    }
-    if decision.approve
-        && let Some(missing) = form
-            .iter()
-            .find(|f| f.required && decision.form.get(&f.name).is_none_or(Value::is_null))
-    {
-        return Err(format!("form field `{}` is required", missing.name));
-    }
-    let value = decision_output(principal, decision);
-    Ok(Write {
-        update: output.iter().map(|k| (k.clone(), value.clone())).collect(),
-        routes: if decision.approve {
-            node.next.clone()
-        } else {
-            rejected.iter().cloned().collect()
-        },
-        output: value,
-    })
 }

@@ -12,6 +12,7 @@
 //! outside the gateway should be idempotent, as for any at-least-once executor.
 
 mod agent;
+mod ahead;
 mod events;
 mod executor;
 mod fanout;
@@ -202,7 +203,7 @@ impl Engine {
             .await?;
         let graph = compile(&definition).map_err(EngineError::Invalid)?;
         let write =
-            executor::decision_write(&graph, principal, decision).map_err(EngineError::Refused)?;
+            nodes::decision_write(&graph, principal, decision).map_err(EngineError::Refused)?;
         let write = serde_json::to_value(&write).unwrap_or(Value::Null);
         let events = events::RunEvents::new(run_id, self.0.publisher.clone());
         let (decided, _) = events.batch(vec![app::api::RunEventKind::NodeFinished {

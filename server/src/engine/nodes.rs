@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use app::api::workflow::compile::{Action, GraphNode};
+use app::api::Decision;
+use app::api::workflow::compile::{Action, Graph, GraphNode};
 use app::api::workflow::definition::{FailureKind, RetrySpec};
-use app::api::workflow::expr::Expr;
+use app::api::workflow::expr::{self, Expr};
 use rand::Rng;
 use rmcp::model::CallToolResult;
 use serde::{Deserialize, Serialize};
@@ -357,4 +358,55 @@ fn text_of(result: &CallToolResult) -> String {
         Value::String(s) => s.chars().take(500).collect(),
         other => other.to_string().chars().take(500).collect(),
     }
+}
+
+/// The write a decision on approval node `decision.node` makes: its form checked against the
+/// node's fields, its output under the node's `output` key, approve → `next`, reject →
+/// `rejected` (or the branch ends).
+pub(super) fn decision_write(
+    graph: &Graph,
+    principal: &Principal,
+    decision: &Decision,
+) -> Result<Write, String> {
+    let Some(node) = graph.nodes.get(&decision.node) else {
+        return Err(format!("the workflow has no node `{}`", decision.node));
+    };
+    let Action::Approval {
+        form,
+        output,
+        rejected,
+        ..
+    } = &node.action
+    else {
+        return Err(format!("`{}` is not an approval", decision.node));
+    };
+    for (key, value) in &decision.form {
+        let Some(field) = form.iter().find(|f| &f.name == key) else {
+            return Err(format!("the form has no field `{key}`"));
+        };
+        if !field.kind.admits(value) {
+            return Err(format!(
+                "form field `{key}` is {}, not {}",
+                field.kind.name(),
+                expr::kind(value)
+            ));
+        }
+    }
+    if decision.approve
+        && let Some(missing) = form
+            .iter()
+            .find(|f| f.required && decision.form.get(&f.name).is_none_or(Value::is_null))
+    {
+        return Err(format!("form field `{}` is required", missing.name));
+    }
+    let value = super::decision_output(principal, decision);
+    Ok(Write {
+        update: output.iter().map(|k| (k.clone(), value.clone())).collect(),
+        routes: if decision.approve {
+            node.next.clone()
+        } else {
+            rejected.iter().cloned().collect()
+        },
+        output: value,
+    })
 }

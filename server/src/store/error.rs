@@ -25,9 +25,15 @@ pub enum StoreError {
     /// The audit writer task has stopped (the runtime is shutting down).
     #[error("the audit writer has stopped")]
     AuditWriterGone,
+    /// SQLite's step writer has stopped (the store is being dropped).
+    #[error("the workflow step writer has stopped")]
+    StepWriterGone,
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A failure of the step writer's own SQLite connection (`step_writer`).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
 }
 
 /// Unique constraints and the API field each protects. PostgreSQL names the constraint;

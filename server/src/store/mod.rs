@@ -17,6 +17,7 @@ mod oauth;
 mod policies;
 mod roles;
 mod run_events;
+mod step_writer;
 mod tenants;
 mod tokens;
 mod upstream_oauth;
@@ -41,7 +42,7 @@ pub use upstream_oauth::UpstreamOAuthRow;
 pub use upstreams::{UpstreamRecord, UpstreamRow};
 pub use users::NewUserRecord;
 pub use wall::APP_ROLE;
-pub use workflows::{RunRow, StatusChange, StepCommit};
+pub use workflows::{PendingStep, RunRow, StatusChange, StepCommit};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -93,6 +94,8 @@ pub struct Store {
     audit: audit_writer::AuditWriter,
     /// SQLite's free-text audit index, in a file of its own (`audit_index`).
     search: Option<audit_index::SearchIndex>,
+    /// SQLite's writer of workflow steps (`step_writer`); PostgreSQL commits them on the pool.
+    steps: Option<step_writer::StepWriter>,
 }
 
 impl Store {
@@ -114,7 +117,17 @@ impl Store {
         if let Some(search) = &search {
             search.spawn_indexer(audit.alive());
         }
-        Ok(Self { db, audit, search })
+        // A file only: an in-memory database is the pool's own and no other connection's.
+        let steps = match &store_file {
+            Some(file) if file.exists() => Some(step_writer::StepWriter::start(file)?),
+            _ => None,
+        };
+        Ok(Self {
+            db,
+            audit,
+            search,
+            steps,
+        })
     }
 
     /// The pool for `url` (PostgreSQL's migrated), and SQLite's file.

@@ -132,6 +132,25 @@ pub struct StepCommit<'a> {
     pub events: &'a [RunEvent],
 }
 
+/// A step's commit on its way (see [`Store::send_step`]).
+#[must_use = "a step is committed only once it has landed"]
+pub struct PendingStep(Pending);
+
+enum Pending {
+    Done(bool),
+    Writing(super::step_writer::Landing),
+}
+
+impl PendingStep {
+    /// Waits for the commit: `true` when the run moved to the step.
+    pub async fn landed(self) -> Result<bool, StoreError> {
+        match self.0 {
+            Pending::Done(moved) => Ok(moved),
+            Pending::Writing(answer) => answer.await.map_err(|_| StoreError::StepWriterGone)?,
+        }
+    }
+}
+
 /// A run's move from one of `from` to `to`, only at `step` when given.
 #[derive(Clone, Copy)]
 pub struct StatusChange<'a> {
@@ -391,19 +410,25 @@ impl Store {
         Ok(rows.into_iter().map(|(n, w)| (n, w.0)).collect())
     }
 
-    /// Commits a step: the checkpoint and the run's new position in one transaction, only if
-    /// the run is still running at the step before. `false`: it was not (cancelled, or
-    /// another executor got there first), and nothing was written.
+    /// Sends a step's commit: the checkpoint and the run's new position in one transaction,
+    /// only if the run is still running at the step before. [`PendingStep::landed`] says
+    /// whether it did; `false`: it was not (cancelled, or another executor got there
+    /// first), and nothing was written. On SQLite the step writer commits it (and any steps
+    /// sent after it, in order); on PostgreSQL it is committed before this returns.
     #[instrument(skip_all)]
-    pub async fn commit_step(
+    pub async fn send_step(
         &self,
         scope: &TenantScope,
         run: Uuid,
         commit: &StepCommit<'_>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<PendingStep, StoreError> {
         let now = Utc::now();
         let finished = commit.status.is_final().then_some(now);
         let batch = EventBatch::of(commit.events);
+        if let Some(steps) = &self.steps {
+            let step = encode_step(scope, run, commit, &batch)?;
+            return Ok(PendingStep(Pending::Writing(steps.send(step).await?)));
+        }
         let moved = walled_tx!(self, Wall::of(scope), tx => {
             let moved = sqlx::query(
                 "UPDATE workflow_runs SET step = $3, state = $4, next = $5, status = $6, error = $7, \
@@ -431,7 +456,7 @@ impl Store {
             }
             moved
         });
-        Ok(moved)
+        Ok(PendingStep(Pending::Done(moved)))
     }
 
     /// Moves a run as `change` says, without a checkpoint (pausing, failing, cancelling).
@@ -489,6 +514,37 @@ impl Store {
         });
         Ok(rows)
     }
+}
+
+/// `commit` as the SQLite step writer takes it, each value encoded as sqlx encodes it.
+fn encode_step(
+    scope: &TenantScope,
+    run: Uuid,
+    commit: &StepCommit<'_>,
+    batch: &Option<(i64, Json<&[RunEvent]>)>,
+) -> Result<super::step_writer::Step, StoreError> {
+    Ok(super::step_writer::Step {
+        tenant: scope.tenant_id(),
+        run,
+        step: commit.step,
+        ran: json(&commit.ran)?,
+        state: json(&commit.state)?,
+        outputs: json(&commit.outputs)?,
+        next: json(&commit.next)?,
+        status: commit.status.as_str(),
+        error: commit.error.map(str::to_owned),
+        clears_writes: commit.clears_writes,
+        events: match batch {
+            Some((seq, events)) => Some((*seq, json(&events.0)?)),
+            None => None,
+        },
+        finishes: commit.status.is_final(),
+    })
+}
+
+/// JSON text as sqlx's `Json` stores it on SQLite.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(e.into())))
 }
 
 const ADD_VERSION: &str = "INSERT INTO workflow_versions \

@@ -2,8 +2,15 @@
 //! durable checkpoint, run one at a time (per-step overhead) and many at once (runs/s); then
 //! 1,000 runs paused at an approval, with the memory they hold.
 //!
-//! Times come from the runs' own records (`created_at` when the run was stored, `finished_at`
-//! in its last step's commit), so polling for the end costs the figures nothing.
+//! Times come from the runs' own records, so polling for the end costs the figures nothing.
+//! On SQLite a checkpoint's `created_at` and a run's `finished_at` are stamped in the
+//! transaction that commits them (`store::step_writer`), so they tell when a step was durable:
+//! - per step, step to step: a run's time from its first step's commit to its last one's,
+//!   over the steps between — a step's whole cycle (routing, the node, its events, its
+//!   durable commit) without the run's start;
+//! - per step, whole run: from `created_at` when the run was stored to `finished_at` in its
+//!   last step's commit, over its steps, so the start (lease, executor) shared among them;
+//! - a long run: one run of 10,000 steps (a counter and a condition in a loop), whole run.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +38,24 @@ fn linear() -> Value {
         },
         "start": "n0",
         "nodes": nodes
+    })
+}
+
+/// Steps of the long run: a counter and a condition, each half of them.
+const LONG_STEPS: usize = 10_000;
+
+fn long() -> Value {
+    json!({
+        "state": { "count": { "type": "integer", "reducer": "sum" } },
+        "start": "inc",
+        "max_steps": LONG_STEPS + 10,
+        "nodes": {
+            "inc": { "kind": "transform", "set": { "count": "1" }, "next": "check" },
+            "check": {
+                "kind": "condition",
+                "routes": [{ "when": format!("state.count < {}", LONG_STEPS / 2), "to": "inc" }]
+            }
+        }
     })
 }
 
@@ -129,6 +154,44 @@ fn seconds(run: &Value, key: &str) -> f64 {
         .map_or(f64::NAN, |t| t.timestamp_micros() as f64 / 1e6)
 }
 
+/// The milliseconds per step from a run's first step's commit to its last one's (step 0 is
+/// stored with the run).
+async fn step_cycle(
+    client: &reqwest::Client,
+    base: &str,
+    t: &str,
+    run: &Value,
+) -> Result<Option<f64>, Box<dyn std::error::Error>> {
+    let id = run["id"].as_str().unwrap_or_default();
+    let list: Value = client
+        .get(format!("{base}/api/v1/tenants/{t}/runs/{id}/checkpoints"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut at: Vec<(i64, f64)> = (list["items"].as_array().into_iter().flatten())
+        .filter(|c| c["step"].as_i64().is_some_and(|s| s >= 1))
+        .map(|c| (c["step"].as_i64().unwrap_or(0), seconds(c, "created_at")))
+        .collect();
+    at.sort_by_key(|(step, _)| *step);
+    Ok(match (at.first(), at.last()) {
+        (Some(first), Some(last)) if at.len() > 1 => {
+            Some((last.1 - first.1) * 1000.0 / (at.len() - 1) as f64)
+        }
+        _ => None,
+    })
+}
+
+/// The median and the least of `figures` (NaN when there are none).
+fn median_and_best(figures: &mut [f64]) -> (f64, f64) {
+    figures.sort_by(f64::total_cmp);
+    match figures.first() {
+        Some(best) => (figures[figures.len() / 2], *best),
+        None => (f64::NAN, f64::NAN),
+    }
+}
+
 pub async fn run(
     label: &str,
     database_url: &str,
@@ -147,8 +210,9 @@ pub async fn run(
     let wf = create(&client, &base, &t, "linear", linear()).await?;
     let url = format!("{base}/api/v1/tenants/{t}/workflows/{wf}/runs");
 
-    // One at a time: a run's wall time over its steps is the per-step cost.
+    // One at a time: a step's cycle, and a run's wall time over its steps.
     let mut per_step = Vec::new();
+    let mut cycles = Vec::new();
     for _ in 0..runs.min(200) {
         start_runs(&client, &url, 1, 1).await?;
         let done = settle(&client, &base, &t, &wf, "succeeded", 1).await?;
@@ -156,10 +220,10 @@ pub async fn run(
         per_step.push(
             (seconds(run, "finished_at") - seconds(run, "created_at")) / NODES as f64 * 1000.0,
         );
+        cycles.extend(step_cycle(&client, &base, &t, run).await?);
     }
-    per_step.sort_by(f64::total_cmp);
-    let p50 = per_step[per_step.len() / 2];
-    let best = per_step[0];
+    let (p50, best) = median_and_best(&mut per_step);
+    let (cycle_p50, cycle_best) = median_and_best(&mut cycles);
 
     // Many at once: runs/s from the first stored to the last finished.
     let runs = runs.clamp(1, 200);
@@ -177,11 +241,25 @@ pub async fn run(
         .fold(0.0, f64::max);
     let rate = done.len() as f64 / (last - first);
     println!(
-        "{label:<10} {:>12.3} {:>12.3} {:>10.0} {:>12.3}",
+        "{label:<10} {:>12.3} {:>12.3} {:>12.3} {:>12.3} {:>10.0} {:>12.3}",
+        cycle_p50,
+        cycle_best,
         p50,
         best,
         rate,
         1000.0 / (rate * NODES as f64)
+    );
+
+    // One long run: a step's cost once the start is shared by 10,000.
+    let wf_long = create(&client, &base, &t, "long", long()).await?;
+    let url_long = format!("{base}/api/v1/tenants/{t}/workflows/{wf_long}/runs");
+    start_runs(&client, &url_long, 1, 1).await?;
+    let done = settle(&client, &base, &t, &wf_long, "succeeded", 1).await?;
+    let run = &done[0];
+    println!(
+        "{label:<10} one run of {LONG_STEPS} steps: {:.4} ms per step, {:.0} steps/s",
+        (seconds(run, "finished_at") - seconds(run, "created_at")) * 1000.0 / LONG_STEPS as f64,
+        LONG_STEPS as f64 / (seconds(run, "finished_at") - seconds(run, "created_at")),
     );
 
     // 1,000 runs paused at an approval: what they hold.

@@ -1,0 +1,191 @@
+//! SQLite's writer for workflow steps: one thread with its own connection to the store's
+//! file, committing each step in one transaction it runs itself.
+//!
+//! Through sqlx every statement is a round trip to the pool's worker thread — a step's commit
+//! (BEGIN, the run's move, its checkpoint, its events, COMMIT) was five, about 90 µs each on
+//! this project's two-core machines, so a step cost ten times the checkpoint's own work.
+//! Here the whole commit is one message: the caller encodes the rows, this thread runs the
+//! statements (prepared once, cached) and answers. Whatever is queued when it looks goes in
+//! one transaction (group commit), so many runs' steps share a commit under load.
+//!
+//! Durability is the pool's: the same file, WAL, `synchronous = NORMAL`, and a caller is
+//! answered only after its transaction committed. Values are encoded as sqlx encodes them
+//! (UUIDs as 16-byte blobs, JSON and timestamps as text), so either path reads the other's rows.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// The most steps one transaction takes; more wait for the next.
+const BATCH: usize = 64;
+/// Steps queued at most before callers wait for room.
+const QUEUE: usize = 1024;
+
+/// One step's commit, encoded (see [`super::Store::commit_step`]).
+pub(super) struct Step {
+    pub tenant: Uuid,
+    pub run: Uuid,
+    pub step: i64,
+    pub ran: String,
+    pub state: String,
+    pub outputs: String,
+    pub next: String,
+    pub status: &'static str,
+    pub error: Option<String>,
+    pub clears_writes: bool,
+    /// The step's event batch: its key and the events as JSON.
+    pub events: Option<(i64, String)>,
+    /// The run ends with this step: `finished_at` is set.
+    pub finishes: bool,
+}
+
+/// The writer's answer to one step's commit.
+pub(super) type Landing = oneshot::Receiver<Result<bool, StoreError>>;
+
+struct Job {
+    step: Step,
+    done: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// The sending side; the thread ends when the last store clone drops it.
+#[derive(Clone, Debug)]
+pub(super) struct StepWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl StepWriter {
+    /// Opens a connection to `file` (already migrated) and starts the writer's thread.
+    pub(super) fn start(file: &Path) -> Result<Self, StoreError> {
+        let conn = open(file).map_err(StoreError::Sqlite)?;
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-steps".into())
+            .spawn(move || run(conn, jobs))
+            .map_err(StoreError::DataDir)?;
+        Ok(Self { queue })
+    }
+
+    /// Queues `step`'s commit; the receiver answers once it is committed: `true` when the
+    /// run moved, `false` when it was not at the step before or not running (nothing written).
+    pub(super) async fn send(&self, step: Step) -> Result<Landing, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Job { step, done })
+            .await
+            .map_err(|_| StoreError::StepWriterGone)?;
+        Ok(answer)
+    }
+}
+
+fn open(file: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // As the pool's connections (`Store::connect`): WAL is the file's, the rest per connection.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match commit_all(&mut conn, batch.iter().map(|j| &j.step)) {
+            Ok(moved) => {
+                for (job, moved) in batch.drain(..).zip(moved) {
+                    let _ = job.done.send(Ok(moved));
+                }
+            }
+            Err(error) if batch.len() == 1 => {
+                if let Some(job) = batch.pop() {
+                    let _ = job.done.send(Err(StoreError::Sqlite(error)));
+                }
+            }
+            // One step's failure must not fail the others: each on its own.
+            Err(_) => {
+                for job in batch.drain(..) {
+                    let result = commit_all(&mut conn, std::iter::once(&job.step))
+                        .map(|moved| moved[0])
+                        .map_err(StoreError::Sqlite);
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// The batch's steps in one transaction; whether each moved its run.
+fn commit_all<'a>(
+    conn: &mut Connection,
+    steps: impl Iterator<Item = &'a Step>,
+) -> rusqlite::Result<Vec<bool>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Rows are stamped when they commit, not when they were sent: a checkpoint's time is
+    // when it became durable. As sqlx writes a `DateTime<Utc>` on SQLite.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    let mut moved = Vec::new();
+    for s in steps {
+        moved.push(commit_one(&tx, s, &now)?);
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
+fn commit_one(tx: &rusqlite::Transaction<'_>, s: &Step, now: &str) -> rusqlite::Result<bool> {
+    let (tenant, run) = (s.tenant.as_bytes().as_slice(), s.run.as_bytes().as_slice());
+    let moved =
+        tx.prepare_cached(
+            "UPDATE workflow_runs SET step = ?3, state = ?4, next = ?5, status = ?6, error = ?7, \
+             waiting_on = '[]', updated_at = ?8, finished_at = ?9 \
+             WHERE tenant_id = ?1 AND id = ?2 AND step = ?10 AND status = 'running'",
+        )?
+        .execute(params![
+            tenant,
+            run,
+            s.step,
+            s.state,
+            s.next,
+            s.status,
+            s.error,
+            now,
+            s.finishes.then_some(now),
+            s.step - 1
+        ])? == 1;
+    if !moved {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT INTO workflow_checkpoints (run_id, tenant_id, step, ran, state, outputs, next, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![run, tenant, s.step, s.ran, s.state, s.outputs, s.next, now])?;
+    if let Some((seq, events)) = &s.events {
+        tx.prepare_cached(
+            "INSERT INTO workflow_events (run_id, tenant_id, seq, events, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![run, tenant, seq, events, now])?;
+    }
+    if s.clears_writes {
+        tx.prepare_cached(
+            "DELETE FROM workflow_writes WHERE tenant_id = ?1 AND run_id = ?2 AND step = ?3",
+        )?
+        .execute(params![tenant, run, s.step - 1])?;
+    }
+    Ok(true)
+}
