@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use app::api::workflow::compile;
-use app::api::workflow::compile::Action;
+use app::api::workflow::compile::{Action, Graph};
 use app::api::workflow::state::apply;
 use app::api::{RunEventKind, RunStatus};
 use chrono::Utc;
@@ -22,16 +22,19 @@ use super::events::RunEvents;
 use super::nodes::{self, Context, Outcome, Write};
 use super::{Engine, EngineError};
 use crate::access::PermissionSet;
+use crate::identity::Principal;
 use crate::store::{RunRow, StatusChange, StepCommit};
 use crate::tenancy::TenantScope;
 
-/// Runs `run` while this replica holds `lease`, renewing it every third of `ttl`.
+/// Runs `run` while this replica holds `lease`, renewing it every third of `ttl`; from
+/// `fresh` when the code that created it hands it over, else as the store has it.
 pub(super) async fn execute(
     engine: &Engine,
     scope: TenantScope,
     run: Uuid,
     lease: &str,
     ttl: Duration,
+    fresh: Option<Fresh>,
 ) {
     let lost = Arc::new(AtomicBool::new(false));
     let stop = CancellationToken::new();
@@ -61,7 +64,7 @@ pub(super) async fn execute(
     // One trace per run, whichever executor takes it up (telemetry::otel).
     let span = tracing::info_span!("workflow.run", run_id = %run, tenant_id = %scope.tenant_id());
     crate::telemetry::otel::join_run_trace(&span, run);
-    let driven = drive(engine, &scope, run, &lost, stop)
+    let driven = drive(engine, &scope, run, &lost, stop, fresh)
         .instrument(span)
         .await;
     if let Err(error) = driven {
@@ -78,49 +81,27 @@ async fn drive(
     id: Uuid,
     lost: &AtomicBool,
     stop: CancellationToken,
+    fresh: Option<Fresh>,
 ) -> Result<(), EngineError> {
     let inner = &engine.0;
-    let mut run = inner.store.get_run(scope, id).await?;
-    if run.status() != RunStatus::Running {
-        return Ok(());
-    }
-    if run.step > 0 || run.forked_from.is_some() {
-        inner.metrics.workflow_run("resumed");
-    }
     let events = RunEvents::new(id, inner.publisher.clone());
     // Steps sent and still landing (`ahead`): settled before anything that is not one pure
     // node, and before the run fails, pauses or ends.
     let mut landings = Landings::default();
-    let definition = inner
-        .store
-        .workflow_version(scope, run.workflow_id, run.version)
-        .await?;
-    let graph = match compile(&definition) {
-        Ok(graph) => graph,
-        Err(problems) => {
-            let message = format!(
-                "its workflow version no longer checks: {}",
-                problems[0].message
-            );
-            return fail(engine, scope, &events, &run, &mut landings, &message).await;
-        }
-    };
-    let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
-    let principal = match inner
-        .identity
-        .principal_for_run(
-            &TenantScope::verified(run.started_in),
-            run.started_by,
-            id,
-            scopes,
-        )
-        .await
-    {
-        Ok(principal) => principal,
-        Err(error) => {
-            let message = format!("the user it acts for cannot act any more: {error}");
-            return fail(engine, scope, &events, &run, &mut landings, &message).await;
-        }
+    let fresh_start = fresh.is_some();
+    let Fresh {
+        mut run,
+        graph,
+        principal,
+    } = match fresh {
+        Some(fresh) => fresh,
+        None => match load(engine, scope, id).await? {
+            Loaded::Ready(fresh) => fresh,
+            Loaded::Ended => return Ok(()),
+            Loaded::Broken(run, message) => {
+                return fail(engine, scope, &events, &run, &mut landings, &message).await;
+            }
+        },
     };
     let cx = Context {
         engine,
@@ -144,9 +125,14 @@ async fn drive(
             stop.cancel();
         }))
     });
-    // Results of this step recorded before a crash or by a decision.
+    // Results of this step recorded before a crash or by a decision (a run just created
+    // has none).
     let mut writes: BTreeMap<String, Write> = BTreeMap::new();
-    for (node, write) in inner.store.step_writes(scope, id, run.step).await? {
+    let recorded = match fresh_start {
+        true => Vec::new(),
+        false => inner.store.step_writes(scope, id, run.step).await?,
+    };
+    for (node, write) in recorded {
         // `{node}[{index}]`: a map's item, read by the map itself.
         if node.contains('[') {
             continue;
@@ -377,6 +363,69 @@ async fn drive(
         run.next.0 = next;
         writes.clear();
     }
+}
+
+/// A run as its executor needs it: the run, its compiled graph, and the principal it acts as.
+pub(super) struct Fresh {
+    pub run: RunRow,
+    pub graph: Graph,
+    pub principal: Principal,
+}
+
+enum Loaded {
+    Ready(Fresh),
+    /// Not running any more: nothing to do.
+    Ended,
+    /// It cannot go on, for the reason given.
+    Broken(RunRow, String),
+}
+
+/// Reads a run back from the store, to resume it: its definition at its version, and the
+/// principal its starter is now.
+async fn load(engine: &Engine, scope: &TenantScope, id: Uuid) -> Result<Loaded, EngineError> {
+    let inner = &engine.0;
+    let run = inner.store.get_run(scope, id).await?;
+    if run.status() != RunStatus::Running {
+        return Ok(Loaded::Ended);
+    }
+    if run.step > 0 || run.forked_from.is_some() {
+        inner.metrics.workflow_run("resumed");
+    }
+    let definition = inner
+        .store
+        .workflow_version(scope, run.workflow_id, run.version)
+        .await?;
+    let graph = match compile(&definition) {
+        Ok(graph) => graph,
+        Err(problems) => {
+            let message = format!(
+                "its workflow version no longer checks: {}",
+                problems[0].message
+            );
+            return Ok(Loaded::Broken(run, message));
+        }
+    };
+    let scopes = PermissionSet::parse(run.scopes.0.iter().map(String::as_str));
+    let principal = inner
+        .identity
+        .principal_for_run(
+            &TenantScope::verified(run.started_in),
+            run.started_by,
+            id,
+            scopes,
+        )
+        .await;
+    Ok(match principal {
+        Ok(principal) => Loaded::Ready(Fresh {
+            run,
+            graph,
+            principal,
+        }),
+        Err(error) => {
+            let message = format!("the user it acts for cannot act any more: {error}");
+            Loaded::Broken(run, message)
+        }
+    })
 }
 
 /// Aborts its task when dropped (the run's deadline timer, when the executor stops).

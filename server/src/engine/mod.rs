@@ -122,7 +122,7 @@ impl Engine {
         tokio::spawn(async move {
             while let Some((tenant, run)) = queue.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
-                Engine(inner).launch(tenant, run).await;
+                Engine(inner).launch(tenant, run, None).await;
             }
         });
         engine
@@ -177,7 +177,13 @@ impl Engine {
         );
         self.0.store.create_run(scope, &run).await?;
         self.0.metrics.workflow_run("started");
-        self.launch(scope.tenant_id(), run.id).await;
+        // Its executor starts from what is at hand here instead of reading it all back.
+        let fresh = executor::Fresh {
+            run: run.clone(),
+            graph,
+            principal: principal.for_run(run.id),
+        };
+        self.launch(scope.tenant_id(), run.id, Some(fresh)).await;
         Ok(run)
     }
 
@@ -257,7 +263,7 @@ impl Engine {
         {
             events.published(&resumed, 0);
         }
-        self.launch(scope.tenant_id(), run_id).await;
+        self.launch(scope.tenant_id(), run_id, None).await;
         Ok(self.0.store.get_run(scope, run_id).await?)
     }
 
@@ -376,7 +382,7 @@ impl Engine {
         run.step = fork.step;
         self.0.store.create_run(scope, &run).await?;
         self.0.metrics.workflow_run("forked");
-        self.launch(scope.tenant_id(), run.id).await;
+        self.launch(scope.tenant_id(), run.id, None).await;
         Ok(run)
     }
 
@@ -413,7 +419,7 @@ impl Engine {
                 match engine.0.store.runs_to_resume(200).await {
                     Ok(runs) => {
                         for (tenant, run) in runs {
-                            engine.launch(tenant, run).await;
+                            engine.launch(tenant, run, None).await;
                         }
                     }
                     Err(error) => tracing::warn!(%error, "could not look for runs to resume"),
@@ -424,7 +430,7 @@ impl Engine {
 
     /// Executes `run` here if no executor holds it and a slot is free; otherwise the holder
     /// (or a later sweep) does.
-    async fn launch(&self, tenant: Uuid, run: Uuid) {
+    async fn launch(&self, tenant: Uuid, run: Uuid, fresh: Option<executor::Fresh>) {
         {
             let mut active = self.0.active.lock().expect("active runs");
             if let Some(again) = active.get_mut(&run) {
@@ -451,7 +457,11 @@ impl Engine {
         tokio::spawn(async move {
             let _permit = permit;
             engine.0.metrics.workflow_active(1.0);
-            while engine.executes(tenant, run, &lease, ttl).await {}
+            let mut fresh = fresh;
+            while engine
+                .executes(tenant, run, &lease, ttl, fresh.take())
+                .await
+            {}
             engine.0.metrics.workflow_active(-1.0);
         });
     }
@@ -459,8 +469,15 @@ impl Engine {
     /// One turn of a launched run's executor; `true` when it was launched again meanwhile
     /// and holds the lease again, to look once more. A launch either finds the run active
     /// (and flags it) or finds it gone after its lease was released, so none is lost.
-    async fn executes(&self, tenant: Uuid, run: Uuid, lease: &str, ttl: Duration) -> bool {
-        executor::execute(self, TenantScope::verified(tenant), run, lease, ttl).await;
+    async fn executes(
+        &self,
+        tenant: Uuid,
+        run: Uuid,
+        lease: &str,
+        ttl: Duration,
+        fresh: Option<executor::Fresh>,
+    ) -> bool {
+        executor::execute(self, TenantScope::verified(tenant), run, lease, ttl, fresh).await;
         if self.take_again(run) {
             return true;
         }

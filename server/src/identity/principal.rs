@@ -56,6 +56,18 @@ impl Principal {
             .collect()
     }
 
+    /// The principal a run this principal starts acts as, now: what
+    /// [`Identity::principal_for_run`] reads back later (the same account and roles, never
+    /// beyond what this credential holds, never platform-wide).
+    pub fn for_run(&self, run: Uuid) -> Principal {
+        Principal {
+            permissions: self.effective(),
+            platform_admin: false,
+            credential: Credential::Run { id: run },
+            ..self.clone()
+        }
+    }
+
     /// The permissions the principal holds, as a platform admin holds all of them.
     pub fn effective(&self) -> PermissionSet {
         if self.platform_admin {
