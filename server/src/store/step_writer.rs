@@ -1,5 +1,5 @@
-//! SQLite's writer for workflow steps: one thread with its own connection to the store's
-//! file, committing each step in one transaction it runs itself.
+//! SQLite's writer for workflow steps (and new runs, with their step 0): one thread with its
+//! own connection to the store's file, committing each in one transaction it runs itself.
 //!
 //! Through sqlx every statement is a round trip to the pool's worker thread — a step's commit
 //! (BEGIN, the run's move, its checkpoint, its events, COMMIT) was five, about 90 µs each on
@@ -47,8 +47,41 @@ pub(super) struct Step {
 /// The writer's answer to one step's commit.
 pub(super) type Landing = oneshot::Receiver<Result<bool, StoreError>>;
 
+/// A new run: its row, its step-0 checkpoint and its first event (see
+/// [`super::Store::create_run`]), encoded. Times are the run's own, as its creator returns them.
+pub(super) struct NewRun {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub workflow: Uuid,
+    pub version: i32,
+    pub status: String,
+    pub step: i64,
+    pub state: String,
+    pub next: String,
+    pub waiting_on: String,
+    pub error: Option<String>,
+    pub started_by: Uuid,
+    pub started_in: Uuid,
+    pub scopes: String,
+    pub forked_from: Option<Uuid>,
+    pub parent_run_id: Option<Uuid>,
+    pub depth: i32,
+    pub deadline_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    /// The first event's key and the batch as JSON.
+    pub event: (i64, String),
+}
+
+/// What the writer commits.
+pub(super) enum Work {
+    Run(Box<NewRun>),
+    Step(Box<Step>),
+}
+
 struct Job {
-    step: Step,
+    step: Work,
     done: oneshot::Sender<Result<bool, StoreError>>,
 }
 
@@ -72,7 +105,7 @@ impl StepWriter {
 
     /// Queues `step`'s commit; the receiver answers once it is committed: `true` when the
     /// run moved, `false` when it was not at the step before or not running (nothing written).
-    pub(super) async fn send(&self, step: Step) -> Result<Landing, StoreError> {
+    pub(super) async fn send(&self, step: Work) -> Result<Landing, StoreError> {
         let (done, answer) = oneshot::channel();
         self.queue
             .send(Job { step, done })
@@ -132,15 +165,18 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
 /// The batch's steps in one transaction; whether each moved its run.
 fn commit_all<'a>(
     conn: &mut Connection,
-    steps: impl Iterator<Item = &'a Step>,
+    steps: impl Iterator<Item = &'a Work>,
 ) -> rusqlite::Result<Vec<bool>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Rows are stamped when they commit, not when they were sent: a checkpoint's time is
     // when it became durable. As sqlx writes a `DateTime<Utc>` on SQLite.
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
     let mut moved = Vec::new();
-    for s in steps {
-        moved.push(commit_one(&tx, s, &now)?);
+    for work in steps {
+        moved.push(match work {
+            Work::Step(s) => commit_one(&tx, s, &now)?,
+            Work::Run(run) => insert_run(&tx, run).map(|()| true)?,
+        });
     }
     tx.commit()?;
     Ok(moved)
@@ -188,4 +224,49 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, s: &Step, now: &str) -> rusqlite::
         .execute(params![tenant, run, s.step - 1])?;
     }
     Ok(true)
+}
+
+fn insert_run(tx: &rusqlite::Transaction<'_>, r: &NewRun) -> rusqlite::Result<()> {
+    let blob = |id: &Uuid| id.as_bytes().to_vec();
+    let (id, tenant) = (blob(&r.id), blob(&r.tenant));
+    tx.prepare_cached(
+        "INSERT INTO workflow_runs (id, tenant_id, workflow_id, version, status, step, state, \
+         next, waiting_on, error, started_by, started_in, scopes, forked_from, parent_run_id, \
+         depth, deadline_at, created_at, updated_at, finished_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20)",
+    )?
+    .execute(params![
+        id,
+        tenant,
+        blob(&r.workflow),
+        r.version,
+        r.status,
+        r.step,
+        r.state,
+        r.next,
+        r.waiting_on,
+        r.error,
+        blob(&r.started_by),
+        blob(&r.started_in),
+        r.scopes,
+        r.forked_from.as_ref().map(blob),
+        r.parent_run_id.as_ref().map(blob),
+        r.depth,
+        r.deadline_at,
+        r.created_at,
+        r.updated_at,
+        r.finished_at,
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO workflow_checkpoints (run_id, tenant_id, step, ran, state, outputs, next, created_at) \
+         VALUES (?1, ?2, ?3, '[]', ?4, '{}', ?5, ?6)",
+    )?
+    .execute(params![id, tenant, r.step, r.state, r.next, r.created_at])?;
+    tx.prepare_cached(
+        "INSERT INTO workflow_events (run_id, tenant_id, seq, events, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, tenant, r.event.0, r.event.1, r.created_at])?;
+    Ok(())
 }

@@ -283,6 +283,37 @@ impl Store {
         );
         let started = [EventBatch::started(run)];
         let started = (started[0].seq, Json(&started[..]));
+        if let Some(steps) = &self.steps {
+            let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+            let new = super::step_writer::NewRun {
+                id: run.id,
+                tenant: scope.tenant_id(),
+                workflow: run.workflow_id,
+                version: run.version,
+                status: run.status.clone(),
+                step: run.step,
+                state: json(&run.state.0)?,
+                next: json(&run.next.0)?,
+                waiting_on: json(&run.waiting_on.0)?,
+                error: run.error.clone(),
+                started_by: run.started_by,
+                started_in: run.started_in,
+                scopes: json(&run.scopes.0)?,
+                forked_from: run.forked_from,
+                parent_run_id: run.parent_run_id,
+                depth: run.depth,
+                deadline_at: run.deadline_at.map(time),
+                created_at: time(run.created_at),
+                updated_at: time(run.updated_at),
+                finished_at: run.finished_at.map(time),
+                event: (started.0.unwrap_or_default(), json(started.1.0)?),
+            };
+            let work = super::step_writer::Work::Run(Box::new(new));
+            PendingStep(Pending::Writing(steps.send(work).await?))
+                .landed()
+                .await?;
+            return Ok(());
+        }
         walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query(sqlx::AssertSqlSafe(insert))
                 .bind(run.id).bind(scope.tenant_id()).bind(run.workflow_id).bind(run.version)
@@ -427,7 +458,8 @@ impl Store {
         let batch = EventBatch::of(commit.events);
         if let Some(steps) = &self.steps {
             let step = encode_step(scope, run, commit, &batch)?;
-            return Ok(PendingStep(Pending::Writing(steps.send(step).await?)));
+            let work = super::step_writer::Work::Step(Box::new(step));
+            return Ok(PendingStep(Pending::Writing(steps.send(work).await?)));
         }
         let moved = walled_tx!(self, Wall::of(scope), tx => {
             let moved = sqlx::query(
