@@ -18,6 +18,7 @@ mod executor;
 mod fanout;
 pub mod llm;
 mod nodes;
+mod start;
 pub(crate) use events::Publisher;
 pub use events::channel as events_channel;
 mod subgraph;

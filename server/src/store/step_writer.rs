@@ -19,7 +19,12 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::StoreError;
+use app::api::RunEvent;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{RunRow, StepCommit, StoreError};
+use crate::tenancy::TenantScope;
 
 /// The most steps one transaction takes; more wait for the next.
 const BATCH: usize = 64;
@@ -72,6 +77,73 @@ pub(super) struct NewRun {
     pub finished_at: Option<String>,
     /// The first event's key and the batch as JSON.
     pub event: (i64, String),
+}
+
+impl Step {
+    /// `commit` of run `run`, each value encoded as sqlx encodes it.
+    pub(super) fn of(
+        scope: &TenantScope,
+        run: Uuid,
+        commit: &StepCommit<'_>,
+        batch: &Option<(i64, Json<&[RunEvent]>)>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            tenant: scope.tenant_id(),
+            run,
+            step: commit.step,
+            ran: json(&commit.ran)?,
+            state: json(&commit.state)?,
+            outputs: json(&commit.outputs)?,
+            next: json(&commit.next)?,
+            status: commit.status.as_str(),
+            error: commit.error.map(str::to_owned),
+            clears_writes: commit.clears_writes,
+            events: match batch {
+                Some((seq, events)) => Some((*seq, json(&events.0)?)),
+                None => None,
+            },
+            finishes: commit.status.is_final(),
+        })
+    }
+}
+
+impl NewRun {
+    /// `run` and its first event, each value encoded as sqlx encodes it.
+    pub(super) fn of(
+        scope: &TenantScope,
+        run: &RunRow,
+        started: (Option<i64>, Json<&[RunEvent]>),
+    ) -> Result<Self, StoreError> {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        Ok(Self {
+            id: run.id,
+            tenant: scope.tenant_id(),
+            workflow: run.workflow_id,
+            version: run.version,
+            status: run.status.clone(),
+            step: run.step,
+            state: json(&run.state.0)?,
+            next: json(&run.next.0)?,
+            waiting_on: json(&run.waiting_on.0)?,
+            error: run.error.clone(),
+            started_by: run.started_by,
+            started_in: run.started_in,
+            scopes: json(&run.scopes.0)?,
+            forked_from: run.forked_from,
+            parent_run_id: run.parent_run_id,
+            depth: run.depth,
+            deadline_at: run.deadline_at.map(time),
+            created_at: time(run.created_at),
+            updated_at: time(run.updated_at),
+            finished_at: run.finished_at.map(time),
+            event: (started.0.unwrap_or_default(), json(started.1.0)?),
+        })
+    }
+}
+
+/// JSON text as sqlx's `Json` stores it on SQLite.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(e.into())))
 }
 
 /// What the writer commits.

@@ -284,30 +284,7 @@ impl Store {
         let started = [EventBatch::started(run)];
         let started = (started[0].seq, Json(&started[..]));
         if let Some(steps) = &self.steps {
-            let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-            let new = super::step_writer::NewRun {
-                id: run.id,
-                tenant: scope.tenant_id(),
-                workflow: run.workflow_id,
-                version: run.version,
-                status: run.status.clone(),
-                step: run.step,
-                state: json(&run.state.0)?,
-                next: json(&run.next.0)?,
-                waiting_on: json(&run.waiting_on.0)?,
-                error: run.error.clone(),
-                started_by: run.started_by,
-                started_in: run.started_in,
-                scopes: json(&run.scopes.0)?,
-                forked_from: run.forked_from,
-                parent_run_id: run.parent_run_id,
-                depth: run.depth,
-                deadline_at: run.deadline_at.map(time),
-                created_at: time(run.created_at),
-                updated_at: time(run.updated_at),
-                finished_at: run.finished_at.map(time),
-                event: (started.0.unwrap_or_default(), json(started.1.0)?),
-            };
+            let new = super::step_writer::NewRun::of(scope, run, started)?;
             let work = super::step_writer::Work::Run(Box::new(new));
             PendingStep(Pending::Writing(steps.send(work).await?))
                 .landed()
@@ -457,7 +434,7 @@ impl Store {
         let finished = commit.status.is_final().then_some(now);
         let batch = EventBatch::of(commit.events);
         if let Some(steps) = &self.steps {
-            let step = encode_step(scope, run, commit, &batch)?;
+            let step = super::step_writer::Step::of(scope, run, commit, &batch)?;
             let work = super::step_writer::Work::Step(Box::new(step));
             return Ok(PendingStep(Pending::Writing(steps.send(work).await?)));
         }
@@ -546,37 +523,6 @@ impl Store {
         });
         Ok(rows)
     }
-}
-
-/// `commit` as the SQLite step writer takes it, each value encoded as sqlx encodes it.
-fn encode_step(
-    scope: &TenantScope,
-    run: Uuid,
-    commit: &StepCommit<'_>,
-    batch: &Option<(i64, Json<&[RunEvent]>)>,
-) -> Result<super::step_writer::Step, StoreError> {
-    Ok(super::step_writer::Step {
-        tenant: scope.tenant_id(),
-        run,
-        step: commit.step,
-        ran: json(&commit.ran)?,
-        state: json(&commit.state)?,
-        outputs: json(&commit.outputs)?,
-        next: json(&commit.next)?,
-        status: commit.status.as_str(),
-        error: commit.error.map(str::to_owned),
-        clears_writes: commit.clears_writes,
-        events: match batch {
-            Some((seq, events)) => Some((*seq, json(&events.0)?)),
-            None => None,
-        },
-        finishes: commit.status.is_final(),
-    })
-}
-
-/// JSON text as sqlx's `Json` stores it on SQLite.
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(e.into())))
 }
 
 const ADD_VERSION: &str = "INSERT INTO workflow_versions \
