@@ -127,9 +127,10 @@ async fn drive(
     // Results of this step recorded before a crash or by a decision (a run just created
     // has none).
     let mut writes: BTreeMap<String, Write> = BTreeMap::new();
-    let recorded = match fresh_start {
-        true => Vec::new(),
-        false => inner.store.step_writes(scope, id, run.step).await?,
+    let recorded = if fresh_start {
+        Vec::new()
+    } else {
+        inner.store.step_writes(scope, id, run.step).await?
     };
     for (node, write) in recorded {
         // `{node}[{index}]`: a map's item, read by the map itself.
@@ -142,11 +143,13 @@ async fn drive(
     }
     let metrics = &inner.metrics;
     loop {
-        let ahead = writes.is_empty() && ahead::may_run_ahead(&graph, &run.next.0);
-        if (!ahead || lost.load(Ordering::Relaxed)) && !landings.settle(&events, metrics).await? {
+        if lost.load(Ordering::Relaxed) {
+            // What was sent may still land; its events go out with it.
+            landings.settle(&events, metrics).await?;
             return Ok(());
         }
-        if lost.load(Ordering::Relaxed) {
+        let ahead = writes.is_empty() && ahead::may_run_ahead(&graph, &run.next.0);
+        if !ahead && !landings.settle(&events, metrics).await? {
             return Ok(());
         }
         events.hold(!landings.is_empty());

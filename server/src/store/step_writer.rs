@@ -146,6 +146,10 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(sqlx::Error::Encode(e.into())))
 }
 
+/// A batch of a run's events (as `run_events::ADD_EVENTS`, with SQLite's own placeholders).
+const ADD_EVENTS: &str = "INSERT INTO workflow_events (run_id, tenant_id, seq, events, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5)";
+
 /// What the writer commits.
 pub(super) enum Work {
     Run(Box<NewRun>),
@@ -284,11 +288,8 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, s: &Step, now: &str) -> rusqlite::
     )?
     .execute(params![run, tenant, s.step, s.ran, s.state, s.outputs, s.next, now])?;
     if let Some((seq, events)) = &s.events {
-        tx.prepare_cached(
-            "INSERT INTO workflow_events (run_id, tenant_id, seq, events, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![run, tenant, seq, events, now])?;
+        tx.prepare_cached(ADD_EVENTS)?
+            .execute(params![run, tenant, seq, events, now])?;
     }
     if s.clears_writes {
         tx.prepare_cached(
@@ -336,10 +337,12 @@ fn insert_run(tx: &rusqlite::Transaction<'_>, r: &NewRun) -> rusqlite::Result<()
          VALUES (?1, ?2, ?3, '[]', ?4, '{}', ?5, ?6)",
     )?
     .execute(params![id, tenant, r.step, r.state, r.next, r.created_at])?;
-    tx.prepare_cached(
-        "INSERT INTO workflow_events (run_id, tenant_id, seq, events, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![id, tenant, r.event.0, r.event.1, r.created_at])?;
+    tx.prepare_cached(ADD_EVENTS)?.execute(params![
+        id,
+        tenant,
+        r.event.0,
+        r.event.1,
+        r.created_at
+    ])?;
     Ok(())
 }
