@@ -11,6 +11,9 @@
 //! returns only after its own record is committed, so nothing audited is ever acknowledged
 //! before it is durable, and a caller that goes away does not take its record with it (the
 //! writer owns it).
+//!
+//! On a SQLite file this task is bypassed: appends go to the store's writer thread, which
+//! commits them on a connection of its own (`sqlite_audit`), with the same guarantees.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +24,7 @@ use uuid::Uuid;
 
 use super::audit::AuditRow;
 use super::audit_index::SearchIndex;
+use super::step_writer::StepWriter;
 use super::wall::{Wall, walled_tx};
 use super::{Db, StoreError};
 
@@ -43,6 +47,9 @@ struct Append {
 #[derive(Clone, Debug)]
 pub(super) struct AuditWriter {
     queue: mpsc::Sender<Append>,
+    /// SQLite's writer thread, when the store is a file: appends go there instead, one
+    /// message each, and share its group commits (`sqlite_audit`).
+    sqlite: Option<StepWriter>,
 }
 
 /// What the writer task needs of the store: its pool (named `db` for the wall macros).
@@ -80,7 +87,7 @@ impl Target {
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
-    pub(super) fn start(db: Db, search: Option<SearchIndex>) -> Self {
+    pub(super) fn start(db: Db, search: Option<SearchIndex>, sqlite: Option<StepWriter>) -> Self {
         let (queue, appends) = mpsc::channel(QUEUE);
         tokio::spawn(write(
             Target {
@@ -90,7 +97,7 @@ impl AuditWriter {
             },
             appends,
         ));
-        Self { queue }
+        Self { queue, sqlite }
     }
 
     /// Whether any store still holds this writer (for tasks that should end with it).
@@ -105,6 +112,9 @@ impl AuditWriter {
         tenant_id: Uuid,
         build: Build,
     ) -> Result<AuditRow, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.audit(tenant_id, build).await;
+        }
         let (done, committed) = oneshot::channel();
         let append = Append {
             tenant_id,

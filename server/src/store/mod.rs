@@ -17,6 +17,7 @@ mod oauth;
 mod policies;
 mod roles;
 mod run_events;
+mod sqlite_audit;
 mod step_writer;
 mod tenants;
 mod tokens;
@@ -94,7 +95,8 @@ pub struct Store {
     audit: audit_writer::AuditWriter,
     /// SQLite's free-text audit index, in a file of its own (`audit_index`).
     search: Option<audit_index::SearchIndex>,
-    /// SQLite's writer of workflow steps (`step_writer`); PostgreSQL commits them on the pool.
+    /// SQLite's writer of workflow steps and audit records (`step_writer`); PostgreSQL commits
+    /// them on the pool.
     steps: Option<step_writer::StepWriter>,
 }
 
@@ -110,18 +112,20 @@ impl Store {
             Some(file) => Some(audit_index::SearchIndex::open(file).await?),
             None => None,
         };
-        let audit = audit_writer::AuditWriter::start(db.clone(), search.clone());
+        // A file only: an in-memory database is the pool's own and no other connection's.
+        let steps = match &store_file {
+            Some(file) if file.exists() => {
+                Some(step_writer::StepWriter::start(file, search.clone())?)
+            }
+            _ => None,
+        };
+        let audit = audit_writer::AuditWriter::start(db.clone(), search.clone(), steps.clone());
         if let Db::Sqlite(pool) = &db {
             checkpoint::spawn(pool.clone(), audit.alive());
         }
         if let Some(search) = &search {
             search.spawn_indexer(audit.alive());
         }
-        // A file only: an in-memory database is the pool's own and no other connection's.
-        let steps = match &store_file {
-            Some(file) if file.exists() => Some(step_writer::StepWriter::start(file)?),
-            _ => None,
-        };
         Ok(Self {
             db,
             audit,

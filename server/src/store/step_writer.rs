@@ -1,5 +1,6 @@
-//! SQLite's writer for workflow steps (and new runs, with their step 0): one thread with its
-//! own connection to the store's file, committing each in one transaction it runs itself.
+//! SQLite's writer for workflow steps (and new runs, with their step 0) and for audit records
+//! (`sqlite_audit`): one thread with its own connection to the store's file, committing each
+//! in one transaction it runs itself.
 //!
 //! Through sqlx every statement is a round trip to the pool's worker thread — a step's commit
 //! (BEGIN, the run's move, its checkpoint, its events, COMMIT) was five, about 90 µs each on
@@ -23,7 +24,10 @@ use app::api::RunEvent;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{RunRow, StepCommit, StoreError};
+use super::audit::AuditRow;
+use super::audit_index::SearchIndex;
+use super::audit_writer::Build;
+use super::{RunRow, StepCommit, StoreError, sqlite_audit};
 use crate::tenancy::TenantScope;
 
 /// The most steps one transaction takes; more wait for the next.
@@ -154,11 +158,44 @@ const ADD_EVENTS: &str = "INSERT INTO workflow_events (run_id, tenant_id, seq, e
 pub(super) enum Work {
     Run(Box<NewRun>),
     Step(Box<Step>),
+    /// A record for a tenant's audit chain (`sqlite_audit`).
+    Audit(Uuid, Build),
+}
+
+/// What committing one [`Work`] did.
+enum Done {
+    /// Whether the run moved (a new run always does).
+    Moved(bool),
+    Audited(Box<AuditRow>),
+}
+
+/// Who waits for one [`Work`]'s commit.
+enum Reply {
+    Moved(oneshot::Sender<Result<bool, StoreError>>),
+    Audited(oneshot::Sender<Result<AuditRow, StoreError>>),
+}
+
+impl Reply {
+    fn answer(self, result: Result<Done, StoreError>) {
+        // Each kind of work is answered with its own kind of outcome (`commit_work`).
+        // A waiter that went away has nobody to tell.
+        match self {
+            Reply::Moved(to) => {
+                let _ = to.send(result.map(|d| matches!(d, Done::Moved(true))));
+            }
+            Reply::Audited(to) => {
+                let _ = to.send(result.and_then(|done| match done {
+                    Done::Audited(row) => Ok(*row),
+                    Done::Moved(_) => Err(StoreError::StepWriterGone),
+                }));
+            }
+        }
+    }
 }
 
 struct Job {
-    step: Work,
-    done: oneshot::Sender<Result<bool, StoreError>>,
+    work: Work,
+    reply: Reply,
 }
 
 /// The sending side; the thread ends when the last store clone drops it.
@@ -168,13 +205,14 @@ pub(super) struct StepWriter {
 }
 
 impl StepWriter {
-    /// Opens a connection to `file` (already migrated) and starts the writer's thread.
-    pub(super) fn start(file: &Path) -> Result<Self, StoreError> {
+    /// Opens a connection to `file` (already migrated) and starts the writer's thread; it
+    /// tells `search` of the audit records it commits.
+    pub(super) fn start(file: &Path, search: Option<SearchIndex>) -> Result<Self, StoreError> {
         let conn = open(file).map_err(StoreError::Sqlite)?;
         let (queue, jobs) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
-            .name("sqlite-steps".into())
-            .spawn(move || run(conn, jobs))
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, jobs, search))
             // The system would not start a thread: there is no writer to speak of.
             .map_err(|_| StoreError::StepWriterGone)?;
         Ok(Self { queue })
@@ -185,10 +223,26 @@ impl StepWriter {
     pub(super) async fn send(&self, step: Work) -> Result<Landing, StoreError> {
         let (done, answer) = oneshot::channel();
         self.queue
-            .send(Job { step, done })
+            .send(Job {
+                work: step,
+                reply: Reply::Moved(done),
+            })
             .await
             .map_err(|_| StoreError::StepWriterGone)?;
         Ok(answer)
+    }
+
+    /// Appends `build`'s record to `tenant`'s audit chain; answers once it is committed.
+    pub(super) async fn audit(&self, tenant: Uuid, build: Build) -> Result<AuditRow, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Job {
+                work: Work::Audit(tenant, build),
+                reply: Reply::Audited(done),
+            })
+            .await
+            .map_err(|_| StoreError::StepWriterGone)?;
+        answer.await.map_err(|_| StoreError::StepWriterGone)?
     }
 }
 
@@ -205,8 +259,8 @@ fn open(file: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(BATCH);
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, search: Option<SearchIndex>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
         while batch.len() < BATCH {
@@ -215,48 +269,60 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match commit_all(&mut conn, batch.iter().map(|j| &j.step)) {
-            Ok(moved) => {
-                for (job, moved) in batch.drain(..).zip(moved) {
-                    let _ = job.done.send(Ok(moved));
+        let audited = batch
+            .iter()
+            .filter(|j| matches!(j.work, Work::Audit(..)))
+            .count();
+        match commit_all(&mut conn, batch.iter().map(|j| &j.work)) {
+            Ok(done) => {
+                for (job, done) in batch.drain(..).zip(done) {
+                    job.reply.answer(Ok(done));
+                }
+                if let Some(search) = search.as_ref().filter(|_| audited > 0) {
+                    search.committed(audited);
                 }
             }
             Err(error) if batch.len() == 1 => {
                 if let Some(job) = batch.pop() {
-                    let _ = job.done.send(Err(StoreError::Sqlite(error)));
+                    job.reply.answer(Err(StoreError::Sqlite(error)));
                 }
             }
-            // One step's failure must not fail the others: each on its own.
+            // One job's failure must not fail the others: each on its own.
             Err(_) => {
                 for job in batch.drain(..) {
-                    let result = commit_all(&mut conn, std::iter::once(&job.step))
-                        .map(|moved| moved[0])
-                        .map_err(StoreError::Sqlite);
-                    let _ = job.done.send(result);
+                    let result = commit_all(&mut conn, std::iter::once(&job.work));
+                    if let (Some(search), Ok(_), Work::Audit(..)) = (&search, &result, &job.work) {
+                        search.committed(1);
+                    }
+                    let result = result.map_err(StoreError::Sqlite);
+                    job.reply.answer(result.map(|mut done| done.remove(0)));
                 }
             }
         }
     }
 }
 
-/// The batch's steps in one transaction; whether each moved its run.
+/// The batch's work in one transaction; what each did.
 fn commit_all<'a>(
     conn: &mut Connection,
-    steps: impl Iterator<Item = &'a Work>,
-) -> rusqlite::Result<Vec<bool>> {
+    work: impl Iterator<Item = &'a Work>,
+) -> rusqlite::Result<Vec<Done>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Rows are stamped when they commit, not when they were sent: a checkpoint's time is
     // when it became durable. As sqlx writes a `DateTime<Utc>` on SQLite.
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    let mut moved = Vec::new();
-    for work in steps {
-        moved.push(match work {
-            Work::Step(s) => commit_one(&tx, s, &now)?,
-            Work::Run(run) => insert_run(&tx, run).map(|()| true)?,
+    let mut done = Vec::new();
+    for work in work {
+        done.push(match work {
+            Work::Step(s) => Done::Moved(commit_one(&tx, s, &now)?),
+            Work::Run(run) => insert_run(&tx, run).map(|()| Done::Moved(true))?,
+            Work::Audit(tenant, build) => {
+                Done::Audited(Box::new(sqlite_audit::append(&tx, *tenant, build)?))
+            }
         });
     }
     tx.commit()?;
-    Ok(moved)
+    Ok(done)
 }
 
 fn commit_one(tx: &rusqlite::Transaction<'_>, s: &Step, now: &str) -> rusqlite::Result<bool> {
