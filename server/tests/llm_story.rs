@@ -341,6 +341,10 @@ async fn answers(server: &TestServer, t: &str) {
     let url = server.url(&format!("/api/v1/tenants/{t}/llm-usage?run_id={run}"));
     let usage = get_json(&server.client, &url).await;
     assert_eq!(usage["by_model"][0]["requests"], 1, "{usage}");
+    assert_eq!(
+        usage["by_model"][0]["estimated_requests"], 1,
+        "the usage says the count is ours: {usage}"
+    );
     assert_eq!(usage["used"], output["usage"], "{usage} {output}");
 
     // A map asks once per item, two at a time, the answers in the list's order.
@@ -367,6 +371,14 @@ async fn answers(server: &TestServer, t: &str) {
     let url = server.url(&format!("/api/v1/tenants/{t}/llm-usage?run_id={run}"));
     let usage = get_json(&server.client, &url).await;
     assert_eq!(usage["by_model"][0]["requests"], 3, "{usage}");
+    let ours = traces
+        .iter()
+        .filter(|t| t["usage_estimated"] == true)
+        .count();
+    assert_eq!(
+        usage["by_model"][0]["estimated_requests"], ours,
+        "{usage} {traces:?}"
+    );
 }
 
 fn agent(tool_choice: &str) -> Value {

@@ -158,6 +158,11 @@ pub struct ModelUsage {
     pub provider: String,
     pub model: String,
     pub requests: u64,
+    /// Of those, the requests whose tokens the provider did not report: counted by
+    /// Switchyard's estimate (a streamed answer: a token per streamed piece, the prompt at four
+    /// characters a token), or as zero where there was nothing to count.
+    #[serde(default)]
+    pub estimated_requests: u64,
     #[serde(flatten)]
     pub tokens: TokenCount,
 }

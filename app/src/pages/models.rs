@@ -320,11 +320,19 @@ fn Usage(tenant: Uuid, usage: LlmUsage, reload: RwSignal<u32>) -> impl IntoView 
             <table class="table" aria-label="Usage by model">
                 <thead><tr><th>"Provider"</th><th>"Model"</th><th>"Requests"</th><th>"Prompt"</th><th>"Completion"</th></tr></thead>
                 <tbody>
-                    {usage.by_model.into_iter().map(|m| view! {
-                        <tr>
-                            <td>{m.provider}</td><td>{m.model}</td><td>{m.requests}</td>
-                            <td>{m.tokens.prompt_tokens}</td><td>{m.tokens.completion_tokens}</td>
-                        </tr>
+                    {usage.by_model.into_iter().map(|m| {
+                        // Counts the provider did not report are ours: say how many.
+                        let requests = match m.estimated_requests {
+                            0 => m.requests.to_string(),
+                            n => format!("{} ({n} estimated)", m.requests),
+                        };
+                        view! {
+                            <tr>
+                                <td>{m.provider}</td><td>{m.model}</td>
+                                <td title="Requests; estimated: tokens counted by Switchyard because the provider reported none">{requests}</td>
+                                <td>{m.tokens.prompt_tokens}</td><td>{m.tokens.completion_tokens}</td>
+                            </tr>
+                        }
                     }).collect_view()}
                 </tbody>
             </table>

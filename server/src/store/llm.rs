@@ -66,6 +66,8 @@ pub struct UsageRecord<'a> {
     pub run_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub tokens: TokenCount,
+    /// The counts are ours, not the provider's (see [`app::api::ModelUsage`]).
+    pub estimated: bool,
 }
 
 fn flavor_text(flavor: LlmFlavor) -> &'static str {
@@ -199,12 +201,13 @@ impl Store {
         walled!(self, Wall::of(scope), pool => {
             sqlx::query(
                 "INSERT INTO llm_usage (id, tenant_id, provider, model, purpose, run_id, user_id, \
-                 prompt_tokens, completion_tokens, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 prompt_tokens, completion_tokens, at, estimated) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(record.provider).bind(record.model)
             .bind(record.purpose).bind(record.run_id).bind(record.user_id)
             .bind(tokens(record.tokens.prompt_tokens)).bind(tokens(record.tokens.completion_tokens))
-            .bind(Utc::now())
+            .bind(Utc::now()).bind(record.estimated)
             .execute(pool).await?.rows_affected()
         });
         Ok(())
@@ -219,10 +222,11 @@ impl Store {
         since: Option<DateTime<Utc>>,
         run_id: Option<Uuid>,
     ) -> Result<Vec<ModelUsage>, StoreError> {
-        let rows: Vec<(String, String, i64, i64, i64)> = walled!(self, Wall::of(scope), pool => {
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = walled!(self, Wall::of(scope), pool => {
             sqlx::query_as(
                 "SELECT provider, model, COUNT(*), CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) FROM llm_usage \
+                 CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN estimated THEN 1 ELSE 0 END), 0) AS BIGINT) FROM llm_usage \
                  WHERE tenant_id = $1 AND ($2 IS NULL OR at >= $2) AND ($3 IS NULL OR run_id = $3) \
                  GROUP BY provider, model ORDER BY provider, model",
             )
@@ -232,10 +236,11 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(provider, model, requests, prompt, completion)| ModelUsage {
+                |(provider, model, requests, prompt, completion, estimated)| ModelUsage {
                     provider,
                     model,
                     requests: count(requests),
+                    estimated_requests: count(estimated),
                     tokens: TokenCount {
                         prompt_tokens: count(prompt),
                         completion_tokens: count(completion),

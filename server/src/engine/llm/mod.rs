@@ -78,6 +78,16 @@ pub struct Purpose {
     pub user_id: Option<Uuid>,
 }
 
+/// A request's tokens, and whose count they are.
+enum Counted {
+    /// The provider's own.
+    Reported(TokenCount),
+    /// Ours: the provider streamed its answer and reported nothing (`client`).
+    Estimated(TokenCount),
+    /// Nobody's: nothing to count from, so zero.
+    Unreported,
+}
+
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Llm(Arc<Inner>);
@@ -246,8 +256,12 @@ impl Llm {
         self.0.metrics.llm_request(kind, outcome, started.elapsed());
         let completion = answer?;
         let model = completion.model.as_deref().unwrap_or(&endpoint.model);
-        self.count(scope, endpoint, model, purpose, completion.usage)
-            .await?;
+        let counted = match completion.usage {
+            Some(tokens) if completion.usage_estimated => Counted::Estimated(tokens),
+            Some(tokens) => Counted::Reported(tokens),
+            None => Counted::Unreported,
+        };
+        self.count(scope, endpoint, model, purpose, counted).await?;
         Ok(completion)
     }
 
@@ -274,21 +288,27 @@ impl Llm {
             .llm_request("embed", outcome, started.elapsed());
         let (vectors, usage) = answer?;
         let model = endpoint.embedding_model.as_deref().unwrap_or_default();
-        self.count(scope, endpoint, model, purpose, usage).await?;
+        let counted = usage.map_or(Counted::Unreported, Counted::Reported);
+        self.count(scope, endpoint, model, purpose, counted).await?;
         Ok(vectors)
     }
 
     /// Records what a request used. A provider that reports no usage is counted as zero
-    /// tokens, one request: the budget cannot see what the provider does not say.
+    /// tokens, one request: the budget cannot see what the provider does not say. Either
+    /// way a count that is not the provider's is marked so in the usage it adds to.
     async fn count(
         &self,
         scope: &TenantScope,
         endpoint: &Endpoint,
         model: &str,
         purpose: Purpose,
-        usage: Option<TokenCount>,
+        counted: Counted,
     ) -> Result<(), LlmError> {
-        let tokens = usage.unwrap_or_default();
+        let (tokens, estimated) = match counted {
+            Counted::Reported(tokens) => (tokens, false),
+            Counted::Estimated(tokens) => (tokens, true),
+            Counted::Unreported => (TokenCount::default(), true),
+        };
         self.0.metrics.llm_tokens("prompt", tokens.prompt_tokens);
         self.0
             .metrics
@@ -300,6 +320,7 @@ impl Llm {
             run_id: purpose.run_id,
             user_id: purpose.user_id,
             tokens,
+            estimated,
         };
         self.0.store.record_llm_usage(scope, &record).await?;
         Ok(())
