@@ -3,8 +3,8 @@
 //! one trace whose id is the run's id, and the tool call carries that trace to its Streamable
 //! HTTP upstream (the Python SDK) as `traceparent`, in `_meta` and as an HTTP header, naming
 //! the tool call's span as parent. A caller's own trace continues through the gateway: a
-//! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint. A caller's own trace continues through the gateway: a
-//! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint.
+//! `traceparent` header on the REST API, `_meta.traceparent` on the MCP endpoint (tool calls,
+//! resource reads and prompts alike).
 
 mod common;
 
@@ -192,9 +192,52 @@ async fn a_run_is_one_trace_carried_to_its_http_upstream() {
         upstream_parent.starts_with(&format!("00-{other}-")),
         "{seen}"
     );
-    // The receiver has the gateway's spans in both callers' traces, under their spans.
+    // A resource read and a prompt get continue the client's trace the same way.
+    let read_trace = "6df92f3577b34da6a3ce929d0e0e4738";
+    let get_trace = "7ef92f3577b34da6a3ce929d0e0e4739";
+    let uri = "switchyard://tr/trace://context/here";
+    for (trace, method, name, params) in [
+        (read_trace, "resources/read", uri, json!({ "uri": uri })),
+        (
+            get_trace,
+            "prompts/get",
+            "tr.trace_prompt",
+            json!({ "name": "tr.trace_prompt" }),
+        ),
+    ] {
+        let mut meta = common::mcp::meta_2026();
+        meta["traceparent"] = json!(format!("00-{trace}-20f067aa0ba902b7-01"));
+        let mut params = params;
+        params["_meta"] = meta;
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", method),
+            ("mcp-name", name),
+        ];
+        let body = json!({ "jsonrpc": "2.0", "id": 2, "method": method, "params": params });
+        let r = common::mcp::post(&reqwest::Client::new(), &endpoint, &headers, &body).await;
+        assert_eq!(r.status, StatusCode::OK, "{method}: {}", r.body);
+        let text = match method {
+            "resources/read" => &r.body["result"]["contents"][0]["text"],
+            _ => &r.body["result"]["messages"][0]["content"]["text"],
+        };
+        let seen: Value = serde_json::from_str(text.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{method}: {e}: {}", r.body));
+        for (place, parent) in [
+            ("_meta", &seen["meta_traceparent"]),
+            ("header", &seen["header_traceparent"]),
+        ] {
+            let parent = parent.as_str().unwrap_or_default();
+            assert!(
+                parent.starts_with(&format!("00-{trace}-")),
+                "{method}: the upstream's {place} names the client's trace: {seen}"
+            );
+        }
+    }
+    // The receiver has the gateway's spans in each caller's trace, under its span.
     let mut continued = std::collections::HashMap::<&str, Value>::new();
-    while continued.len() < 2 {
+    while continued.len() < 4 {
         let span = tokio::time::timeout(Duration::from_secs(30), spans.recv())
             .await
             .unwrap_or_else(|_| panic!("continued spans not received in 30 s: {continued:?}"))
@@ -206,11 +249,19 @@ async fn a_run_is_one_trace_carried_to_its_http_upstream() {
             (Some("mcp.tools_call"), Some(t)) if t == other => {
                 continued.insert("mcp", span);
             }
+            (Some("mcp.resources_read"), Some(t)) if t == read_trace => {
+                continued.insert("read", span);
+            }
+            (Some("mcp.prompts_get"), Some(t)) if t == get_trace => {
+                continued.insert("get", span);
+            }
             _ => {}
         }
     }
     assert_eq!(continued["rest"]["parent_span_id"], "00f067aa0ba902b7");
     assert_eq!(continued["mcp"]["parent_span_id"], "10f067aa0ba902b7");
+    assert_eq!(continued["read"]["parent_span_id"], "20f067aa0ba902b7");
+    assert_eq!(continued["get"]["parent_span_id"], "20f067aa0ba902b7");
 }
 
 /// What `trace_context` reported, from an MCP tool result (its text is JSON).

@@ -387,17 +387,8 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
-        // The client's trace continues through the call (SEP-414 `_meta.traceparent`).
         let span = tracing::info_span!("mcp.tools_call", tool = %request.name);
-        // rmcp moves the request's `_meta` into the context.
-        let meta = &context.meta;
-        let parent = (meta.get_traceparent())
-            .or_else(|| rmcp::model::RequestParamsMeta::traceparent(&request));
-        if let Some(parent) = parent {
-            let state = (meta.get_tracestate())
-                .or_else(|| rmcp::model::RequestParamsMeta::tracestate(&request));
-            crate::telemetry::otel::continue_trace(&span, parent, state);
-        }
+        continue_trace(&span, &context, &request);
         let echo = Resend {
             responses: request.input_responses,
             state: request.request_state,
@@ -440,6 +431,8 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
+        let span = tracing::info_span!("mcp.resources_read", uri = %request.uri);
+        continue_trace(&span, &context, &request);
         let echo = Resend {
             responses: request.input_responses,
             state: request.request_state,
@@ -449,6 +442,7 @@ impl ServerHandler for McpServer {
         let read = self
             .gateway
             .read_resource(&as_caller, &request.uri, control);
+        let read = tracing::Instrument::instrument(read, span);
         let (read, asked) = downstream.serve(self.level(&context), Box::pin(read)).await;
         self.record_asks(&caller, "resource", &request.uri, asked)
             .await;
@@ -532,6 +526,8 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, McpError> {
         let caller = caller_of(&context.extensions)?;
         let _tracked = self.track(&context);
+        let span = tracing::info_span!("mcp.prompts_get", prompt = %request.name);
+        continue_trace(&span, &context, &request);
         let echo = Resend {
             responses: request.input_responses,
             state: request.request_state,
@@ -542,6 +538,7 @@ impl ServerHandler for McpServer {
         let get = self
             .gateway
             .get_prompt(&as_caller, &request.name, arguments, control);
+        let get = tracing::Instrument::instrument(get, span);
         let (got, asked) = downstream.serve(self.level(&context), Box::pin(get)).await;
         self.record_asks(&caller, "prompt", &request.name, asked)
             .await;
@@ -549,6 +546,21 @@ impl ServerHandler for McpServer {
             Answer::Complete(result) => Ok(GetPromptResponse::Complete(result)),
             Answer::InputRequired(asked) => Ok(GetPromptResponse::InputRequired(asked)),
         }
+    }
+}
+
+/// Makes `span` continue the client's trace, when its request carries one (SEP-414
+/// `_meta.traceparent`, `_meta.tracestate`). rmcp moves the request's `_meta` into the
+/// context; the parameters are read too, should it stay there.
+fn continue_trace(
+    span: &tracing::Span,
+    context: &RequestContext<RoleServer>,
+    params: &impl rmcp::model::RequestParamsMeta,
+) {
+    let meta = &context.meta;
+    if let Some(parent) = meta.get_traceparent().or_else(|| params.traceparent()) {
+        let state = meta.get_tracestate().or_else(|| params.tracestate());
+        crate::telemetry::otel::continue_trace(span, parent, state);
     }
 }
 
