@@ -114,6 +114,9 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
     let live = Live::new();
     run_live::follow(tenant, run, live);
     let reload = RwSignal::new(0u32);
+    // The checkpoint the user opened; `None`: the latest. Kept here, not in `Trace`, which
+    // is drawn again each time the run moves: an opened checkpoint stays open.
+    let chosen = RwSignal::new(None::<i64>);
     let details = Resource::new(move || (live.moved.get(), reload.get()), {
         let api = api.clone();
         move |_| {
@@ -136,7 +139,7 @@ fn RunTrace(tenant: Uuid, run: Uuid) -> impl IntoView {
                 {move || details.get().map(|result| match result {
                     Ok((run, checkpoints, definition)) => {
                         let running = live.running.into();
-                        view! { <Trace run checkpoints definition reload running/> }.into_any()
+                        view! { <Trace run checkpoints definition reload running chosen/> }.into_any()
                     }
                     Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
                 })}
@@ -154,6 +157,8 @@ fn Trace(
     reload: RwSignal<u32>,
     /// The nodes running now, as the run's events tell.
     running: Signal<Vec<String>>,
+    /// The checkpoint opened; `None`: the latest.
+    chosen: RwSignal<Option<i64>>,
 ) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let problem = RwSignal::new(None::<Problem>);
@@ -167,7 +172,8 @@ fn Trace(
         Some(Err(p)) => problem.set(Some(p)),
         None => {}
     });
-    let chosen = RwSignal::new(checkpoints.last().map(|c| c.step));
+    let latest = checkpoints.last().map(|c| c.step);
+    let shown = move || chosen.get().or(latest);
     // The nodes running now; between steps, those of the next one.
     let next = if run.status.is_final() {
         Vec::new()
@@ -188,7 +194,7 @@ fn Trace(
         .map(|c| {
             let step = c.step;
             let ran = if c.ran.is_empty() { "start".to_owned() } else { c.ran.join(", ") };
-            let class = move || if chosen.get() == Some(step) { "chosen" } else { "" };
+            let class = move || if shown() == Some(step) { "chosen" } else { "" };
             view! {
                 <li class=class data-step=step>
                     <button type="button" on:click=move |_| chosen.set(Some(step))>{format!("step {step}: {ran}")}</button>
@@ -198,7 +204,7 @@ fn Trace(
         })
         .collect_view();
     let at_step = move || {
-        let step = chosen.get()?;
+        let step = shown()?;
         let c = checkpoints.iter().find(|c| c.step == step)?.clone();
         Some(view! { <CheckpointView run=id tenant checkpoint=c/> })
     };
