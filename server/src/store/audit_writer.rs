@@ -13,7 +13,8 @@
 //! writer owns it).
 //!
 //! On a SQLite file this task is bypassed: appends go to the store's writer thread, which
-//! commits them on a connection of its own (`sqlite_audit`), with the same guarantees.
+//! commits them on a connection of its own (`sqlite_audit`), with the same guarantees. The
+//! task still runs there, idle: its queue is what `alive` tells the store's other tasks by.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -30,7 +30,7 @@ use super::audit_writer::Build;
 use super::{RunRow, StepCommit, StoreError, sqlite_audit};
 use crate::tenancy::TenantScope;
 
-/// The most steps one transaction takes; more wait for the next.
+/// The most jobs (steps, runs, audit records) one transaction takes; more wait for the next.
 const BATCH: usize = 64;
 /// Steps queued at most before callers wait for room.
 const QUEUE: usize = 1024;
@@ -177,7 +177,7 @@ enum Reply {
 
 impl Reply {
     fn answer(self, result: Result<Done, StoreError>) {
-        // Each kind of work is answered with its own kind of outcome (`commit_work`).
+        // Each kind of work is answered with its own kind of outcome (`commit_all`).
         // A waiter that went away has nobody to tell.
         match self {
             Reply::Moved(to) => {
@@ -222,27 +222,20 @@ impl StepWriter {
     /// run moved, `false` when it was not at the step before or not running (nothing written).
     pub(super) async fn send(&self, step: Work) -> Result<Landing, StoreError> {
         let (done, answer) = oneshot::channel();
-        self.queue
-            .send(Job {
-                work: step,
-                reply: Reply::Moved(done),
-            })
-            .await
-            .map_err(|_| StoreError::StepWriterGone)?;
+        self.queue(step, Reply::Moved(done)).await?;
         Ok(answer)
     }
 
     /// Appends `build`'s record to `tenant`'s audit chain; answers once it is committed.
     pub(super) async fn audit(&self, tenant: Uuid, build: Build) -> Result<AuditRow, StoreError> {
         let (done, answer) = oneshot::channel();
-        self.queue
-            .send(Job {
-                work: Work::Audit(tenant, build),
-                reply: Reply::Audited(done),
-            })
-            .await
-            .map_err(|_| StoreError::StepWriterGone)?;
+        self.queue(Work::Audit(tenant, build), Reply::Audited(done))
+            .await?;
         answer.await.map_err(|_| StoreError::StepWriterGone)?
+    }
+
+    async fn queue(&self, work: Work, reply: Reply) -> Result<(), StoreError> {
+        (self.queue.send(Job { work, reply }).await).map_err(|_| StoreError::StepWriterGone)
     }
 }
 
