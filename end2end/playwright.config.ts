@@ -21,6 +21,8 @@ function server(name: string, port: number, databaseUrl?: string) {
       SWITCHYARD_SITE__ROOT: siteRoot,
       SWITCHYARD_LOG__FORMAT: "pretty",
       SWITCHYARD_LOG__FILTER: "warn",
+      // Specs count what their tenants offer; builtin.spec.ts adds the built-in servers.
+      SWITCHYARD_TOOLS__BUILTIN_FOR_NEW_TENANTS: "[]",
       SWITCHYARD_BOOTSTRAP__ADMIN_PASSWORD: "e2e-admin-password",
       // Every test signs in afresh; the default of 5 a minute per account is for people.
       SWITCHYARD_AUTH__LOGIN_ATTEMPTS_PER_MINUTE: "1000",

@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod tools;
 pub mod vault;
 
 use std::future::Future;
@@ -96,7 +97,7 @@ impl AppState {
         let settings = Arc::new(settings);
         let store =
             Store::open(&settings.database_url(), settings.database.max_connections).await?;
-        identity::bootstrap(&store, &settings.bootstrap).await?;
+        let first_tenant = identity::bootstrap(&store, &settings.bootstrap).await?;
         store.ensure_builtin_roles(None).await?;
         let kv = Kv::open(&settings.redis.url, &settings.redis.prefix).await?;
         let vault = vault::Vault::open(&settings.vault.master_key, &settings.data_dir).await?;
@@ -125,6 +126,9 @@ impl AppState {
         );
         let upstreams =
             gateway::Registry::new(store.clone(), vault.clone(), stdio_limits, upstream_auth);
+        if let Some(scope) = &first_tenant {
+            tools::register_first_run(&upstreams, &store, scope, &settings.tools).await;
+        }
         let pool = gateway::Pool::new(upstreams.clone(), metrics.clone(), kv.clone());
         let gateway = gateway::Gateway::new(
             store.clone(),

@@ -10,6 +10,9 @@ const USAGE: &str = "usage: switchyard [--config FILE]                 run the s
        switchyard openapi                         print the OpenAPI document
        switchyard connect URL                     bridge stdio to the MCP endpoint URL
                                                   (API key in $SWITCHYARD_API_KEY)
+       switchyard serve-tool NAME [--http ADDR] [--allow-host HOST]...
+                                                  serve a built-in MCP server (math) over
+                                                  stdio, or Streamable HTTP at ADDR/mcp
 
 Settings: defaults, then FILE (or $SWITCHYARD_CONFIG), then SWITCHYARD_* variables.
 See deploy/switchyard.example.toml for every key.";
@@ -35,6 +38,7 @@ async fn main() -> ExitCode {
             "--config" | "-c" => config = args.next().map(PathBuf::from),
             "audit" if args.next().as_deref() == Some("verify") => audit_verify = true,
             "connect" => return connect(args.next()).await,
+            "serve-tool" => return serve_tool(args.collect()).await,
             "openapi" => {
                 print!("{}", switchyard::http::openapi_document());
                 return ExitCode::SUCCESS;
@@ -105,6 +109,57 @@ async fn connect(url: Option<String>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("switchyard connect: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchyard serve-tool NAME [--http ADDR] [--allow-host HOST]...`: one built-in MCP
+/// server on its own, for any MCP client. Over stdio, stdout carries the protocol.
+async fn serve_tool(args: Vec<String>) -> ExitCode {
+    let names = || app::api::BuiltinServer::ALL.map(|s| s.name()).join(", ");
+    let mut args = args.into_iter();
+    let Some(server) = args.next().as_deref().and_then(switchyard::tools::by_name) else {
+        eprintln!("switchyard serve-tool: name a built-in server: {}", names());
+        return ExitCode::from(2);
+    };
+    let (mut http, mut hosts) = (None, Vec::new());
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--http", Some(addr)) => match addr.parse::<std::net::SocketAddr>() {
+                Ok(addr) => http = Some(addr),
+                Err(_) => {
+                    eprintln!(
+                        "switchyard serve-tool: `{addr}` is not an address like 127.0.0.1:8090"
+                    );
+                    return ExitCode::from(2);
+                }
+            },
+            ("--allow-host", Some(host)) => hosts.push(host),
+            _ => {
+                eprintln!("switchyard serve-tool: unexpected `{arg}`\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let served = match http {
+        None => switchyard::tools::serve_stdio(server).await,
+        Some(bind) => {
+            let stop = tokio_util::sync::CancellationToken::new();
+            let on_signal = stop.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                on_signal.cancel();
+            });
+            let ready =
+                |addr| eprintln!("switchyard serve-tool {}: http://{addr}/mcp", server.name());
+            switchyard::tools::serve_http(server, bind, hosts, stop, ready).await
+        }
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard serve-tool: {e}");
             ExitCode::FAILURE
         }
     }

@@ -45,9 +45,9 @@ pub use tools::{
     ToolList, ToolStats, ToolStatsList, ToolStatsQuery, UpstreamFault,
 };
 pub use upstream::{
-    AuthorizationStart, Connection, OAuthGrant, ProbedItem, ToolFilter, Upstream,
-    UpstreamAuthorization, UpstreamInput, UpstreamList, UpstreamOAuth, UpstreamProbe,
-    UpstreamStatus,
+    AuthorizationStart, BuiltinRegistration, BuiltinServer, Connection, OAuthGrant, ProbedItem,
+    ToolFilter, Upstream, UpstreamAuthorization, UpstreamInput, UpstreamList, UpstreamOAuth,
+    UpstreamProbe, UpstreamStatus,
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 pub use virtual_server::{

@@ -42,6 +42,45 @@ pub enum Connection {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         oauth: Option<UpstreamOAuth>,
     },
+    /// One of Switchyard's own MCP servers, run inside the server process: no command, no
+    /// URL, no credentials. Its tools are governed and audited like any upstream's.
+    Builtin { server: BuiltinServer },
+}
+
+/// Switchyard's own MCP servers (also served alone by `switchyard serve-tool NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinServer {
+    /// Expression evaluation, statistics and unit conversion.
+    Math,
+}
+
+/// Body of `POST …/upstreams/builtin`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinRegistration {
+    pub server: BuiltinServer,
+}
+
+impl BuiltinServer {
+    pub const ALL: [BuiltinServer; 1] = [BuiltinServer::Math];
+
+    /// The name on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinServer::Math => "math",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            BuiltinServer::Math => {
+                "Exact arithmetic and expressions, statistics over lists, unit conversion"
+            }
+        }
+    }
 }
 
 /// How the gateway obtains tokens for an OAuth-protected upstream.
@@ -360,6 +399,14 @@ impl UpstreamInput {
                 }
                 for name in self.secrets.iter().flat_map(BTreeMap::keys) {
                     errors.extend(header_name("secrets", name).err());
+                }
+            }
+            Connection::Builtin { .. } => {
+                if self.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
+                    errors.push(FieldError::new(
+                        "secrets",
+                        "a built-in server takes no credentials",
+                    ));
                 }
             }
         }

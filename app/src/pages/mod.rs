@@ -4,6 +4,7 @@ mod access;
 mod account;
 mod approvals;
 mod audit;
+mod builtin;
 mod catalog;
 mod chat;
 mod chat_live;

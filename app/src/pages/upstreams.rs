@@ -1,6 +1,7 @@
 //! The upstreams page: the tenant's upstream MCP servers, registering one (Streamable HTTP
 //! URL or stdio command, with an optional secret, or as an OAuth-protected resource),
 //! enabling, disabling and removing them, and authorizing the gateway at OAuth upstreams.
+//! Switchyard's own servers are added from [`super::builtin`].
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::ProblemBanner;
+use super::builtin::NewBuiltin;
 use super::tenant_picker::TenantPage;
 use super::try_tool::{ToolUsage, TryTool};
 use crate::api::{
@@ -64,8 +66,16 @@ fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
             sendable(async move { api.tool_stats(tenant, 24).await })
         },
     );
+    let registered = Signal::derive(move || {
+        upstreams
+            .get()
+            .and_then(Result::ok)
+            .map(|list| list.items.into_iter().map(|u| u.name).collect())
+            .unwrap_or_default()
+    });
     view! {
         <NewUpstream tenant reload/>
+        <NewBuiltin tenant reload registered/>
         <Transition fallback=|| view! { <p class="loading">"Loading upstreams…"</p> }>
             {move || {
                 upstreams.get().map(|result| match result {
@@ -277,6 +287,7 @@ fn UpstreamRow(upstream: Upstream, reload: RwSignal<u32>) -> impl IntoView {
             ("stdio", format!("{command} {}", args.join(" ")))
         }
         Connection::StreamableHttp { url, .. } => ("Streamable HTTP", url.clone()),
+        Connection::Builtin { server } => ("built-in", server.name().to_string()),
     };
     let status = if upstream.enabled {
         "enabled"

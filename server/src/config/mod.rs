@@ -51,6 +51,25 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub oauth: OAuthSettings,
     pub engine: EngineSettings,
+    pub tools: ToolsSettings,
+}
+
+/// Switchyard's own MCP servers (issue #6).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolsSettings {
+    /// The built-in servers registered in every new tenant (the first one included), each
+    /// with a policy letting everyone use it. Tenants that exist already add them in the
+    /// console; nothing is registered silently in a tenant in use.
+    pub builtin_for_new_tenants: Vec<app::api::BuiltinServer>,
+}
+
+impl Default for ToolsSettings {
+    fn default() -> Self {
+        Self {
+            builtin_for_new_tenants: app::api::BuiltinServer::ALL.to_vec(),
+        }
+    }
 }
 
 /// The workflow engine's executors.
@@ -292,6 +311,7 @@ impl Default for Settings {
             gateway: GatewaySettings::default(),
             oauth: OAuthSettings::default(),
             engine: EngineSettings::default(),
+            tools: ToolsSettings::default(),
         }
     }
 }
@@ -417,8 +437,15 @@ impl Settings {
     }
 }
 
-/// An environment value as TOML: booleans and integers keep their type, the rest is text.
+/// An environment value as TOML: booleans, integers and arrays (`["a", "b"]`) keep their
+/// type, the rest is text.
 fn env_value(value: &str) -> toml::Value {
+    if value.starts_with('[')
+        && let Ok(mut table) = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        && let Some(array) = table.remove("v")
+    {
+        return array;
+    }
     match value {
         "true" => toml::Value::Boolean(true),
         "false" => toml::Value::Boolean(false),

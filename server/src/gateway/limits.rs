@@ -37,7 +37,7 @@ impl Limits {
                 memory_mb: nonzero(memory_mb.or(self.memory_mb)),
                 cpu_seconds: nonzero(cpu_seconds.or(self.cpu_seconds)),
             },
-            Connection::StreamableHttp { .. } => Limits::default(),
+            Connection::StreamableHttp { .. } | Connection::Builtin { .. } => Limits::default(),
         }
     }
 

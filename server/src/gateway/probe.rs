@@ -154,6 +154,10 @@ pub(super) async fn connect<H: ClientHandler>(
                 })?;
             Ok((service, None))
         }
+        Connection::Builtin { server } => {
+            let service = crate::tools::connect(*server, handler).await?;
+            Ok((service, None))
+        }
     }
 }
 

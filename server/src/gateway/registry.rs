@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use app::api::{Connection, FieldError, Upstream, UpstreamInput};
+use app::api::{BuiltinServer, Connection, FieldError, Upstream, UpstreamInput};
 use uuid::Uuid;
 
 use super::limits::Limits;
 use super::upstream_oauth::{UpstreamAuth, UpstreamAuthError};
-use crate::store::{Store, StoreError, UpstreamRecord, UpstreamRow};
+use crate::store::{PolicyRecord, Store, StoreError, UpstreamRecord, UpstreamRow};
 use crate::tenancy::TenantScope;
 use crate::vault::{Vault, VaultError};
 
@@ -64,6 +64,7 @@ fn transport(connection: &Connection) -> &'static str {
     match connection {
         Connection::Stdio { .. } => "stdio",
         Connection::StreamableHttp { .. } => "streamable_http",
+        Connection::Builtin { .. } => "builtin",
     }
 }
 
@@ -187,6 +188,43 @@ impl Registry {
         };
         let bearer = bearer.map(|b| b.token);
         Ok(super::probe(&upstream.connection, &secrets, bearer.as_deref(), timeout).await)
+    }
+
+    /// Registers Switchyard's own `server` under its name, with a policy (`builtin-NAME`)
+    /// letting everyone in the tenant use its tools; both or neither. A name already taken is
+    /// a conflict.
+    pub async fn create_builtin(
+        &self,
+        scope: &TenantScope,
+        server: BuiltinServer,
+    ) -> Result<Upstream, RegistryError> {
+        let input = UpstreamInput {
+            name: server.name().into(),
+            description: server.description().into(),
+            connection: Connection::Builtin { server },
+            secrets: None,
+            call_timeout_ms: 30_000,
+            enabled: true,
+            tags: vec!["builtin".into()],
+            tool_filter: Default::default(),
+        };
+        let id = Uuid::now_v7();
+        let record = self.record(scope, id, &input, &BTreeMap::new())?;
+        let policy_name = format!("builtin-{}", server.name());
+        let pattern = format!("{}.*", server.name());
+        let policy = PolicyRecord {
+            name: &policy_name,
+            effect: "allow",
+            tool_pattern: &pattern,
+            role_id: None,
+            conditions: &[],
+            priority: 0,
+            confirm: false,
+        };
+        self.store
+            .create_upstream_with_policy(scope, &record, &policy)
+            .await?;
+        self.get(scope, id).await
     }
 
     pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<(), RegistryError> {

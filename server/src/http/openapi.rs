@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         super::roles::user_roles, super::roles::set_user_roles,
         super::accounts::unlock, super::accounts::reset_password, super::accounts::reset_mfa, super::accounts::sign_out,
         super::policies::list, super::policies::create, super::policies::read, super::policies::replace, super::policies::remove,
-        super::upstreams::list, super::upstreams::create, super::upstreams::read, super::upstreams::replace, super::upstreams::remove, super::upstreams::test, super::upstream_oauth::start, super::upstream_oauth::callback, super::tools::list, super::tools::call, super::tools::stats, super::tools::catalog,
+        super::upstreams::list, super::upstreams::create, super::upstreams::create_builtin, super::upstreams::read, super::upstreams::replace, super::upstreams::remove, super::upstreams::test, super::upstream_oauth::start, super::upstream_oauth::callback, super::tools::list, super::tools::call, super::tools::stats, super::tools::catalog,
         super::virtual_servers::list, super::virtual_servers::create, super::virtual_servers::read, super::virtual_servers::replace, super::virtual_servers::remove,
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
         super::gateway_settings::read, super::gateway_settings::replace,

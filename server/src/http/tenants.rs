@@ -95,6 +95,16 @@ async fn create(
         detail,
     )
     .await?;
+    // The built-in servers the operator chose; one that cannot be registered leaves the
+    // tenant without it (an admin adds it in the console), not without a tenant.
+    let scope = crate::tenancy::TenantScope::verified(tenant.id);
+    for &server in &state.settings.tools.builtin_for_new_tenants {
+        if let Err(error) =
+            super::upstreams::add_builtin(&state, &principal, &ctx, &scope, server).await
+        {
+            tracing::warn!(?error, tenant = %tenant.id, server = server.name(), "built-in server not registered");
+        }
+    }
     let location = format!("/api/v1/tenants/{}", tenant.id);
     Ok((
         StatusCode::CREATED,

@@ -1,7 +1,10 @@
 //! `/api/v1/tenants/{tenant_id}/upstreams`: the gateway's registry of upstream MCP servers.
 //! Secrets go in and never come out: answers and audit records name them only.
 
-use app::api::{Problem, Upstream, UpstreamInput, UpstreamList, UpstreamProbe};
+use app::api::{
+    BuiltinRegistration, BuiltinServer, Problem, Upstream, UpstreamInput, UpstreamList,
+    UpstreamProbe,
+};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -18,12 +21,17 @@ use crate::AppState;
 use crate::access::Permission;
 use crate::gateway::RegistryError;
 use crate::identity::Principal;
+use crate::tenancy::TenantScope;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/tenants/{tenant_id}/upstreams",
             get(list).post(create),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/upstreams/builtin",
+            post(create_builtin),
         )
         .route(
             "/api/v1/tenants/{tenant_id}/upstreams/{id}",
@@ -123,6 +131,85 @@ async fn create(
         [(header::LOCATION, location)],
         Json(upstream),
     ))
+}
+
+/// Register one of Switchyard's own MCP servers, with a policy (`builtin-NAME`) letting
+/// everyone in the tenant use its tools.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/upstreams/builtin", tag = "upstreams",
+    params(("tenant_id" = Uuid, Path)), request_body = BuiltinRegistration,
+    responses(
+        (status = 201, body = Upstream),
+        (status = 422, description = "Not a built-in server", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Its name or its policy's name is taken in this tenant", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_builtin(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    principal: Principal,
+    Path(tenant_id): Path<Uuid>,
+    Json(body): Json<BuiltinRegistration>,
+) -> Result<impl IntoResponse, ApiError> {
+    let scope = authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::UpstreamsWrite,
+    )
+    .await?;
+    // Adding a rule for everyone is a policy change too.
+    authorize(
+        &state,
+        &principal,
+        &ctx,
+        tenant_id,
+        Permission::PoliciesWrite,
+    )
+    .await?;
+    let upstream = add_builtin(&state, &principal, &ctx, &scope, body.server).await?;
+    let location = format!("/api/v1/tenants/{tenant_id}/upstreams/{}", upstream.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(upstream),
+    ))
+}
+
+/// Registers `server` and its policy, and records both in the audit trail.
+pub(super) async fn add_builtin(
+    state: &AppState,
+    principal: &Principal,
+    ctx: &RequestContext,
+    scope: &TenantScope,
+    server: BuiltinServer,
+) -> Result<Upstream, ApiError> {
+    let tenant_id = scope.tenant_id();
+    let upstream = state.upstreams.create_builtin(scope, server).await?;
+    let target = format!("upstream:{}", upstream.id);
+    admin_action(
+        state,
+        principal,
+        ctx,
+        tenant_id,
+        "upstream.create",
+        target,
+        detail(&upstream),
+    )
+    .await?;
+    let pattern = format!("{}.*", server.name());
+    admin_action(
+        state,
+        principal,
+        ctx,
+        tenant_id,
+        "policy.create",
+        format!("policy:builtin-{}", server.name()),
+        json!({ "name": format!("builtin-{}", server.name()), "effect": "allow", "tool_pattern": pattern }),
+    )
+    .await?;
+    state.mcp.watch.announce(tenant_id, "all").await;
+    Ok(upstream)
 }
 
 /// One upstream.

@@ -26,10 +26,14 @@ pub enum BootstrapError {
 
 /// On an empty database, creates the default tenant and a platform administrator. The admin
 /// password comes from settings, or is generated and printed once to the log. Does nothing
-/// when any tenant exists: nothing is ever seeded silently into a database in use.
-pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<(), BootstrapError> {
+/// when any tenant exists: nothing is ever seeded silently into a database in use. Returns
+/// the tenant it created, if it did.
+pub async fn bootstrap(
+    store: &Store,
+    settings: &BootstrapSettings,
+) -> Result<Option<TenantScope>, BootstrapError> {
     if store.has_tenants().await? {
-        return Ok(());
+        return Ok(None);
     }
     let invalid = |e: app::api::FieldError| BootstrapError::Invalid {
         field: e.field,
@@ -56,7 +60,7 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
         platform_admin: true,
     };
     let Some((tenant_id, admin_id)) = store.first_run(&tenant, &admin).await? else {
-        return Ok(());
+        return Ok(None);
     };
     store.ensure_builtin_roles(Some(tenant_id)).await?;
     let scope = TenantScope::verified(tenant_id);
@@ -98,7 +102,7 @@ pub async fn bootstrap(store: &Store, settings: &BootstrapSettings) -> Result<()
     } else {
         tracing::info!(email = %settings.admin_email, tenant = %settings.tenant_slug, "created the platform administrator");
     }
-    Ok(())
+    Ok(Some(scope))
 }
 
 /// 24 alphanumeric characters from the OS-seeded generator: about 142 bits.

@@ -6,7 +6,8 @@ use sqlx::types::Json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, Wall, walled};
+use super::policies::PolicyRecord;
+use super::{Db, Store, StoreError, Wall, walled, walled_tx};
 use crate::tenancy::TenantScope;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -70,6 +71,33 @@ impl Store {
                 .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Json(&r.tool_filter)).bind(Utc::now())
                 .fetch_one(pool).await?
         }))
+    }
+
+    /// Registers an upstream and a policy for its tools in one transaction: both or neither
+    /// (a built-in server and the rule that lets everyone use it).
+    #[instrument(skip_all)]
+    pub async fn create_upstream_with_policy(
+        &self,
+        scope: &TenantScope,
+        r: &UpstreamRecord<'_>,
+        policy: &PolicyRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        walled_tx!(self, Wall::of(scope), tx => {
+            sqlx::query("INSERT INTO upstreams (id, tenant_id, name, description, transport, config, credentials_enc, \
+                         secret_names, call_timeout_ms, enabled, tags, tool_filter, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)")
+                .bind(r.id).bind(scope.tenant_id()).bind(r.name).bind(r.description).bind(r.transport)
+                .bind(Json(&r.config)).bind(&r.credentials_enc).bind(Json(&r.secret_names))
+                .bind(r.call_timeout_ms as i32).bind(r.enabled).bind(Json(r.tags)).bind(Json(&r.tool_filter)).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO tool_policies (id, tenant_id, name, effect, tool_pattern, role_id, conditions, priority, confirm, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)")
+                .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(policy.name).bind(policy.effect).bind(policy.tool_pattern)
+                .bind(policy.role_id).bind(Json(policy.conditions)).bind(policy.priority).bind(policy.confirm).bind(now)
+                .execute(&mut *tx).await?;
+        });
+        Ok(())
     }
 
     #[instrument(skip_all)]

@@ -162,6 +162,8 @@ pub fn settings(db: &TestDb) -> Settings {
     // Stories make many quick requests as one user; limits_story turns these on itself.
     settings.http.tenant_rate_limit_per_second = 0;
     settings.http.principal_rate_limit_per_second = 0;
+    // Stories count what a tenant offers; builtin_story registers the built-in servers.
+    settings.tools.builtin_for_new_tenants = Vec::new();
     if let Some(url) = redis_url() {
         settings.redis.url = Secret::new(url);
         settings.redis.prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());

@@ -4,8 +4,9 @@
 
 use super::{ApiClient, Method};
 use crate::api::{
-    AuthorizationStart, CatalogList, CatalogQuery, Problem, ToolCall, ToolCallResult, ToolList,
-    ToolStatsList, ToolStatsQuery, Upstream, UpstreamInput, UpstreamList, UpstreamProbe,
+    AuthorizationStart, BuiltinRegistration, CatalogList, CatalogQuery, Problem, ToolCall,
+    ToolCallResult, ToolList, ToolStatsList, ToolStatsQuery, Upstream, UpstreamInput, UpstreamList,
+    UpstreamProbe,
 };
 
 impl ApiClient {
@@ -20,6 +21,16 @@ impl ApiClient {
         body: &UpstreamInput,
     ) -> Result<Upstream, Problem> {
         let path = format!("/api/v1/tenants/{tenant}/upstreams");
+        self.send(Method::Post, &path, Some(body)).await
+    }
+
+    /// Registers one of Switchyard's own servers, with its policy for everyone.
+    pub async fn create_builtin_upstream(
+        &self,
+        tenant: uuid::Uuid,
+        body: &BuiltinRegistration,
+    ) -> Result<Upstream, Problem> {
+        let path = format!("/api/v1/tenants/{tenant}/upstreams/builtin");
         self.send(Method::Post, &path, Some(body)).await
     }
 

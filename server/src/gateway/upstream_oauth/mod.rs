@@ -101,7 +101,7 @@ fn context(tenant: Uuid, upstream: Uuid) -> String {
 pub fn settings(upstream: &Upstream) -> Option<&UpstreamOAuth> {
     match &upstream.connection {
         Connection::StreamableHttp { oauth, .. } => oauth.as_ref(),
-        Connection::Stdio { .. } => None,
+        Connection::Stdio { .. } | Connection::Builtin { .. } => None,
     }
 }
 
