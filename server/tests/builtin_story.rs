@@ -476,3 +476,81 @@ async fn serve_tool_speaks_to_the_python_sdk_over_stdio_and_http() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("name a built-in server: math"));
 }
+
+/// SQLite rebuilds the upstreams table to let it hold built-in servers (migration 0021): an
+/// upgraded database keeps every upstream, its OAuth grant, and the triggers that version a
+/// tenant's configuration.
+#[tokio::test]
+async fn the_sqlite_upgrade_keeps_upstreams_and_their_grants() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let options: SqliteConnectOptions = db.url.parse().unwrap();
+    let pool = SqlitePoolOptions::new()
+        .connect_with(options.create_if_missing(true))
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!("../migrations/sqlite");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 21)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.unwrap();
+    let (tenant, upstream) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let now = "2026-12-01T00:00:00Z";
+    sqlx::query("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ($1, 'old', 'Old', $2, $2)")
+        .bind(tenant).bind(now).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO upstreams (id, tenant_id, name, transport, config, created_at, updated_at, description, secret_names) \
+                 VALUES ($1, $2, 'remote', 'streamable_http', '{\"transport\":\"streamable_http\",\"url\":\"https://x.example/mcp\"}', $3, $3, 'kept', '[\"Authorization\"]')")
+        .bind(upstream).bind(tenant).bind(now).execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO upstream_oauth (upstream_id, tenant_id, scope, updated_at) VALUES ($1, $2, 'files:read', $3)")
+        .bind(upstream).bind(tenant).bind(now).execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let store = switchyard::store::Store::open(&switchyard::config::Secret::new(db.url.clone()), 2)
+        .await
+        .unwrap();
+    drop(store);
+    let pool = SqlitePoolOptions::new().connect(&db.url).await.unwrap();
+    let (name, description, secrets): (String, String, String) =
+        sqlx::query_as("SELECT name, description, secret_names FROM upstreams WHERE id = $1")
+            .bind(upstream)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (name.as_str(), description.as_str(), secrets.as_str()),
+        ("remote", "kept", "[\"Authorization\"]")
+    );
+    let (scope,): (String,) =
+        sqlx::query_as("SELECT scope FROM upstream_oauth WHERE upstream_id = $1")
+            .bind(upstream)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(scope, "files:read");
+    let version = || {
+        sqlx::query_as::<_, (i64,)>("SELECT config_version FROM tenants WHERE id = $1").bind(tenant)
+    };
+    let (v0,) = version().fetch_one(&pool).await.unwrap();
+    sqlx::query("INSERT INTO upstreams (id, tenant_id, name, transport, created_at, updated_at) VALUES ($1, $2, 'math', 'builtin', $3, $3)")
+        .bind(uuid::Uuid::now_v7()).bind(tenant).bind(now).execute(&pool).await.unwrap();
+    let (v1,) = version().fetch_one(&pool).await.unwrap();
+    assert_eq!(v1, v0 + 1, "the insert trigger was made again");
+    let bad = sqlx::query("INSERT INTO upstreams (id, tenant_id, name, transport, created_at, updated_at) VALUES ($1, $2, 'x', 'carrier-pigeon', $3, $3)")
+        .bind(uuid::Uuid::now_v7()).bind(tenant).bind(now).execute(&pool).await;
+    assert!(bad.is_err(), "the transport check still holds");
+    sqlx::query("DELETE FROM upstreams WHERE id = $1")
+        .bind(upstream)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (grants,): (i64,) = sqlx::query_as("SELECT count(*) FROM upstream_oauth")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(grants, 0, "the grant still goes with its upstream");
+    pool.close().await;
+}

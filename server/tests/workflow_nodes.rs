@@ -21,7 +21,7 @@ async fn maps_subgraphs_and_yaml() {
         let t = common::mcp::tenant_with_fixture(&server).await;
         map_fan_out(&server, &t).await;
         map_retry(&server, &t).await;
-        subgraphs(&server, &t).await;
+        subgraphs(&server, &t, &db.url).await;
         yaml(&server, &t).await;
         deadline(&server, &t).await;
         server.stop().await;
@@ -131,9 +131,63 @@ async fn map_fan_out(server: &TestServer, t: &str) {
     assert!(error.contains("gave \"abc\", not a list"), "{error}");
 }
 
+/// Once `run`'s child waits for its approval and `run` waits with it: (child, parent).
+async fn paused_with_child(server: &TestServer, t: &str, run: &str) -> (Value, Value) {
+    let mut child_run = Value::Null;
+    for _ in 0..400 {
+        let runs: Value = server
+            .get(&format!("/api/v1/tenants/{t}/runs?status=waiting"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(found) = runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["parent_run_id"] == run)
+        {
+            child_run = found.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(child_run.is_object(), "the child of {run} never waited");
+    let mut parent_now = Value::Null;
+    for _ in 0..100 {
+        parent_now = server
+            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if parent_now["status"] == "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child_run, parent_now)
+}
+
+/// Marks run `id` succeeded straight in the database, as if its end's wake-up was lost.
+async fn end_behind_the_engine(db_url: &str, id: &str) {
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let sql =
+        "UPDATE workflow_runs SET status = 'succeeded', finished_at = updated_at WHERE id = $1";
+    if db_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(db_url).await.unwrap();
+        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(db_url).await.unwrap();
+        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
 /// A subgraph runs as a run of its own, acting for the same user: its state comes back, an
 /// approval inside it holds its parent, a missing workflow and endless nesting fail.
-async fn subgraphs(server: &TestServer, t: &str) {
+async fn subgraphs(server: &TestServer, t: &str, db_url: &str) {
     let child = json!({
         "state": { "n": { "type": "integer" }, "doubled": { "type": "integer" },
                    "decision": { "type": "object" } },
@@ -156,47 +210,10 @@ async fn subgraphs(server: &TestServer, t: &str) {
     let wf = create(server, t, "parent", parent).await;
     let run = start(server, t, &wf, json!({ "n": 20 })).await;
     // The child pauses for its approval; the parent's node waits with it.
-    let mut child_run = Value::Null;
-    for _ in 0..400 {
-        let runs: Value = server
-            .get(&format!("/api/v1/tenants/{t}/runs?status=waiting"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if let Some(found) = runs["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["parent_run_id"] == run.as_str())
-        {
-            child_run = found.clone();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (child_run, parent_now) = paused_with_child(server, t, &run).await;
     assert_eq!(child_run["state"]["doubled"], 42, "{child_run}");
-    let parent_now: Value = server
-        .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
-        .await
-        .json()
-        .await
-        .unwrap();
     assert_eq!(child_run["started_by"], parent_now["started_by"]);
     // The parent pauses with its child, on the subgraph node: its executor is freed.
-    let mut parent_now = parent_now;
-    for _ in 0..100 {
-        if parent_now["status"] == "waiting" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        parent_now = server
-            .get(&format!("/api/v1/tenants/{t}/runs/{run}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-    }
     assert_eq!(
         (&parent_now["status"], &parent_now["waiting_on"]),
         (&json!("waiting"), &json!(["sub"])),
@@ -218,6 +235,16 @@ async fn subgraphs(server: &TestServer, t: &str) {
     let items = checkpoints(server, t, &run).await;
     assert_eq!(items[1]["outputs"]["sub"]["run"], child_id);
     assert_eq!(items[1]["outputs"]["sub"]["status"], "succeeded");
+
+    // A child that ends without waking its parent (it ended while the parent was still
+    // pausing, or the wake-up failed: here it is ended behind the engine's back) is found by
+    // the sweeper, which wakes the parent.
+    let run = start(server, t, &wf, json!({ "n": 1 })).await;
+    let (child_run, _) = paused_with_child(server, t, &run).await;
+    end_behind_the_engine(db_url, child_run["id"].as_str().unwrap()).await;
+    let done = finished(server, t, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["state"]["after"], 5, "{done}");
 
     // A missing workflow, and a workflow that runs itself, each fail with the reason.
     let definition = json!({ "start": "sub", "nodes": { "sub": { "kind": "subgraph", "workflow": "nowhere" } } });

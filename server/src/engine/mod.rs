@@ -425,6 +425,7 @@ impl Engine {
                     }
                     Err(error) => tracing::warn!(%error, "could not look for runs to resume"),
                 }
+                engine.wake_forgotten_parents().await;
             }
         })
     }

@@ -6,8 +6,9 @@
 //! resumes after a crash, on any replica, finds the child it started rather than starting
 //! another; a retry of the node finds it too (and its outcome). Cancelling the parent
 //! cancels the child. A child waiting for a person pauses its parent too (the parent's node
-//! is `waiting_on`, and its executor and slot are free); the child's end wakes the parent,
-//! whose node then finds the child finished.
+//! is `waiting_on`, and its executor and slot are free); the child's end wakes the parent
+//! (or, should that wake-up be lost, the sweeper does), whose node then finds the child
+//! finished.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -122,6 +123,38 @@ impl Engine {
     ) {
         if let Some(parent) = run.parent_run_id {
             self.wake(scope, parent).await;
+        }
+    }
+
+    /// Wakes the waiting parents whose child ended without waking them: the child ended
+    /// between the parent's node seeing it wait and the parent pausing, or the wake-up
+    /// failed. Only a child that one of the parent's waiting nodes started counts, so a
+    /// parent paused at an approval stays paused.
+    pub(super) async fn wake_forgotten_parents(&self) {
+        let parents = match self.0.store.parents_with_ended_children(200).await {
+            Ok(parents) => parents,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for parents to wake");
+                return;
+            }
+        };
+        for parent in parents {
+            let scope = crate::tenancy::TenantScope::verified(parent.tenant_id);
+            for node in &parent.waiting_on.0 {
+                let child = child_id(parent.id, parent.step, node);
+                let ended = match self.0.store.get_run(&scope, child).await {
+                    Ok(run) => matches!(
+                        run.status(),
+                        RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+                    ),
+                    Err(_) => false,
+                };
+                if ended {
+                    tracing::info!(parent = %parent.id, %child, "woke a parent its child had not");
+                    self.wake(&scope, parent.id).await;
+                    break;
+                }
+            }
         }
     }
 

@@ -17,6 +17,7 @@ mod oauth;
 mod policies;
 mod roles;
 mod run_events;
+mod run_sweeps;
 mod sqlite_audit;
 mod step_writer;
 mod tenants;

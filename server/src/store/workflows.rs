@@ -102,7 +102,7 @@ impl RunRow {
     }
 }
 
-const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, version, status, step, state, next, \
+pub(super) const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, version, status, step, state, next, \
      waiting_on, error, started_by, started_in, scopes, forked_from, parent_run_id, depth, deadline_at, \
      created_at, updated_at, finished_at";
 
@@ -511,17 +511,6 @@ impl Store {
             moved
         });
         Ok(moved)
-    }
-
-    /// Runs that may need an executor, across tenants (the sweeper's platform job).
-    #[instrument(skip_all)]
-    pub async fn runs_to_resume(&self, limit: u32) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        let rows: Vec<(Uuid, Uuid)> = walled!(self, Wall::Platform, pool => {
-            sqlx::query_as("SELECT tenant_id, id FROM workflow_runs WHERE status = 'running' \
-                            ORDER BY updated_at LIMIT $1")
-                .bind(i64::from(limit)).fetch_all(pool).await?
-        });
-        Ok(rows)
     }
 }
 
