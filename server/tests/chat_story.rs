@@ -350,6 +350,45 @@ async fn history(server: &TestServer, t: &str, c: &str) {
     .await;
     assert_eq!(page["items"][0]["seq"], 3);
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    // Reading back from the end: the newest page, then the one before it.
+    let last = seqs.len() as i64;
+    let newest = get_json(
+        &server.client,
+        &chat_url(server, t, &format!("/{c}/messages?latest=true&limit=3")),
+    )
+    .await;
+    let newest: Vec<i64> = newest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(newest, [last - 2, last - 1, last]);
+    let before = get_json(
+        &server.client,
+        &chat_url(
+            server,
+            t,
+            &format!("/{c}/messages?before={}&limit=2", last - 2),
+        ),
+    )
+    .await;
+    let before: Vec<i64> = before["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(before, [last - 4, last - 3]);
+    for query in ["after=2&before=5", "after=2&latest=true"] {
+        let r = server
+            .client
+            .get(chat_url(server, t, &format!("/{c}/messages?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
     let r = server
         .client
         .get(chat_url(server, t, &format!("/{c}/messages?limit=0")))

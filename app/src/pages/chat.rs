@@ -147,6 +147,25 @@ fn Conversation(
         }
     });
     let problem = RwSignal::new(None::<Problem>);
+    // Pages read back from the end ("Show earlier messages"), oldest first; the latest page
+    // is read again on every change, these are not.
+    let earlier = RwSignal::new(Vec::<ChatMessage>::new());
+    let load_earlier = Action::new({
+        let api = api.clone();
+        move |seq: &i64| {
+            let (api, seq) = (api.clone(), *seq);
+            sendable(async move { api.chat_messages_before(tenant, id, seq).await })
+        }
+    });
+    Effect::new(move |_| match load_earlier.value().get() {
+        Some(Ok(page)) => earlier.update(|shown| {
+            let mut all = page.items;
+            all.append(shown);
+            *shown = all;
+        }),
+        Some(Err(p)) => problem.set(Some(p)),
+        None => {}
+    });
     let remove = Action::new({
         let api = api.clone();
         move |_: &()| {
@@ -191,17 +210,27 @@ fn Conversation(
                     Ok(list) if list.items.is_empty() => view! {
                         <p class="empty">"Say what you need."</p>
                     }.into_any(),
-                    Ok(list) => view! {
+                    Ok(list) => {
+                        let mut items = earlier.get();
+                        items.extend(list.items);
+                        let first = items.first().map_or(1, |m| m.seq);
+                        view! {
+                        {(first > 1).then(|| view! {
+                            <button type="button" class="link" on:click=move |_| { load_earlier.dispatch(first); }>
+                                "Show earlier messages"
+                            </button>
+                        })}
                         <ol class="messages" aria-label="Messages">
                             // An assistant message that only asked for tool calls says nothing:
                             // its cards follow it.
-                            {list.items.into_iter().filter(|m| {
+                            {items.into_iter().filter(|m| {
                                 !(m.role == "assistant" && m.content.trim().is_empty() && m.error.is_none())
                             }).map(|message| view! {
                                 <MessageView tenant conversation=id message live problem/>
                             }).collect_view()}
                         </ol>
-                    }.into_any(),
+                        }.into_any()
+                    }
                     Err(problem) => view! { <ProblemBanner problem=Some(problem)/> }.into_any(),
                 })}
             </Transition>

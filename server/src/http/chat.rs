@@ -70,6 +70,10 @@ impl From<ChatError> for ApiError {
 pub struct ChatQuery {
     /// Messages after this seq (default 0: from the first).
     pub after: Option<i64>,
+    /// The latest `limit` messages before this seq, in order (paging back from the end).
+    pub before: Option<i64>,
+    /// The latest `limit` messages, in order (as `before` the end).
+    pub latest: Option<bool>,
     /// At most this many (1–500, default 100).
     pub limit: Option<i64>,
 }
@@ -231,7 +235,8 @@ async fn remove(
 }
 
 /// A conversation's messages in order, a page at a time: the user's, the assistant's, and
-/// each tool call's card.
+/// each tool call's card. `after` pages forward from the start; `latest` gives the newest
+/// page and `before` the page before a seq, to read back from the end.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/conversations/{id}/messages", tag = "chat",
     params(("tenant_id" = Uuid, Path), ("id" = Uuid, Path), ChatQuery),
     responses(
@@ -248,8 +253,28 @@ async fn messages(
 ) -> Result<Json<ChatMessageList>, ApiError> {
     let limit = page_size(query.limit)?;
     let (scope, _) = owned(&state, &principal, &ctx, tenant_id, id).await?;
-    let after = query.after.unwrap_or(0);
-    let rows = state.store.chat_messages(&scope, id, after, limit).await?;
+    let tail = match (query.after, query.before, query.latest) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(true)) => {
+            return Err(ApiError::BadRequest(
+                "`after` reads forward, `before` and `latest` read back from the end: give one"
+                    .into(),
+            ));
+        }
+        (None, Some(before), _) => Some(before),
+        (None, None, Some(true)) => Some(i64::MAX),
+        _ => None,
+    };
+    let rows = match tail {
+        Some(before) => {
+            (state.store)
+                .chat_messages_before(&scope, id, before, limit)
+                .await?
+        }
+        None => {
+            let after = query.after.unwrap_or(0);
+            state.store.chat_messages(&scope, id, after, limit).await?
+        }
+    };
     Ok(Json(ChatMessageList {
         items: rows.into_iter().map(|m| m.message).collect(),
     }))

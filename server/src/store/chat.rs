@@ -379,22 +379,34 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// A conversation's latest `limit` messages, in order.
+    /// The latest `limit` messages with a seq below `before`, in order.
     #[instrument(skip_all)]
+    pub async fn chat_messages_before(
+        &self,
+        scope: &TenantScope,
+        conversation: Uuid,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!(
+            "{MESSAGE} WHERE tenant_id = $1 AND conversation_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+        );
+        let mut rows: Vec<MessageRow> = walled!(self, Wall::of(scope), pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(scope.tenant_id()).bind(conversation).bind(before).bind(limit)
+                .fetch_all(pool).await?
+        });
+        rows.reverse();
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// A conversation's latest `limit` messages, in order.
     pub async fn latest_chat_messages(
         &self,
         scope: &TenantScope,
         conversation: Uuid,
         limit: i64,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let sql = format!(
-            "{MESSAGE} WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY seq DESC LIMIT $3"
-        );
-        let rows: Vec<MessageRow> = walled!(self, Wall::of(scope), pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(scope.tenant_id()).bind(conversation).bind(limit)
-                .fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().rev().map(Into::into).collect())
+        (self.chat_messages_before(scope, conversation, i64::MAX, limit)).await
     }
 }
 

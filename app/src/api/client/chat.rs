@@ -31,8 +31,22 @@ impl ApiClient {
     }
 
     /// The conversation's messages in order (the first 500).
+    /// The conversation's latest 200 messages, in order.
     pub async fn chat_messages(&self, tenant: Uuid, id: Uuid) -> Result<ChatMessageList, Problem> {
-        let path = format!("/api/v1/tenants/{tenant}/conversations/{id}/messages?limit=500");
+        let path =
+            format!("/api/v1/tenants/{tenant}/conversations/{id}/messages?latest=true&limit=200");
+        self.send::<(), _>(Method::Get, &path, None).await
+    }
+
+    /// The 200 messages before `seq`, in order.
+    pub async fn chat_messages_before(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        seq: i64,
+    ) -> Result<ChatMessageList, Problem> {
+        let path =
+            format!("/api/v1/tenants/{tenant}/conversations/{id}/messages?before={seq}&limit=200");
         self.send::<(), _>(Method::Get, &path, None).await
     }
 
