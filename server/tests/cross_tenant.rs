@@ -64,6 +64,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "limits") => json!({ "tenant_per_second": 1 }),
         ("put", "require-mfa") => json!({ "required": true }),
         ("post", "upstreams") => upstream(),
+        ("post", "builtin") => json!({ "server": "math" }),
         ("put", "{id}") if path.contains("/upstreams/") => upstream(),
         ("put", "gateway-settings") => json!({ "store_arguments": true }),
         ("post", "virtual-servers") => json!({ "name": "bundle", "tools": ["*"] }),

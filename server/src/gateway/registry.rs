@@ -192,12 +192,12 @@ impl Registry {
 
     /// Registers Switchyard's own `server` under its name, with a policy (`builtin-NAME`)
     /// letting everyone in the tenant use its tools; both or neither. A name already taken is
-    /// a conflict.
+    /// a conflict. Returns the upstream and the policy's id.
     pub async fn create_builtin(
         &self,
         scope: &TenantScope,
         server: BuiltinServer,
-    ) -> Result<Upstream, RegistryError> {
+    ) -> Result<(Upstream, Uuid), RegistryError> {
         let input = UpstreamInput {
             name: server.name().into(),
             description: server.description().into(),
@@ -221,10 +221,10 @@ impl Registry {
             priority: 0,
             confirm: false,
         };
-        self.store
+        let policy_id = (self.store)
             .create_upstream_with_policy(scope, &record, &policy)
             .await?;
-        self.get(scope, id).await
+        Ok((self.get(scope, id).await?, policy_id))
     }
 
     pub async fn delete(&self, scope: &TenantScope, id: Uuid) -> Result<(), RegistryError> {

@@ -185,7 +185,7 @@ pub(super) async fn add_builtin(
     server: BuiltinServer,
 ) -> Result<Upstream, ApiError> {
     let tenant_id = scope.tenant_id();
-    let upstream = state.upstreams.create_builtin(scope, server).await?;
+    let (upstream, policy) = state.upstreams.create_builtin(scope, server).await?;
     let target = format!("upstream:{}", upstream.id);
     admin_action(
         state,
@@ -204,7 +204,7 @@ pub(super) async fn add_builtin(
         ctx,
         tenant_id,
         "policy.create",
-        format!("policy:builtin-{}", server.name()),
+        format!("policy:{policy}"),
         json!({ "name": format!("builtin-{}", server.name()), "effect": "allow", "tool_pattern": pattern }),
     )
     .await?;

@@ -74,15 +74,15 @@ impl Store {
     }
 
     /// Registers an upstream and a policy for its tools in one transaction: both or neither
-    /// (a built-in server and the rule that lets everyone use it).
+    /// (a built-in server and the rule that lets everyone use it). Returns the policy's id.
     #[instrument(skip_all)]
     pub async fn create_upstream_with_policy(
         &self,
         scope: &TenantScope,
         r: &UpstreamRecord<'_>,
         policy: &PolicyRecord<'_>,
-    ) -> Result<(), StoreError> {
-        let now = Utc::now();
+    ) -> Result<Uuid, StoreError> {
+        let (now, policy_id) = (Utc::now(), Uuid::now_v7());
         walled_tx!(self, Wall::of(scope), tx => {
             sqlx::query("INSERT INTO upstreams (id, tenant_id, name, description, transport, config, credentials_enc, \
                          secret_names, call_timeout_ms, enabled, tags, tool_filter, created_at, updated_at) \
@@ -93,11 +93,11 @@ impl Store {
                 .execute(&mut *tx).await?;
             sqlx::query("INSERT INTO tool_policies (id, tenant_id, name, effect, tool_pattern, role_id, conditions, priority, confirm, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)")
-                .bind(Uuid::now_v7()).bind(scope.tenant_id()).bind(policy.name).bind(policy.effect).bind(policy.tool_pattern)
+                .bind(policy_id).bind(scope.tenant_id()).bind(policy.name).bind(policy.effect).bind(policy.tool_pattern)
                 .bind(policy.role_id).bind(Json(policy.conditions)).bind(policy.priority).bind(policy.confirm).bind(now)
                 .execute(&mut *tx).await?;
         });
-        Ok(())
+        Ok(policy_id)
     }
 
     #[instrument(skip_all)]

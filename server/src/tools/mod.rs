@@ -55,8 +55,8 @@ pub async fn register_first_run(
     settings: &ToolsSettings,
 ) {
     for &server in &settings.builtin_for_new_tenants {
-        let registered = match registry.create_builtin(scope, server).await {
-            Ok(upstream) => upstream,
+        let (registered, policy) = match registry.create_builtin(scope, server).await {
+            Ok(created) => created,
             Err(error) => {
                 tracing::warn!(%error, server = server.name(), "built-in server not registered");
                 continue;
@@ -71,7 +71,7 @@ pub async fn register_first_run(
             request_id: None,
             client_addr: None,
             detail: serde_json::json!({ "name": registered.name, "connection": registered.connection,
-                "policy": format!("builtin-{}", server.name()) }),
+                "policy": { "id": policy, "name": format!("builtin-{}", server.name()) } }),
         };
         if let Err(error) = audit::record(store, scope.tenant_id(), event).await {
             tracing::error!(%error, "built-in server registered but not audited");

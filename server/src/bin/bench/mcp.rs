@@ -4,7 +4,9 @@
 //! session-era MCP session costs, over `--sessions` sessions.
 //!
 //! The upstream is an rmcp server in this process with one cheap tool (`add`), so the
-//! difference between the rows is the gateway. A third row calls through a bare HTTP proxy
+//! difference between the rows is the gateway. A fourth row calls the built-in math server's
+//! `evaluate` through the gateway: the same governed path, to an upstream served inside the
+//! gateway's process over an in-memory pipe instead of HTTP. A third row calls through a bare HTTP proxy
 //! (forwarding only): the ceiling for anything that adds a hop on the same two cores.
 //! Requests are stateless 2026-07-28 POSTs.
 
@@ -115,9 +117,9 @@ async fn bare_proxy(upstream: String) -> Result<String, Box<dyn std::error::Erro
     Ok(url)
 }
 
-fn call_body(tool: &str) -> Value {
+fn call_body(tool: &str, arguments: &Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": { "a": 2, "b": 3 },
+        "name": tool, "arguments": arguments,
         "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {},
@@ -125,7 +127,7 @@ fn call_body(tool: &str) -> Value {
 }
 
 /// Calls `tool` at `url` from `clients` workers for `seconds`: (calls/s, p50 ms, p99 ms,
-/// errors).
+/// errors). Both tools answer 5: `add` to 2 and 3, math's `evaluate` to `2 + 3`.
 async fn load(
     client: &reqwest::Client,
     url: &str,
@@ -133,7 +135,12 @@ async fn load(
     clients: usize,
     seconds: u64,
 ) -> (f64, f64, f64, u64) {
-    let body = Arc::new(serde_json::to_vec(&call_body(tool)).unwrap_or_default());
+    let arguments = if tool.ends_with("evaluate") {
+        json!({ "expression": "2 + 3" })
+    } else {
+        json!({ "a": 2, "b": 3 })
+    };
+    let body = Arc::new(serde_json::to_vec(&call_body(tool, &arguments)).unwrap_or_default());
     let running = Arc::new(AtomicBool::new(true));
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
@@ -219,6 +226,8 @@ pub async fn run(
     let upstream = upstream().await?;
     let mut settings = bench_settings(database_url, dir);
     settings.http.tool_rate_limit_per_second = 0;
+    // The built-in math server, for the row of a call served inside the gateway's process.
+    settings.tools.builtin_for_new_tenants = vec![app::api::BuiltinServer::Math];
     let (base, token, server) = super::start(settings).await?;
     let admin = super::bearer(&token, 64)?;
     let me: Value = admin
@@ -249,11 +258,14 @@ pub async fn run(
     load(&direct, &upstream, "add", 1, 1).await;
     load(&direct, &proxy, "add", 1, 1).await;
     load(&admin, &gateway, "bench.add", 1, 1).await;
+    load(&admin, &gateway, "math.evaluate", 1, 1).await;
     for clients in [1, 16, 64] {
         let d = load(&direct, &upstream, "add", clients, options.seconds).await;
         let p = load(&direct, &proxy, "add", clients, options.seconds).await;
         let g = load(&admin, &gateway, "bench.add", clients, options.seconds).await;
-        for (path, (rate, p50, p99, errors)) in [("direct", d), ("proxy", p), ("gateway", g)] {
+        let b = load(&admin, &gateway, "math.evaluate", clients, options.seconds).await;
+        let rows = [("direct", d), ("proxy", p), ("gateway", g), ("builtin", b)];
+        for (path, (rate, p50, p99, errors)) in rows {
             println!(
                 "{label:<10} {path:<8} {clients:>7} {rate:>10.0} {p50:>9.2} {p99:>9.2} {errors:>7}"
             );
