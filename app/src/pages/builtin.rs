@@ -8,12 +8,11 @@ use uuid::Uuid;
 use super::ProblemBanner;
 use crate::api::{ApiClient, BuiltinRegistration, BuiltinServer, Problem, sendable};
 
+/// Adds one of the built-in servers; one already registered is refused by the API (409),
+/// and the refusal is shown. The form reads no resource of the page, so it needs no
+/// `Suspense` of its own.
 #[component]
-pub fn NewBuiltin(
-    tenant: Uuid,
-    reload: RwSignal<u32>,
-    registered: Signal<Vec<String>>,
-) -> impl IntoView {
+pub fn NewBuiltin(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
     let api = expect_context::<ApiClient>();
     let chosen = RwSignal::new(BuiltinServer::ALL[0].name().to_string());
     let problem = RwSignal::new(None::<Problem>);
@@ -36,30 +35,19 @@ pub fn NewBuiltin(
             add.dispatch(server);
         }
     };
-    let missing = move || {
-        let have = registered.get();
-        BuiltinServer::ALL
-            .into_iter()
-            .filter(|s| !have.iter().any(|n| n == s.name()))
-            .collect::<Vec<_>>()
-    };
     view! {
-        <Show when=move || !missing().is_empty()>
-            <form class="card form-row" aria-label="Built-in servers" on:submit=submit>
-                <label>
-                    "Built-in server"
-                    <select name="builtin" on:change=move |ev| chosen.set(event_target_value(&ev))>
-                        {move || missing().into_iter().map(|s| view! {
-                            <option value=s.name() selected=move || chosen.get() == s.name()>
-                                {format!("{} — {}", s.name(), s.description())}
-                            </option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <button type="submit" disabled=move || add.pending().get()>"Add built-in server"</button>
-                <p class="hint">"Runs inside Switchyard; everyone in the tenant may use its tools until you change its rule."</p>
-                <ProblemBanner problem=problem/>
-            </form>
-        </Show>
+        <form class="card form-row" aria-label="Built-in servers" on:submit=submit>
+            <label>
+                "Built-in server"
+                <select name="builtin" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                    {BuiltinServer::ALL.into_iter().map(|s| view! {
+                        <option value=s.name()>{format!("{} — {}", s.name(), s.description())}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" disabled=move || add.pending().get()>"Add built-in server"</button>
+            <p class="hint">"Runs inside Switchyard; everyone in the tenant may use its tools until you change its rule."</p>
+            <ProblemBanner problem=problem/>
+        </form>
     }
 }

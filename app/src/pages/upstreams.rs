@@ -66,16 +66,9 @@ fn TenantUpstreams(tenant: Uuid) -> impl IntoView {
             sendable(async move { api.tool_stats(tenant, 24).await })
         },
     );
-    let registered = Signal::derive(move || {
-        upstreams
-            .get()
-            .and_then(Result::ok)
-            .map(|list| list.items.into_iter().map(|u| u.name).collect())
-            .unwrap_or_default()
-    });
     view! {
         <NewUpstream tenant reload/>
-        <NewBuiltin tenant reload registered/>
+        <NewBuiltin tenant reload/>
         <Transition fallback=|| view! { <p class="loading">"Loading upstreams…"</p> }>
             {move || {
                 upstreams.get().map(|result| match result {
