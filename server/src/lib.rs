@@ -124,8 +124,14 @@ impl AppState {
             metrics.clone(),
             settings.oauth.upstream_client_id(),
         );
-        let upstreams =
-            gateway::Registry::new(store.clone(), vault.clone(), stdio_limits, upstream_auth);
+        let builtins = tools::Builtins::new(store.clone(), &settings.tools);
+        let upstreams = gateway::Registry::new(
+            store.clone(),
+            vault.clone(),
+            stdio_limits,
+            upstream_auth,
+            builtins,
+        );
         if let Some(scope) = &first_tenant {
             tools::register_first_run(&upstreams, &store, scope, &settings.tools).await;
         }

@@ -10,9 +10,11 @@ const USAGE: &str = "usage: switchyard [--config FILE]                 run the s
        switchyard openapi                         print the OpenAPI document
        switchyard connect URL                     bridge stdio to the MCP endpoint URL
                                                   (API key in $SWITCHYARD_API_KEY)
-       switchyard serve-tool NAME [--http ADDR] [--allow-host HOST]...
-                                                  serve a built-in MCP server (math) over
-                                                  stdio, or Streamable HTTP at ADDR/mcp
+       switchyard [--config FILE] serve-tool NAME [--tenant SLUG] [--http ADDR]
+                  [--allow-host HOST]...          serve a built-in MCP server (math, vectors)
+                                                  over stdio, or Streamable HTTP at ADDR/mcp;
+                                                  vectors acts for the tenant SLUG in the
+                                                  configured database
 
 Settings: defaults, then FILE (or $SWITCHYARD_CONFIG), then SWITCHYARD_* variables.
 See deploy/switchyard.example.toml for every key.";
@@ -38,7 +40,7 @@ async fn main() -> ExitCode {
             "--config" | "-c" => config = args.next().map(PathBuf::from),
             "audit" if args.next().as_deref() == Some("verify") => audit_verify = true,
             "connect" => return connect(args.next()).await,
-            "serve-tool" => return serve_tool(args.collect()).await,
+            "serve-tool" => return serve_tool(config, args.collect()).await,
             "openapi" => {
                 print!("{}", switchyard::http::openapi_document());
                 return ExitCode::SUCCESS;
@@ -114,16 +116,17 @@ async fn connect(url: Option<String>) -> ExitCode {
     }
 }
 
-/// `switchyard serve-tool NAME [--http ADDR] [--allow-host HOST]...`: one built-in MCP
-/// server on its own, for any MCP client. Over stdio, stdout carries the protocol.
-async fn serve_tool(args: Vec<String>) -> ExitCode {
+/// `switchyard serve-tool NAME [--tenant SLUG] [--http ADDR] [--allow-host HOST]...`: one
+/// built-in MCP server on its own, for any MCP client. Over stdio, stdout carries the
+/// protocol.
+async fn serve_tool(config: Option<PathBuf>, args: Vec<String>) -> ExitCode {
     let names = || app::api::BuiltinServer::ALL.map(|s| s.name()).join(", ");
     let mut args = args.into_iter();
     let Some(server) = args.next().as_deref().and_then(switchyard::tools::by_name) else {
         eprintln!("switchyard serve-tool: name a built-in server: {}", names());
         return ExitCode::from(2);
     };
-    let (mut http, mut hosts) = (None, Vec::new());
+    let (mut http, mut hosts, mut tenant) = (None, Vec::new(), None);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--http", Some(addr)) => match addr.parse::<std::net::SocketAddr>() {
@@ -136,14 +139,29 @@ async fn serve_tool(args: Vec<String>) -> ExitCode {
                 }
             },
             ("--allow-host", Some(host)) => hosts.push(host),
+            ("--tenant", Some(slug)) => tenant = Some(slug),
             _ => {
                 eprintln!("switchyard serve-tool: unexpected `{arg}`\n{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
+    let settings = match Settings::load(config.as_deref(), std::env::vars()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("switchyard serve-tool: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tools = match switchyard::tools::standalone(server, &settings, tenant.as_deref()).await {
+        Ok(tools) => tools,
+        Err(e) => {
+            eprintln!("switchyard serve-tool: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let served = match http {
-        None => switchyard::tools::serve_stdio(server).await,
+        None => switchyard::tools::serve_stdio(tools).await,
         Some(bind) => {
             let stop = tokio_util::sync::CancellationToken::new();
             let on_signal = stop.clone();
@@ -153,7 +171,7 @@ async fn serve_tool(args: Vec<String>) -> ExitCode {
             });
             let ready =
                 |addr| eprintln!("switchyard serve-tool {}: http://{addr}/mcp", server.name());
-            switchyard::tools::serve_http(server, bind, hosts, stop, ready).await
+            switchyard::tools::serve_http(tools, bind, hosts, stop, ready).await
         }
     };
     match served {

@@ -54,6 +54,8 @@ pub enum Connection {
 pub enum BuiltinServer {
     /// Expression evaluation, statistics and unit conversion.
     Math,
+    /// Vector indexes: upsert, fetch and nearest-neighbour queries with metadata filters.
+    Vectors,
 }
 
 /// Body of `POST …/upstreams/builtin`.
@@ -65,12 +67,13 @@ pub struct BuiltinRegistration {
 }
 
 impl BuiltinServer {
-    pub const ALL: [BuiltinServer; 1] = [BuiltinServer::Math];
+    pub const ALL: [BuiltinServer; 2] = [BuiltinServer::Math, BuiltinServer::Vectors];
 
     /// The name on the command line and in the API.
     pub fn name(self) -> &'static str {
         match self {
             BuiltinServer::Math => "math",
+            BuiltinServer::Vectors => "vectors",
         }
     }
 
@@ -78,6 +81,9 @@ impl BuiltinServer {
         match self {
             BuiltinServer::Math => {
                 "Exact arithmetic and expressions, statistics over lists, unit conversion"
+            }
+            BuiltinServer::Vectors => {
+                "Vector indexes: similarity search over embeddings, with metadata filters"
             }
         }
     }

@@ -14,6 +14,8 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 
+use crate::tools::TenantTools;
+
 /// Variables a child inherits from the server, for `npx`, `uvx` and friends to work.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR"];
 
@@ -23,10 +25,12 @@ pub async fn probe(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
     bearer: Option<&str>,
+    local: &TenantTools,
     timeout: Duration,
 ) -> UpstreamProbe {
     let started = Instant::now();
-    let mut report = match tokio::time::timeout(timeout, run(connection, secrets, bearer)).await {
+    let running = run(connection, secrets, bearer, local);
+    let mut report = match tokio::time::timeout(timeout, running).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => failed(error),
         Err(_) => failed(format!("no answer within {} ms", timeout.as_millis())),
@@ -47,8 +51,9 @@ async fn run(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
     bearer: Option<&str>,
+    local: &TenantTools,
 ) -> Result<UpstreamProbe, String> {
-    let (client, _) = connect(connection, secrets, bearer, ())
+    let (client, _) = connect(connection, secrets, bearer, local, ())
         .await
         .map_err(|e| e.message)?;
     let report = list(&client).await;
@@ -75,11 +80,13 @@ impl From<String> for ConnectError {
 }
 
 /// An initialized MCP client session with the upstream, its notifications going to `handler`,
-/// and for stdio the child's process id. `bearer` is the OAuth token of an OAuth upstream.
+/// and for stdio the child's process id. `bearer` is the OAuth token of an OAuth upstream;
+/// `local` makes the tenant's built-in servers.
 pub(super) async fn connect<H: ClientHandler>(
     connection: &Connection,
     secrets: &BTreeMap<String, String>,
     bearer: Option<&str>,
+    local: &TenantTools,
     handler: H,
 ) -> Result<(RunningService<RoleClient, H>, Option<u32>), ConnectError> {
     match connection {
@@ -155,7 +162,7 @@ pub(super) async fn connect<H: ClientHandler>(
             Ok((service, None))
         }
         Connection::Builtin { server } => {
-            let service = crate::tools::connect(*server, handler).await?;
+            let service = crate::tools::connect(local.tool_set(*server), handler).await?;
             Ok((service, None))
         }
     }

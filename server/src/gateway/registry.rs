@@ -38,6 +38,8 @@ pub struct Registry {
     limits: Limits,
     /// Grants of OAuth-protected upstreams.
     oauth: UpstreamAuth,
+    /// What the built-in servers share, to make one for a tenant.
+    builtins: crate::tools::Builtins,
 }
 
 fn context(tenant: Uuid, id: Uuid) -> String {
@@ -92,13 +94,25 @@ fn to_api(row: UpstreamRow) -> Result<Upstream, RegistryError> {
 }
 
 impl Registry {
-    pub fn new(store: Store, vault: Vault, limits: Limits, oauth: UpstreamAuth) -> Self {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        limits: Limits,
+        oauth: UpstreamAuth,
+        builtins: crate::tools::Builtins,
+    ) -> Self {
         Self {
             store,
             vault,
             limits,
             oauth,
+            builtins,
         }
+    }
+
+    /// The built-in servers as they act for the tenant of `scope`.
+    pub fn builtins(&self, scope: &TenantScope) -> crate::tools::TenantTools {
+        self.builtins.for_tenant(scope)
     }
 
     /// The gateway's grants at OAuth-protected upstreams.
@@ -187,7 +201,15 @@ impl Registry {
             Err(e) => return Err(e.into()),
         };
         let bearer = bearer.map(|b| b.token);
-        Ok(super::probe(&upstream.connection, &secrets, bearer.as_deref(), timeout).await)
+        let local = self.builtins(scope);
+        Ok(super::probe(
+            &upstream.connection,
+            &secrets,
+            bearer.as_deref(),
+            &local,
+            timeout,
+        )
+        .await)
     }
 
     /// Registers Switchyard's own `server` under its name, with a policy (`builtin-NAME`)

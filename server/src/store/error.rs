@@ -55,6 +55,11 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
         "name",
     ),
     (
+        "vector_indexes_tenant_name_key",
+        "vector_indexes.name",
+        "name",
+    ),
+    (
         "tool_policies_tenant_name_key",
         "tool_policies.name",
         "name",

@@ -11,6 +11,7 @@
 
 pub mod host;
 pub mod math;
+pub mod vectors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,10 +34,46 @@ pub use host::{Host, ToolSet};
 /// Bytes buffered each way between the gateway and an in-process server.
 const PIPE_BUFFER: usize = 256 * 1024;
 
-/// The tools of `server`.
-pub fn tool_set(server: BuiltinServer) -> Arc<dyn ToolSet> {
-    match server {
-        BuiltinServer::Math => Arc::new(math::Math),
+/// What built-in servers share across tenants: the store and the vector indexes' copies in
+/// memory. Cheap to clone.
+#[derive(Clone)]
+pub struct Builtins {
+    vectors: vectors::service::Embedded,
+}
+
+impl Builtins {
+    pub fn new(store: Store, settings: &ToolsSettings) -> Self {
+        Self {
+            vectors: vectors::service::Embedded::new(store, settings.vectors.tuning()),
+        }
+    }
+
+    /// The built-in servers as they act for the tenant of `scope`.
+    pub fn for_tenant(&self, scope: &TenantScope) -> TenantTools {
+        TenantTools {
+            shared: self.clone(),
+            scope: *scope,
+        }
+    }
+}
+
+/// The built-in servers of one tenant.
+#[derive(Clone)]
+pub struct TenantTools {
+    shared: Builtins,
+    scope: TenantScope,
+}
+
+impl TenantTools {
+    /// `server`'s tools, acting for this tenant.
+    pub fn tool_set(&self, server: BuiltinServer) -> Arc<dyn ToolSet> {
+        match server {
+            BuiltinServer::Math => Arc::new(math::Math),
+            BuiltinServer::Vectors => Arc::new(vectors::Vectors::new(
+                self.scope,
+                self.shared.vectors.clone(),
+            )),
+        }
     }
 }
 
@@ -79,21 +116,23 @@ pub async fn register_first_run(
     }
 }
 
-/// An initialized MCP client session with `server`, run in this process. The server's task
-/// ends when the session's client side is dropped (its end of the pipe closes).
+/// An initialized MCP client session with a built-in server's `tools`, run in this process.
+/// The server's task ends when the session's client side is dropped (its end of the pipe
+/// closes).
 pub async fn connect<H: ClientHandler>(
-    server: BuiltinServer,
+    tools: Arc<dyn ToolSet>,
     handler: H,
 ) -> Result<RunningService<RoleClient, H>, String> {
     let (client_end, server_end) = tokio::io::duplex(PIPE_BUFFER);
-    let host = Host(tool_set(server));
+    let name = tools.name();
+    let host = Host(tools);
     tokio::spawn(async move {
         match host.serve(server_end).await {
             Ok(running) => {
                 let _ = running.waiting().await;
             }
             Err(error) => {
-                tracing::warn!(%error, server = server.name(), "built-in server did not start");
+                tracing::warn!(%error, server = name, "built-in server did not start");
             }
         }
     });
@@ -103,8 +142,44 @@ pub async fn connect<H: ClientHandler>(
         .map_err(|e| format!("initialize failed: {e}"))
 }
 
+/// `server`'s tools for `switchyard serve-tool`. Servers that keep data (vectors) open the
+/// configured database and act for the tenant whose slug is `tenant`.
+pub async fn standalone(
+    server: BuiltinServer,
+    settings: &crate::config::Settings,
+    tenant: Option<&str>,
+) -> Result<Arc<dyn ToolSet>, ServeError> {
+    if server == BuiltinServer::Math {
+        return Ok(Arc::new(math::Math));
+    }
+    let Some(slug) = tenant else {
+        return Err(ServeError::Tenant(format!(
+            "`{}` keeps data per tenant: name one with --tenant SLUG",
+            server.name()
+        )));
+    };
+    let store = Store::open(&settings.database_url(), settings.database.max_connections)
+        .await
+        .map_err(|e| ServeError::Tenant(e.to_string()))?;
+    let (tenant, _) = store.tenant_by_slug(slug).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound(_) => {
+            ServeError::Tenant(format!("there is no tenant `{slug}`"))
+        }
+        other => ServeError::Tenant(other.to_string()),
+    })?;
+    let scope = store
+        .scope(tenant.id)
+        .await
+        .map_err(|e| ServeError::Tenant(e.to_string()))?;
+    Ok(Builtins::new(store, &settings.tools)
+        .for_tenant(&scope)
+        .tool_set(server))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("{0}")]
+    Tenant(String),
     #[error("the MCP session failed: {0}")]
     Session(String),
     #[error("cannot listen on {0}: {1}")]
@@ -113,9 +188,9 @@ pub enum ServeError {
     Http(std::io::Error),
 }
 
-/// Serves `server` over stdin/stdout until the client closes it.
-pub async fn serve_stdio(server: BuiltinServer) -> Result<(), ServeError> {
-    let running = Host(tool_set(server))
+/// Serves `tools` over stdin/stdout until the client closes it.
+pub async fn serve_stdio(tools: Arc<dyn ToolSet>) -> Result<(), ServeError> {
+    let running = Host(tools)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| ServeError::Session(e.to_string()))?;
@@ -126,11 +201,11 @@ pub async fn serve_stdio(server: BuiltinServer) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Session(e.to_string()))
 }
 
-/// Serves `server` over Streamable HTTP at `/mcp` on `bind` until `stop` is cancelled.
+/// Serves `tools` over Streamable HTTP at `/mcp` on `bind` until `stop` is cancelled.
 /// Requests must name a loopback host or one of `allowed_hosts` (DNS rebinding, MCP
 /// 2025-11-25 basic/transports "Security Warning"), and a browser `Origin` is refused.
 pub async fn serve_http(
-    server: BuiltinServer,
+    tools: Arc<dyn ToolSet>,
     bind: SocketAddr,
     allowed_hosts: Vec<String>,
     stop: CancellationToken,
@@ -144,7 +219,6 @@ pub async fn serve_http(
         hosts.extend(allowed_hosts);
         config = config.with_allowed_hosts(hosts);
     }
-    let tools = tool_set(server);
     let service = StreamableHttpService::new(
         move || Ok(Host(tools.clone())),
         Arc::new(LocalSessionManager::default()),

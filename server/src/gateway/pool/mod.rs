@@ -290,12 +290,13 @@ impl Pool {
         // A new session may see a changed upstream: what was cached is not trusted.
         slot.lists.lock().unwrap_or_else(|e| e.into_inner()).take();
         let token = bearer.as_ref().map(|b| b.token.as_str());
+        let local = self.registry.builtins(scope);
         // The session outlives the call that opened it: its tasks get a root span of their
         // own, not the call's (which would stay open, and unexported, as long as they run).
         let session =
             tracing::info_span!(parent: None, "upstream.session", upstream = %upstream.name);
         let connecting = tracing::Instrument::instrument(
-            connect(&upstream.connection, &secrets, token, handler),
+            connect(&upstream.connection, &secrets, token, &local, handler),
             session,
         );
         let opened = tokio::time::timeout(timeout, connecting)

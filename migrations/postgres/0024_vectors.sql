@@ -1,0 +1,40 @@
+-- The built-in vectors server's embedded backend (issue #6 point 2): a tenant's indexes and
+-- their records. The database is the record of truth; each replica keeps a searchable copy
+-- in memory, reloaded when `revision` (bumped by every write) moves past its own.
+CREATE TABLE vector_indexes (
+    id           UUID PRIMARY KEY,
+    tenant_id    UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    dimension    INTEGER NOT NULL CHECK (dimension BETWEEN 1 AND 4096),
+    metric       TEXT NOT NULL CHECK (metric IN ('cosine', 'euclidean', 'dotproduct')),
+    backend      TEXT NOT NULL CHECK (backend IN ('embedded')),
+    revision     BIGINT NOT NULL DEFAULT 0,
+    vector_count BIGINT NOT NULL DEFAULT 0,
+    created_at   TIMESTAMPTZ NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    CONSTRAINT vector_indexes_tenant_name_key UNIQUE (tenant_id, name)
+);
+
+-- `embedding` is the vector as given: little-endian f32s, 4 × dimension bytes.
+CREATE TABLE vector_records (
+    index_id   UUID NOT NULL REFERENCES vector_indexes (id) ON DELETE CASCADE,
+    tenant_id  UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id         TEXT NOT NULL,
+    embedding  BYTEA NOT NULL,
+    metadata   JSONB NOT NULL DEFAULT '{}',
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (index_id, id)
+);
+
+-- The second tenant wall, as for every tenant-owned table (0006_row_level_security.sql).
+ALTER TABLE vector_indexes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE vector_indexes FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_wall ON vector_indexes USING (
+    tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR current_setting('app.platform', true) = 'on');
+ALTER TABLE vector_records ENABLE ROW LEVEL SECURITY;
+ALTER TABLE vector_records FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_wall ON vector_records USING (
+    tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR current_setting('app.platform', true) = 'on');
