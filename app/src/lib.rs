@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                         <A href="/upstreams">"Upstreams"</A>
                         <A href="/catalog">"Catalog"</A>
                         <A href="/virtual-servers">"Virtual servers"</A>
+                        <A href="/vectors">"Vectors"</A>
                         <A href="/workflows">"Workflows"</A>
                         <A href="/runs">"Runs"</A>
                         <A href="/approvals">"Approvals"</A>
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/upstreams") view=|| view! { <pages::Gate><pages::UpstreamsPage/></pages::Gate> }/>
                         <Route path=path!("/catalog") view=|| view! { <pages::Gate><pages::CatalogPage/></pages::Gate> }/>
                         <Route path=path!("/virtual-servers") view=|| view! { <pages::Gate><pages::VirtualServersPage/></pages::Gate> }/>
+                        <Route path=path!("/vectors") view=|| view! { <pages::Gate><pages::VectorIndexesPage/></pages::Gate> }/>
                         <Route path=path!("/workflows") view=|| view! { <pages::Gate><pages::WorkflowsPage/></pages::Gate> }/>
                         <Route path=path!("/runs") view=|| view! { <pages::Gate><pages::RunsPage/></pages::Gate> }/>
                         <Route path=path!("/approvals") view=|| view! { <pages::Gate><pages::ApprovalsPage/></pages::Gate> }/>

@@ -68,6 +68,7 @@ fn body_for(path: &str, method: &str) -> Option<Value> {
         ("put", "{id}") if path.contains("/upstreams/") => upstream(),
         ("put", "gateway-settings") => json!({ "store_arguments": true }),
         ("post", "virtual-servers") => json!({ "name": "bundle", "tools": ["*"] }),
+        ("post", "vector-indexes") => json!({ "name": "docs", "dimension": 4 }),
         ("put", "{id}") if path.contains("/virtual-servers/") => {
             json!({ "name": "bundle", "tools": ["*"] })
         }
@@ -219,6 +220,7 @@ async fn tenant_a_cannot_see_or_touch_tenant_b() {
                 .replace("{tenant_id}", &b)
                 .replace("{run_id}", &b_run)
                 .replace("{version}", "1")
+                .replace("{name}", "docs")
                 .replace(
                     "{id}",
                     match () {

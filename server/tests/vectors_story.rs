@@ -431,7 +431,7 @@ async fn graph_and_replicas(backend: &Backend) {
     .await;
     let mut linked = 0;
     for _ in 0..600 {
-        linked = ok(&client, "describe_index", json!({"name": "big"})).await["ann"]["linked"]
+        linked = ok(&client, "describe_index", json!({"name": "big"})).await["ann_linked"]
             .as_i64()
             .unwrap();
         if linked == 2_000 {
@@ -508,4 +508,114 @@ async fn graph_and_replicas(backend: &Backend) {
     second.stop().await;
     first.stop().await;
     db.drop_db().await;
+}
+
+#[tokio::test]
+async fn administrators_list_make_and_delete_indexes_over_rest() {
+    for backend in backends() {
+        let db = TestDb::create(&backend).await;
+        let server = TestServer::start(settings_with_vectors(&db)).await;
+        let tenant = common::default_tenant(&server).await;
+        let indexes = server.url(&format!("/api/v1/tenants/{tenant}/vector-indexes"));
+
+        let made = post(
+            &server.client,
+            indexes.clone(),
+            json!({"name": "docs", "dimension": 384}),
+        )
+        .await;
+        assert_eq!(made.status(), StatusCode::CREATED);
+        let location = made.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.ends_with("/vector-indexes/docs"), "{location}");
+        let made: Value = made.json().await.unwrap();
+        assert_eq!(
+            (made["metric"].as_str(), made["vector_count"].as_u64()),
+            (Some("cosine"), Some(0))
+        );
+        let again = post(
+            &server.client,
+            indexes.clone(),
+            json!({"name": "docs", "dimension": 8}),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let bad = post(
+            &server.client,
+            indexes.clone(),
+            json!({"name": "-Docs", "dimension": 5000, "metric": "cosine"}),
+        )
+        .await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            common::fields(&bad.json().await.unwrap()),
+            ["name", "dimension"]
+        );
+        let unknown = post(
+            &server.client,
+            indexes.clone(),
+            json!({"name": "x", "dimension": 2, "metric": "hamming"}),
+        )
+        .await;
+        assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Records written over MCP show in the count.
+        let client = member(&server, &tenant, "default", "m@example.com").await;
+        ok(
+            &client,
+            "upsert",
+            json!({"index": "docs", "vectors": [
+            {"id": "a", "values": vec![0.5f32; 384]}]}),
+        )
+        .await;
+        let listed = common::get_json(&server.client, &indexes).await;
+        assert_eq!(listed["items"][0]["vector_count"], 1, "{listed}");
+        let one = common::get_json(&server.client, &format!("{indexes}/docs")).await;
+        assert_eq!(one["dimension"], 384);
+
+        // Members use the tools but do not manage indexes here.
+        let (member_http, _) = server
+            .sign_in_as("default", "m@example.com", common::PASSWORD)
+            .await;
+        let r = post(
+            &member_http,
+            indexes.clone(),
+            json!({"name": "mine", "dimension": 2}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        let r = server
+            .client
+            .delete(format!("{indexes}/docs"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let r = server
+            .client
+            .get(format!("{indexes}/docs"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let gone = refused(
+            &client,
+            "query",
+            json!({"index": "docs", "vector": vec![0.5f32; 384]}),
+        )
+        .await;
+        assert!(gone.contains("there is no index named `docs`"), "{gone}");
+        let trail = common::get_json(
+            &server.client,
+            &server.url(&format!(
+                "/api/v1/tenants/{tenant}/audit?action=vector_index.delete"
+            )),
+        )
+        .await;
+        assert_eq!(trail["items"][0]["detail"]["vector_count"], 1, "{trail}");
+
+        client.cancel().await.unwrap();
+        server.stop().await;
+        db.drop_db().await;
+    }
 }

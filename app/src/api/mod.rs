@@ -13,6 +13,7 @@ mod policy;
 mod tools;
 mod upstream;
 mod validate;
+mod vectors;
 mod virtual_server;
 pub mod workflow;
 
@@ -50,6 +51,10 @@ pub use upstream::{
     UpstreamProbe, UpstreamStatus,
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
+pub use vectors::{
+    MAX_VECTOR_DIMENSION, VectorIndex, VectorIndexInput, VectorIndexList, VectorMetric,
+    dimension_problem, index_name_problem,
+};
 pub use virtual_server::{
     MAX_PATTERNS, VirtualServer, VirtualServerInput, VirtualServerList, any_matches, glob_matches,
     pattern_list_problems, pattern_problem,

@@ -24,6 +24,7 @@ mod tenants;
 mod try_tool;
 mod upstreams;
 mod users;
+mod vector_indexes;
 mod virtual_servers;
 mod workflow_graph;
 mod workflows;
@@ -42,6 +43,7 @@ pub use session::{AccountMenu, Gate, LoginPage, MeResource};
 pub use tenants::TenantsPage;
 pub use upstreams::UpstreamsPage;
 pub use users::UsersPage;
+pub use vector_indexes::VectorIndexesPage;
 pub use virtual_servers::VirtualServersPage;
 pub use workflows::WorkflowsPage;
 

@@ -110,6 +110,11 @@ impl Registry {
         }
     }
 
+    /// What the built-in servers share across tenants.
+    pub fn shared_builtins(&self) -> &crate::tools::Builtins {
+        &self.builtins
+    }
+
     /// The built-in servers as they act for the tenant of `scope`.
     pub fn builtins(&self, scope: &TenantScope) -> crate::tools::TenantTools {
         self.builtins.for_tenant(scope)

@@ -34,6 +34,7 @@ mod unread;
 mod upstream_oauth;
 mod upstreams;
 mod users;
+mod vector_indexes;
 mod virtual_servers;
 mod workflows;
 
@@ -69,6 +70,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(upstreams::router())
         .merge(upstream_oauth::router())
         .merge(virtual_servers::router())
+        .merge(vector_indexes::router())
         .merge(llm::router())
         .merge(tools::router())
         .merge(audit::router())

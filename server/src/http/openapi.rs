@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         super::policies::list, super::policies::create, super::policies::read, super::policies::replace, super::policies::remove,
         super::upstreams::list, super::upstreams::create, super::upstreams::create_builtin, super::upstreams::read, super::upstreams::replace, super::upstreams::remove, super::upstreams::test, super::upstream_oauth::start, super::upstream_oauth::callback, super::tools::list, super::tools::call, super::tools::stats, super::tools::catalog,
         super::virtual_servers::list, super::virtual_servers::create, super::virtual_servers::read, super::virtual_servers::replace, super::virtual_servers::remove,
+        super::vector_indexes::list, super::vector_indexes::create, super::vector_indexes::read, super::vector_indexes::remove,
         super::policies::evaluate, super::explorer::who, super::explorer::effective,
         super::gateway_settings::read, super::gateway_settings::replace,
         super::oauth_grants::request, super::oauth_grants::answer, super::oauth_grants::consents, super::oauth_grants::withdraw,

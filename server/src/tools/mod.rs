@@ -48,6 +48,11 @@ impl Builtins {
         }
     }
 
+    /// The vectors server's backend.
+    pub fn vectors(&self) -> &vectors::service::Embedded {
+        &self.vectors
+    }
+
     /// The built-in servers as they act for the tenant of `scope`.
     pub fn for_tenant(&self, scope: &TenantScope) -> TenantTools {
         TenantTools {

@@ -12,6 +12,7 @@ mod llm;
 mod oauth;
 mod roles;
 mod upstreams;
+mod vectors;
 mod virtual_servers;
 mod workflows;
 

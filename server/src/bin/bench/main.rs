@@ -14,11 +14,16 @@
 //!   per-step overhead one run at a time, runs/s with 16 starting at once (`--runs`, at
 //!   most 200), and the memory 1,000 runs paused at an approval hold.
 //!
-//! With no mode named, all six run. Usage:
+//! - `vectors`: recall@10 and queries/s of the vectors server's HNSW index against exact
+//!   search over `--vectors` random 384-dim vectors (default 100,000), and the graph's build
+//!   time.
+//!
+//! With no mode named, all seven run. Usage:
 //!
 //! ```text
-//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit|mcp|workflow]...
+//! cargo run --release -p server --bin switchyard-bench -- [http|tokens|policy|audit|mcp|workflow|vectors]...
 //!     [--seconds 10] [--concurrency 32] [--users 200] [--events 1000000] [--sessions 10000] [--runs 200]
+//!     [--vectors 100000]
 //! ```
 
 mod audit;
@@ -26,6 +31,7 @@ mod http;
 mod mcp;
 mod policy;
 mod tokens;
+mod vectors;
 mod workflow;
 
 use std::time::Duration;
@@ -41,6 +47,7 @@ pub struct Options {
     events: usize,
     sessions: usize,
     runs: usize,
+    vectors: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -52,12 +59,13 @@ fn options() -> Result<Options, String> {
         events: 1_000_000,
         sessions: 10_000,
         runs: 200,
+        vectors: 100_000,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if matches!(
             arg.as_str(),
-            "http" | "tokens" | "policy" | "audit" | "mcp" | "workflow"
+            "http" | "tokens" | "policy" | "audit" | "mcp" | "workflow" | "vectors"
         ) {
             o.modes.push(arg);
             continue;
@@ -73,13 +81,16 @@ fn options() -> Result<Options, String> {
             "--events" => o.events = number.max(1) as usize,
             "--sessions" => o.sessions = number.max(1) as usize,
             "--runs" => o.runs = number.max(1) as usize,
+            "--vectors" => o.vectors = number.max(100) as usize,
             other => return Err(format!("unknown option {other}")),
         }
     }
     if o.modes.is_empty() {
-        o.modes = ["http", "tokens", "policy", "audit", "mcp", "workflow"]
-            .map(String::from)
-            .to_vec();
+        o.modes = [
+            "http", "tokens", "policy", "audit", "mcp", "workflow", "vectors",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     Ok(o)
 }
@@ -125,6 +136,10 @@ async fn run_modes(
                 tokens::token_verification(&url, dir).await?;
             }
             "policy" => policy::run(),
+            "vectors" => {
+                let count = options.vectors;
+                tokio::task::spawn_blocking(move || vectors::run(count)).await?;
+            }
             "audit" => {
                 println!(
                     "\naudit search over {} records (one tenant), 100 requests per query:",

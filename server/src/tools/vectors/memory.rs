@@ -70,6 +70,11 @@ impl Memory {
         }
     }
 
+    /// Changes how many candidates graph searches keep.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.tuning.ef_search = ef.max(1);
+    }
+
     pub fn metric(&self) -> Metric {
         self.metric
     }

@@ -18,6 +18,10 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use app::api::{
+    VectorIndex, VectorIndexInput, VectorMetric, dimension_problem, index_name_problem,
+};
+
 use super::host::{self, ToolSet};
 use crate::store::{Metadata, StoreError, VectorIndexRow};
 use crate::tenancy::TenantScope;
@@ -26,11 +30,42 @@ use metric::Metric;
 use service::{BackendError, Embedded, Search};
 
 /// Limits on what one call may carry (Pinecone's own, where it has one).
-pub const MAX_DIMENSION: usize = 4096;
+pub const MAX_DIMENSION: usize = app::api::MAX_VECTOR_DIMENSION as usize;
 pub const MAX_BATCH: usize = 1000;
 pub const MAX_TOP_K: usize = 1000;
 pub const MAX_ID_LEN: usize = 512;
 pub const MAX_METADATA_BYTES: usize = 40 * 1024;
+
+/// Makes an index (its input checked by the caller).
+pub async fn create_index(
+    backend: &Embedded,
+    scope: &TenantScope,
+    input: &VectorIndexInput,
+) -> Result<VectorIndexRow, StoreError> {
+    let dimension = i32::try_from(input.dimension).unwrap_or(i32::MAX);
+    let (name, description) = (&input.name, &input.description);
+    let metric = input.metric.as_str();
+    backend
+        .store()
+        .create_vector_index(scope, name, description, dimension, metric, "embedded")
+        .await
+}
+
+/// An index as the API and the tools show it.
+pub fn index_view(row: &VectorIndexRow, backend: &Embedded) -> VectorIndex {
+    VectorIndex {
+        name: row.name.clone(),
+        description: row.description.clone(),
+        dimension: u32::try_from(row.dimension).unwrap_or_default(),
+        metric: VectorMetric::parse(&row.metric).unwrap_or_default(),
+        backend: row.backend.clone(),
+        vector_count: u64::try_from(row.vector_count).unwrap_or_default(),
+        ann_linked: backend.linked(row.id) as u64,
+        ann_threshold: backend.tuning().ann_threshold as u64,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
 
 /// One tenant's vectors server.
 pub struct Vectors {
@@ -217,51 +252,33 @@ impl Vectors {
     }
 
     fn describe(&self, row: &VectorIndexRow) -> Value {
-        let tuning = self.backend.tuning();
-        json!({
-            "name": row.name,
-            "description": row.description,
-            "dimension": row.dimension,
-            "metric": row.metric,
-            "backend": row.backend,
-            "vector_count": row.vector_count,
-            "ann": {
-                "threshold": tuning.ann_threshold,
-                "linked": self.backend.linked(row.id),
-            },
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-        })
+        serde_json::to_value(index_view(row, &self.backend)).unwrap_or_default()
     }
 
     async fn create_index(&self, args: CreateIndex) -> Outcome {
-        check_index_name(&args.name)?;
-        if args.dimension == 0 || args.dimension > MAX_DIMENSION {
-            return Err(format!(
-                "dimension must be between 1 and {MAX_DIMENSION}, not {}",
-                args.dimension
-            ));
+        if let Some(problem) = index_name_problem(&args.name) {
+            return Err(format!("`{}` is not an index name: {problem}", args.name));
         }
-        let Some(metric) = Metric::parse(&args.metric) else {
+        let dimension = u32::try_from(args.dimension).unwrap_or(u32::MAX);
+        if let Some(problem) = dimension_problem(dimension) {
+            return Err(format!("dimension {problem}"));
+        }
+        let Some(metric) = VectorMetric::parse(&args.metric) else {
             return Err(format!(
                 "unknown metric `{}`; one of: cosine, euclidean, dotproduct",
                 args.metric
             ));
         };
-        let row = self
-            .backend
-            .store()
-            .create_vector_index(
-                &self.scope,
-                &args.name,
-                &args.description,
-                args.dimension as i32,
-                metric.as_str(),
-                "embedded",
-            )
+        let input = VectorIndexInput {
+            name: args.name,
+            dimension,
+            metric,
+            description: args.description,
+        };
+        let row = create_index(&self.backend, &self.scope, &input)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict { .. } => format!("an index named `{}` exists", args.name),
+                StoreError::Conflict { .. } => format!("an index named `{}` exists", input.name),
                 other => internal(other),
             })?;
         Ok(self.describe(&row))
@@ -462,25 +479,6 @@ impl Vectors {
             })
             .collect();
         Ok(json!({ "matches": matches, "approximate": answer.approximate }))
-    }
-}
-
-/// Index names as Pinecone allows them: lowercase letters, digits and hyphens, 1–45 long.
-fn check_index_name(name: &str) -> Result<(), String> {
-    let fits = !name.is_empty()
-        && name.len() <= 45
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if fits {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not an index name: 1 to 45 lowercase letters, digits and hyphens, \
-             not starting or ending with a hyphen"
-        ))
     }
 }
 

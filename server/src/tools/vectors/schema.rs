@@ -42,7 +42,8 @@ fn description() -> Value {
             "name": {"type": "string"}, "description": {"type": "string"},
             "dimension": {"type": "integer"}, "metric": {"type": "string"},
             "backend": {"type": "string"}, "vector_count": {"type": "integer"},
-            "ann": {"type": "object", "description": "The approximate index: records linked into the graph, and the size at which one is built."},
+            "ann_linked": {"type": "integer", "description": "Records the approximate (HNSW) index covers."},
+            "ann_threshold": {"type": "integer", "description": "The record count from which an approximate index is built."},
             "created_at": {"type": "string"}, "updated_at": {"type": "string"}
         },
         "required": ["name", "dimension", "metric", "vector_count"]
