@@ -619,3 +619,71 @@ async fn administrators_list_make_and_delete_indexes_over_rest() {
         db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn serve_tool_vectors_acts_for_the_named_tenant() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let server = TestServer::start(settings_with_vectors(&db)).await;
+    let tenant = common::default_tenant(&server).await;
+    let client = member(&server, &tenant, "default", "m@example.com").await;
+    ok(
+        &client,
+        "create_index",
+        json!({"name": "shared", "dimension": 2}),
+    )
+    .await;
+    ok(
+        &client,
+        "upsert",
+        json!({"index": "shared", "vectors": [{"id": "a", "values": [1, 2]}]}),
+    )
+    .await;
+    client.cancel().await.unwrap();
+
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let command = |tenant: Option<&str>| {
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.args(["serve-tool", "vectors"])
+            .args(tenant.map(|t| ["--tenant", t]).into_iter().flatten())
+            .env_clear()
+            .env("SWITCHYARD_DATABASE__URL", &db.url)
+            .kill_on_drop(true);
+        cmd
+    };
+    // Without a tenant, or with one that does not exist: a usage error naming the problem.
+    for (tenant, expected) in [
+        (None, "name one with --tenant SLUG"),
+        (Some("nope"), "there is no tenant `nope`"),
+    ] {
+        let output = command(tenant).output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+
+    use rmcp::ServiceExt;
+    let transport = rmcp::transport::TokioChildProcess::new(command(Some("default"))).unwrap();
+    let alone = ().serve(transport).await.expect("initialize");
+    let listed = alone
+        .call_tool(CallToolRequestParams::new("list_indexes"))
+        .await
+        .unwrap();
+    let indexes = listed.structured_content.unwrap();
+    assert_eq!(indexes["indexes"][0]["name"], "shared", "{indexes}");
+    assert_eq!(indexes["indexes"][0]["vector_count"], 1, "{indexes}");
+    let near = alone
+        .call_tool(
+            CallToolRequestParams::new("query").with_arguments(
+                json!({"index": "shared", "vector": [1, 2], "top_k": 1})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(near.structured_content.unwrap()["matches"][0]["id"], "a");
+    alone.cancel().await.unwrap();
+    server.stop().await;
+    db.drop_db().await;
+}
