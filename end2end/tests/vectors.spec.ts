@@ -45,4 +45,19 @@ test("make a vector index in the console, fill it through the gateway, delete it
   await expect(page.getByText("No vector indexes yet.")).toBeVisible();
   const trail = await api(page, "GET", `/api/v1/tenants/${tenant.id}/audit?action=vector_index.delete`);
   expect(trail.items[0].detail).toMatchObject({ name: "films", vector_count: 2 });
+
+  // A Pinecone index takes its host and key; a host that would get the key in the clear is
+  // refused by field, and the key is never shown back.
+  await expect(form.getByLabel("Pinecone API key")).toHaveCount(0);
+  await form.getByLabel("Records live").selectOption("pinecone");
+  await form.getByLabel("Name").fill("remote");
+  await form.getByLabel("Pinecone index host").fill("http://pinecone.example");
+  await form.getByLabel("Pinecone API key").fill("pcsk_console_secret");
+  await form.getByRole("button", { name: "Create index" }).click();
+  await expect(form.getByRole("alert")).toContainText("must be HTTPS");
+  await form.getByLabel("Pinecone index host").fill("remote-abc.svc.aped-4627-b74a.pinecone.io");
+  await form.getByRole("button", { name: "Create index" }).click();
+  const remote = page.locator('tr[data-vector-index="remote"]');
+  await expect(remote).toContainText("at Pinecone (https://remote-abc.svc.aped-4627-b74a.pinecone.io)");
+  await expect(page.locator("body")).not.toContainText("pcsk_console_secret");
 });

@@ -8,7 +8,11 @@ CREATE TABLE vector_indexes (
     description  TEXT NOT NULL DEFAULT '',
     dimension    INTEGER NOT NULL CHECK (dimension BETWEEN 1 AND 4096),
     metric       TEXT NOT NULL CHECK (metric IN ('cosine', 'euclidean', 'dotproduct')),
-    backend      TEXT NOT NULL CHECK (backend IN ('embedded')),
+    backend      TEXT NOT NULL CHECK (backend IN ('embedded', 'pinecone')),
+    -- A Pinecone index's host, and its API key sealed by the vault (context
+    -- `vector_index:{tenant}:{id}`); NULL for embedded indexes.
+    remote_host     TEXT,
+    credentials_enc BYTEA,
     revision     BIGINT NOT NULL DEFAULT 0,
     vector_count BIGINT NOT NULL DEFAULT 0,
     created_at   TIMESTAMPTZ NOT NULL,

@@ -396,6 +396,7 @@ async fn graph_and_replicas(backend: &Backend) {
     let db = TestDb::create(backend).await;
     let mut config = settings_with_vectors(&db);
     config.tools.vectors.ann_threshold = 500;
+    config.tools.vectors.idle_unload_secs = 2;
     // The test makes many quick queries as one member.
     config.http.tool_rate_limit_per_second = 0;
     let first = TestServer::start(config.clone()).await;
@@ -475,6 +476,31 @@ async fn graph_and_replicas(backend: &Backend) {
         );
     }
     assert!(agree * 100 >= total * 95, "recall@10 {agree}/{total}");
+
+    // A copy nobody used for `idle_unload_secs` is dropped when another index is loaded, and
+    // the next search loads it again.
+    ok(
+        &client,
+        "create_index",
+        json!({"name": "small", "dimension": 2}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    ok(
+        &client,
+        "query",
+        json!({"index": "small", "vector": [1, 0]}),
+    )
+    .await;
+    let dropped = ok(&client, "describe_index", json!({"name": "big"})).await;
+    assert_eq!(dropped["ann_linked"], 0, "{dropped}");
+    let again = ok(
+        &client,
+        "query",
+        json!({"index": "big", "vector": queries[0], "exact": true}),
+    )
+    .await;
+    assert_eq!(again["matches"].as_array().unwrap().len(), 10);
 
     // A second replica on the same database answers from its own copy, and reloads it when
     // the first replica writes.

@@ -52,8 +52,8 @@ pub use upstream::{
 };
 pub use validate::{FieldError, validate_email, validate_identifier, validate_name, validate_slug};
 pub use vectors::{
-    MAX_VECTOR_DIMENSION, VectorIndex, VectorIndexInput, VectorIndexList, VectorMetric,
-    dimension_problem, index_name_problem,
+    MAX_VECTOR_DIMENSION, PineconeConnection, VectorBackend, VectorIndex, VectorIndexInput,
+    VectorIndexList, VectorMetric, dimension_problem, index_name_problem,
 };
 pub use virtual_server::{
     MAX_PATTERNS, VirtualServer, VirtualServerInput, VirtualServerList, any_matches, glob_matches,

@@ -43,6 +43,39 @@ impl VectorMetric {
     }
 }
 
+/// Where an index's records live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum VectorBackend {
+    /// In Switchyard's database, searched in memory (exactly, then through an HNSW graph).
+    #[default]
+    Embedded,
+    /// An existing Pinecone index, reached over its REST API with the tenant's API key.
+    Pinecone,
+}
+
+impl VectorBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VectorBackend::Embedded => "embedded",
+            VectorBackend::Pinecone => "pinecone",
+        }
+    }
+}
+
+/// How to reach a Pinecone index.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PineconeConnection {
+    /// The index's host as Pinecone's console shows it
+    /// (`docs-abc123.svc.aped-4627-b74a.pinecone.io`); HTTPS.
+    pub host: String,
+    /// Write-only: stored sealed by the vault, never returned.
+    pub api_key: String,
+}
+
 /// Body of `POST /api/v1/tenants/{tenant_id}/vector-indexes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -56,11 +89,36 @@ pub struct VectorIndexInput {
     pub metric: VectorMetric,
     #[serde(default)]
     pub description: String,
+    #[serde(default)]
+    pub backend: VectorBackend,
+    /// Required with the `pinecone` backend: the index to connect (it must exist there, with
+    /// this dimension and metric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinecone: Option<PineconeConnection>,
 }
 
 impl VectorIndexInput {
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
+        match (self.backend, &self.pinecone) {
+            (VectorBackend::Embedded, Some(_)) => problems.push(FieldError::new(
+                "pinecone",
+                "only an index with the pinecone backend takes a Pinecone connection",
+            )),
+            (VectorBackend::Pinecone, None) => problems.push(FieldError::new(
+                "pinecone",
+                "name the Pinecone index's host and API key",
+            )),
+            (VectorBackend::Pinecone, Some(p)) => {
+                if p.host.trim().is_empty() {
+                    problems.push(FieldError::new("pinecone.host", "must not be empty"));
+                }
+                if p.api_key.trim().is_empty() {
+                    problems.push(FieldError::new("pinecone.api_key", "must not be empty"));
+                }
+            }
+            (VectorBackend::Embedded, None) => {}
+        }
         if let Some(problem) = index_name_problem(&self.name) {
             problems.push(FieldError::new("name", problem));
         }
@@ -105,11 +163,15 @@ pub struct VectorIndex {
     pub description: String,
     pub dimension: u32,
     pub metric: VectorMetric,
-    /// Where the records live: `embedded` (Switchyard's database).
-    pub backend: String,
+    /// Where the records live.
+    pub backend: VectorBackend,
+    /// A Pinecone index's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_host: Option<String>,
     pub vector_count: u64,
     /// Records this replica's approximate (HNSW) index covers; 0 while the index is searched
-    /// exactly or not yet loaded here.
+    /// exactly, not yet loaded here, or at Pinecone. At Pinecone, `vector_count` is as of the
+    /// last write through Switchyard.
     pub ann_linked: u64,
     /// The record count from which an approximate index is built.
     pub ann_threshold: u64,

@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use super::ProblemBanner;
 use super::tenant_picker::TenantPage;
-use crate::api::{ApiClient, Problem, VectorIndex, VectorIndexInput, VectorMetric, sendable};
+use crate::api::{
+    ApiClient, PineconeConnection, Problem, VectorBackend, VectorIndex, VectorIndexInput,
+    VectorMetric, sendable,
+};
 
 #[component]
 pub fn VectorIndexesPage() -> impl IntoView {
@@ -62,7 +65,9 @@ fn TenantIndexes(tenant: Uuid) -> impl IntoView {
 
 /// What the approximate index covers, in words.
 fn coverage(index: &VectorIndex) -> String {
-    if index.vector_count < index.ann_threshold {
+    if let Some(host) = &index.remote_host {
+        format!("at Pinecone ({host})")
+    } else if index.vector_count < index.ann_threshold {
         format!("exact search (graph from {} records)", index.ann_threshold)
     } else if index.ann_linked == 0 {
         "not loaded on this replica".to_owned()
@@ -129,6 +134,9 @@ fn NewIndex(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
     let dimension = RwSignal::new("384".to_string());
     let metric = RwSignal::new(VectorMetric::Cosine.as_str().to_string());
     let description = RwSignal::new(String::new());
+    let backend = RwSignal::new(VectorBackend::Embedded);
+    let host = RwSignal::new(String::new());
+    let api_key = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<Problem>);
     let create = Action::new(move |input: &VectorIndexInput| {
         let (api, input) = (api.clone(), input.clone());
@@ -138,6 +146,7 @@ fn NewIndex(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
         Some(Ok(_)) => {
             name.set(String::new());
             description.set(String::new());
+            api_key.set(String::new());
             problem.set(None);
             reload.update(|n| *n += 1);
         }
@@ -152,6 +161,11 @@ fn NewIndex(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
             dimension: dimension.get().trim().parse().unwrap_or(0),
             metric: VectorMetric::parse(&metric.get()).unwrap_or_default(),
             description: description.get(),
+            backend: backend.get(),
+            pinecone: (backend.get() == VectorBackend::Pinecone).then(|| PineconeConnection {
+                host: host.get().trim().to_owned(),
+                api_key: api_key.get(),
+            }),
         };
         create.dispatch(input);
     };
@@ -167,6 +181,18 @@ fn NewIndex(tenant: Uuid, reload: RwSignal<u32>) -> impl IntoView {
                 </select>
             </label>
             <label>"Description" <input name="description" bind:value=description/></label>
+            <label>
+                "Records live"
+                <select name="backend" on:change=move |ev| backend.set(
+                    if event_target_value(&ev) == "pinecone" { VectorBackend::Pinecone } else { VectorBackend::Embedded })>
+                    <option value="embedded">"in Switchyard (embedded)"</option>
+                    <option value="pinecone">"in an existing Pinecone index"</option>
+                </select>
+            </label>
+            <Show when=move || backend.get() == VectorBackend::Pinecone>
+                <label>"Pinecone index host" <input name="pinecone_host" placeholder="docs-abc123.svc.aped-4627-b74a.pinecone.io" bind:value=host/></label>
+                <label>"Pinecone API key" <input name="pinecone_api_key" type="password" autocomplete="off" bind:value=api_key/></label>
+            </Show>
             <div class="actions">
                 <button type="submit" disabled=move || create.pending().get()>"Create index"</button>
             </div>

@@ -87,6 +87,9 @@ pub struct VectorSettings {
     pub hnsw_m: usize,
     /// Candidates kept while linking a record into the graph (HNSW `efConstruction`).
     pub hnsw_ef_construction: usize,
+    /// An index's copy in a replica's memory is dropped once no search or write has used it
+    /// for this long (the next search reloads it from the database).
+    pub idle_unload_secs: u64,
 }
 
 impl Default for VectorSettings {
@@ -97,6 +100,7 @@ impl Default for VectorSettings {
             ef_search: tuning.ef_search,
             hnsw_m: tuning.graph.m,
             hnsw_ef_construction: tuning.graph.ef_construction,
+            idle_unload_secs: 1800,
         }
     }
 }

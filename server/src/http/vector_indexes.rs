@@ -3,7 +3,7 @@
 //! tools); here indexes are listed, made and deleted, with the `upstreams:*` permissions (the
 //! vectors server is one of the tenant's upstreams), and every change is audited.
 
-use app::api::{Problem, VectorIndex, VectorIndexInput, VectorIndexList};
+use app::api::{FieldError, Problem, VectorIndex, VectorIndexInput, VectorIndexList};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -79,13 +79,24 @@ async fn create(
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
-    let backend = state.upstreams.shared_builtins().vectors();
-    let row = vectors::create_index(backend, &scope, &body).await?;
+    let builtins = state.upstreams.shared_builtins();
+    let backend = builtins.vectors();
+    let row = vectors::create_index(backend, builtins.remote(), &scope, &body)
+        .await
+        .map_err(|e| match e {
+            vectors::CreateError::Store(e) => ApiError::from(e),
+            vectors::CreateError::Host(problem) => {
+                ApiError::Validation(vec![FieldError::new("pinecone.host", problem)])
+            }
+        })?;
+    // Everything but the API key.
+    let detail = json!({ "name": body.name, "dimension": body.dimension, "metric": body.metric,
+        "backend": body.backend, "remote_host": row.remote_host });
     let event = ctx
         .origin()
         .event(principal.actor(), "vector_index.create", Outcome::Success)
         .target(format!("vector_index:{}", row.id))
-        .detail(serde_json::to_value(&body).unwrap_or_default());
+        .detail(detail);
     audit::record(&state.store, scope.tenant_id(), event).await?;
     let location = format!("/api/v1/tenants/{tenant_id}/vector-indexes/{}", row.name);
     Ok((

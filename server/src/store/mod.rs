@@ -44,7 +44,7 @@ pub use tokens::{NewRefresh, RefreshRow, SigningKeyRow};
 pub use upstream_oauth::UpstreamOAuthRow;
 pub use upstreams::{UpstreamRecord, UpstreamRow};
 pub use users::NewUserRecord;
-pub use vectors::{Metadata, Removal, VectorIndexRow, VectorRow, Written};
+pub use vectors::{Metadata, NewVectorIndex, Removal, VectorIndexRow, VectorRow, Written};
 pub use wall::APP_ROLE;
 pub use workflows::{PendingStep, RunRow, StatusChange, StepCommit};
 

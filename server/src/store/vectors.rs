@@ -23,6 +23,8 @@ pub struct VectorIndexRow {
     pub dimension: i32,
     pub metric: String,
     pub backend: String,
+    pub remote_host: Option<String>,
+    pub credentials_enc: Option<Vec<u8>>,
     pub revision: i64,
     pub vector_count: i64,
     pub created_at: DateTime<Utc>,
@@ -30,7 +32,19 @@ pub struct VectorIndexRow {
 }
 
 const INDEX_COLUMNS: &str = "id, tenant_id, name, description, dimension, metric, backend, \
-                             revision, vector_count, created_at, updated_at";
+                             remote_host, credentials_enc, revision, vector_count, created_at, updated_at";
+
+/// An index to make. `id` is chosen by the caller, which seals the credentials to it.
+pub struct NewVectorIndex<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub dimension: i32,
+    pub metric: &'a str,
+    pub backend: &'a str,
+    pub remote_host: Option<&'a str>,
+    pub credentials_enc: Option<Vec<u8>>,
+}
 
 /// A record as stored: its id, its vector as little-endian f32 bytes, its metadata.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -94,21 +108,18 @@ impl Store {
     pub async fn create_vector_index(
         &self,
         scope: &TenantScope,
-        name: &str,
-        description: &str,
-        dimension: i32,
-        metric: &str,
-        backend: &str,
+        new: &NewVectorIndex<'_>,
     ) -> Result<VectorIndexRow, StoreError> {
-        let (id, now) = (Uuid::now_v7(), Utc::now());
+        let now = Utc::now();
         let sql = format!(
             "INSERT INTO vector_indexes (id, tenant_id, name, description, dimension, metric, \
-             backend, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             RETURNING {INDEX_COLUMNS}"
+             backend, remote_host, credentials_enc, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {INDEX_COLUMNS}"
         );
         Ok(walled!(self, Wall::of(scope), pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(scope.tenant_id()).bind(name)
-                .bind(description).bind(dimension).bind(metric).bind(backend).bind(now)
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(new.id).bind(scope.tenant_id()).bind(new.name)
+                .bind(new.description).bind(new.dimension).bind(new.metric).bind(new.backend)
+                .bind(new.remote_host).bind(&new.credentials_enc).bind(now)
                 .fetch_one(pool).await?
         }))
     }
@@ -140,6 +151,21 @@ impl Store {
                 .fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound("vector index"))
+    }
+
+    /// Records the count a remote index reported.
+    #[instrument(skip_all)]
+    pub async fn set_vector_count(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        count: i64,
+    ) -> Result<(), StoreError> {
+        walled!(self, Wall::of(scope), pool => {
+            sqlx::query("UPDATE vector_indexes SET vector_count = $1 WHERE id = $2 AND tenant_id = $3")
+                .bind(count).bind(id).bind(scope.tenant_id()).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Deletes the index and its records; false if there was none.

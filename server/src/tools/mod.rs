@@ -39,18 +39,29 @@ const PIPE_BUFFER: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct Builtins {
     vectors: vectors::service::Embedded,
+    remote: vectors::Remote,
 }
 
 impl Builtins {
-    pub fn new(store: Store, settings: &ToolsSettings) -> Self {
+    pub fn new(store: Store, vault: crate::vault::Vault, settings: &ToolsSettings) -> Self {
         Self {
-            vectors: vectors::service::Embedded::new(store, settings.vectors.tuning()),
+            remote: vectors::Remote::new(vault),
+            vectors: vectors::service::Embedded::new(
+                store,
+                settings.vectors.tuning(),
+                std::time::Duration::from_secs(settings.vectors.idle_unload_secs.max(1)),
+            ),
         }
     }
 
-    /// The vectors server's backend.
+    /// The vectors server's embedded backend.
     pub fn vectors(&self) -> &vectors::service::Embedded {
         &self.vectors
+    }
+
+    /// What reaching a vectors index at Pinecone takes.
+    pub fn remote(&self) -> &vectors::Remote {
+        &self.remote
     }
 
     /// The built-in servers as they act for the tenant of `scope`.
@@ -77,6 +88,7 @@ impl TenantTools {
             BuiltinServer::Vectors => Arc::new(vectors::Vectors::new(
                 self.scope,
                 self.shared.vectors.clone(),
+                self.shared.remote.clone(),
             )),
         }
     }
@@ -176,7 +188,10 @@ pub async fn standalone(
         .scope(tenant.id)
         .await
         .map_err(|e| ServeError::Tenant(e.to_string()))?;
-    Ok(Builtins::new(store, &settings.tools)
+    let vault = crate::vault::Vault::open(&settings.vault.master_key, &settings.data_dir)
+        .await
+        .map_err(|e| ServeError::Tenant(e.to_string()))?;
+    Ok(Builtins::new(store, vault, &settings.tools)
         .for_tenant(&scope)
         .tool_set(server))
 }

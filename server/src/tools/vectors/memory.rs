@@ -250,12 +250,14 @@ impl Memory {
 const SAMPLE: usize = 2_000;
 
 impl Memory {
-    /// About what share of the live records `filter` admits, from an even sample of slots.
+    /// About what share of the live records `filter` admits, from a sample of slots. The
+    /// sample steps by the golden ratio (Fibonacci hashing) rather than evenly, so metadata
+    /// that repeats with the slot number (every 100th record in one bucket) is not aliased.
     fn share(&self, filter: &Filter) -> f64 {
-        let slots = self.ids.len();
-        let step = (slots / SAMPLE).max(1);
+        let slots = self.ids.len() as u64;
         let (mut live, mut admitted) = (0usize, 0usize);
-        for slot in (0..slots).step_by(step) {
+        for i in 0..(SAMPLE as u64).min(slots) {
+            let slot = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % slots) as usize;
             if self.alive[slot] {
                 live += 1;
                 admitted += usize::from(filter.matches(&self.metadata[slot]));
@@ -336,6 +338,21 @@ mod tests {
                 .iter()
                 .all(|h| memory.metadata(h.1)["even"] == json!(true))
         );
+    }
+
+    #[test]
+    fn a_filters_share_is_estimated_without_aliasing_periodic_metadata() {
+        let mut memory = Memory::new(Metric::Euclidean, 1, small());
+        for i in 0..100_000u32 {
+            memory.upsert(
+                format!("{i}"),
+                &[i as f32],
+                meta(json!({"bucket": i % 100})),
+            );
+        }
+        let five = Filter::parse(&json!({"bucket": {"$lt": 5}})).unwrap();
+        let share = memory.share(&five);
+        assert!((0.03..0.07).contains(&share), "{share}");
     }
 
     #[test]

@@ -5,29 +5,35 @@
 //! The embedded backend keeps records in Switchyard's database and searches a copy in
 //! memory: exactly while an index is small, through an HNSW graph once it is large.
 
+mod args;
 pub mod filter;
 pub mod hnsw;
+mod indexes;
 pub mod memory;
 pub mod metric;
+pub mod pinecone;
+mod remote;
 mod schema;
 pub mod service;
 
+use app::api::{VectorIndexInput, VectorMetric, dimension_problem, index_name_problem};
 use futures::future::BoxFuture;
 use rmcp::model::{CallToolResult, JsonObject, Tool};
 use rmcp::service::{RequestContext, RoleServer};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use app::api::{
-    VectorIndex, VectorIndexInput, VectorMetric, dimension_problem, index_name_problem,
-};
-
 use super::host::{self, ToolSet};
-use crate::store::{Metadata, StoreError, VectorIndexRow};
+use crate::store::{StoreError, VectorIndexRow};
 use crate::tenancy::TenantScope;
+use args::{
+    CreateIndex, DeleteVectors, Fetch, ListVectors, Named, Nothing, Query, Upsert, backend_failure,
+    check_batch, check_id, check_vector, internal, store_failure,
+};
 use filter::Filter;
 use metric::Metric;
-use service::{BackendError, Embedded, Search};
+use service::{Embedded, Search};
+
+pub use indexes::{CreateError, Remote, create_index, index_view};
 
 /// Limits on what one call may carry (Pinecone's own, where it has one).
 pub const MAX_DIMENSION: usize = app::api::MAX_VECTOR_DIMENSION as usize;
@@ -36,46 +42,20 @@ pub const MAX_TOP_K: usize = 1000;
 pub const MAX_ID_LEN: usize = 512;
 pub const MAX_METADATA_BYTES: usize = 40 * 1024;
 
-/// Makes an index (its input checked by the caller).
-pub async fn create_index(
-    backend: &Embedded,
-    scope: &TenantScope,
-    input: &VectorIndexInput,
-) -> Result<VectorIndexRow, StoreError> {
-    let dimension = i32::try_from(input.dimension).unwrap_or(i32::MAX);
-    let (name, description) = (&input.name, &input.description);
-    let metric = input.metric.as_str();
-    backend
-        .store()
-        .create_vector_index(scope, name, description, dimension, metric, "embedded")
-        .await
-}
-
-/// An index as the API and the tools show it.
-pub fn index_view(row: &VectorIndexRow, backend: &Embedded) -> VectorIndex {
-    VectorIndex {
-        name: row.name.clone(),
-        description: row.description.clone(),
-        dimension: u32::try_from(row.dimension).unwrap_or_default(),
-        metric: VectorMetric::parse(&row.metric).unwrap_or_default(),
-        backend: row.backend.clone(),
-        vector_count: u64::try_from(row.vector_count).unwrap_or_default(),
-        ann_linked: backend.linked(row.id) as u64,
-        ann_threshold: backend.tuning().ann_threshold as u64,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }
-}
-
 /// One tenant's vectors server.
 pub struct Vectors {
     scope: TenantScope,
     backend: Embedded,
+    remote: Remote,
 }
 
 impl Vectors {
-    pub fn new(scope: TenantScope, backend: Embedded) -> Self {
-        Self { scope, backend }
+    pub fn new(scope: TenantScope, backend: Embedded, remote: Remote) -> Self {
+        Self {
+            scope,
+            backend,
+            remote,
+        }
     }
 }
 
@@ -117,110 +97,6 @@ impl ToolSet for Vectors {
 
 /// A tool's failure, in words for the caller.
 type Outcome = Result<Value, String>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateIndex {
-    name: String,
-    dimension: usize,
-    #[serde(default = "cosine")]
-    metric: String,
-    #[serde(default)]
-    description: String,
-}
-
-fn cosine() -> String {
-    "cosine".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Named {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Nothing {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Upsert {
-    index: String,
-    vectors: Vec<Record>,
-}
-
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct Record {
-    id: String,
-    values: Vec<f32>,
-    #[serde(default)]
-    metadata: Metadata,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fetch {
-    index: String,
-    ids: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListVectors {
-    index: String,
-    #[serde(default)]
-    prefix: String,
-    #[serde(default = "hundred")]
-    limit: u32,
-    #[serde(default)]
-    pagination_token: Option<String>,
-}
-
-fn hundred() -> u32 {
-    100
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteVectors {
-    index: String,
-    #[serde(default)]
-    ids: Option<Vec<String>>,
-    #[serde(default)]
-    filter: Option<Value>,
-    #[serde(default)]
-    delete_all: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Query {
-    index: String,
-    #[serde(default)]
-    vector: Option<Vec<f32>>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default = "ten")]
-    top_k: usize,
-    #[serde(default)]
-    filter: Option<Value>,
-    #[serde(default = "yes")]
-    include_metadata: bool,
-    #[serde(default)]
-    include_values: bool,
-    #[serde(default)]
-    exact: bool,
-}
-
-fn ten() -> usize {
-    10
-}
-
-fn yes() -> bool {
-    true
-}
 
 impl Vectors {
     async fn run<'a, A, F, R>(&'a self, arguments: JsonObject, tool: F) -> CallToolResult
@@ -274,12 +150,19 @@ impl Vectors {
             dimension,
             metric,
             description: args.description,
+            // Connecting a Pinecone index takes its key, which goes through the REST API
+            // (never a tool's arguments, which are audited).
+            backend: app::api::VectorBackend::Embedded,
+            pinecone: None,
         };
-        let row = create_index(&self.backend, &self.scope, &input)
+        let row = create_index(&self.backend, &self.remote, &self.scope, &input)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict { .. } => format!("an index named `{}` exists", input.name),
-                other => internal(other),
+                indexes::CreateError::Store(StoreError::Conflict { .. }) => {
+                    format!("an index named `{}` exists", input.name)
+                }
+                indexes::CreateError::Store(other) => internal(other),
+                other => other.to_string(),
             })?;
         Ok(self.describe(&row))
     }
@@ -296,8 +179,15 @@ impl Vectors {
     }
 
     async fn describe_index(&self, args: Named) -> Outcome {
-        let (row, _) = self.index(&args.name).await?;
+        let (mut row, _) = self.index(&args.name).await?;
+        if let Some(p) = self.remote.pinecone(&row)? {
+            row.vector_count = remote::recount(&p, self.store(), &self.scope, &row).await?;
+        }
         Ok(self.describe(&row))
+    }
+
+    fn store(&self) -> &crate::store::Store {
+        self.backend.store()
     }
 
     async fn delete_index(&self, args: Named) -> Outcome {
@@ -308,6 +198,12 @@ impl Vectors {
             .await
             .map_err(internal)?;
         self.backend.forget(row.id);
+        if row.remote_host.is_some() {
+            // Only the connection goes: the index and its records stay at Pinecone.
+            return Ok(
+                json!({ "deleted": row.name, "vector_count": row.vector_count, "remote_kept": true }),
+            );
+        }
         Ok(json!({ "deleted": row.name, "vector_count": row.vector_count }))
     }
 
@@ -335,6 +231,9 @@ impl Vectors {
             }
             records.push((record.id, record.values, record.metadata));
         }
+        if let Some(p) = self.remote.pinecone(&row)? {
+            return remote::upsert(&p, self.store(), &self.scope, &row, records).await;
+        }
         let upserted = records.len();
         let written = self
             .backend
@@ -347,6 +246,9 @@ impl Vectors {
     async fn fetch(&self, args: Fetch) -> Outcome {
         let (row, _) = self.index(&args.index).await?;
         check_batch("ids", args.ids.len())?;
+        if let Some(p) = self.remote.pinecone(&row)? {
+            return remote::fetch(&p, &args.ids).await;
+        }
         let rows = self
             .backend
             .store()
@@ -371,6 +273,10 @@ impl Vectors {
         if args.limit == 0 || args.limit as usize > MAX_BATCH {
             return Err(format!("limit must be between 1 and {MAX_BATCH}"));
         }
+        if let Some(p) = self.remote.pinecone(&row)? {
+            let token = args.pagination_token.as_deref();
+            return remote::list(&p, &args.prefix, args.limit, token).await;
+        }
         let after = args.pagination_token.unwrap_or_default();
         let ids = self
             .backend
@@ -389,6 +295,20 @@ impl Vectors {
         let chosen = [args.ids.is_some(), args.filter.is_some(), args.delete_all];
         if chosen.iter().filter(|c| **c).count() != 1 {
             return Err("give exactly one of `ids`, `filter` or `delete_all: true`".into());
+        }
+        if let Some(p) = self.remote.pinecone(&row)? {
+            let which = match (&args.ids, &args.filter) {
+                (Some(ids), _) => {
+                    check_batch("ids", ids.len())?;
+                    pinecone::Deletion::Ids(ids)
+                }
+                (None, Some(filter)) => {
+                    Filter::parse(filter)?;
+                    pinecone::Deletion::Filter(filter)
+                }
+                (None, None) => pinecone::Deletion::All,
+            };
+            return remote::delete(&p, self.store(), &self.scope, &row, which).await;
         }
         let ids = match (args.ids, args.filter) {
             (Some(ids), _) => {
@@ -418,6 +338,15 @@ impl Vectors {
         let (row, metric) = self.index(&args.index).await?;
         if args.top_k == 0 || args.top_k > MAX_TOP_K {
             return Err(format!("top_k must be between 1 and {MAX_TOP_K}"));
+        }
+        if let Some(p) = self.remote.pinecone(&row)? {
+            if let Some(vector) = &args.vector {
+                check_vector(vector, &row, metric, "vector")?;
+            }
+            if let Some(filter) = &args.filter {
+                Filter::parse(filter)?;
+            }
+            return remote::query(&p, &args).await;
         }
         let vector = match (args.vector, args.id) {
             (Some(vector), None) => {
@@ -479,66 +408,5 @@ impl Vectors {
             })
             .collect();
         Ok(json!({ "matches": matches, "approximate": answer.approximate }))
-    }
-}
-
-fn check_batch(what: &str, len: usize) -> Result<(), String> {
-    if len == 0 || len > MAX_BATCH {
-        return Err(format!(
-            "`{what}` must hold between 1 and {MAX_BATCH} entries, not {len}"
-        ));
-    }
-    Ok(())
-}
-
-fn check_id(id: &str, at: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > MAX_ID_LEN {
-        return Err(format!("{at}.id must be 1 to {MAX_ID_LEN} bytes long"));
-    }
-    Ok(())
-}
-
-fn check_vector(
-    values: &[f32],
-    row: &VectorIndexRow,
-    metric: Metric,
-    at: &str,
-) -> Result<(), String> {
-    if values.len() != row.dimension as usize {
-        return Err(format!(
-            "{at} has {} dimensions; index `{}` holds {}-dimensional vectors",
-            values.len(),
-            row.name,
-            row.dimension
-        ));
-    }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{at}[{i}] is not a finite number"));
-    }
-    if metric == Metric::Cosine && values.iter().all(|v| *v == 0.0) {
-        return Err(format!(
-            "{at} is all zeros, which has no direction for cosine similarity"
-        ));
-    }
-    Ok(())
-}
-
-/// A store failure the caller cannot fix: logged in full, reported in general terms.
-fn internal(error: StoreError) -> String {
-    tracing::error!(%error, "vectors: the store failed");
-    "the vector store failed; try again later".into()
-}
-
-fn store_failure(error: StoreError, index: &str) -> String {
-    match error {
-        StoreError::NotFound(_) => format!("index `{index}` was deleted meanwhile"),
-        other => internal(other),
-    }
-}
-
-fn backend_failure(error: BackendError, index: &str) -> String {
-    match error {
-        BackendError::Store(e) => store_failure(e, index),
-        BackendError::Stopped => "the search was stopped: the server is shutting down".into(),
     }
 }

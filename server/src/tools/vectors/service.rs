@@ -4,8 +4,9 @@
 //! the next search here reloads it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -27,6 +28,8 @@ struct Cached {
     state: RwLock<State>,
     /// Whether a task is linking slots into the graph (or compacting).
     linking: AtomicBool,
+    /// When a search or write last touched the copy, in ms since [`Embedded::started`].
+    used_ms: AtomicU64,
 }
 
 struct State {
@@ -76,15 +79,24 @@ pub struct Embedded {
     store: Store,
     tuning: Tuning,
     cache: Arc<Mutex<HashMap<Uuid, Arc<Cached>>>>,
+    /// Copies untouched this long are dropped (the database still has every record).
+    idle: Duration,
+    started: Instant,
 }
 
 impl Embedded {
-    pub fn new(store: Store, tuning: Tuning) -> Self {
+    pub fn new(store: Store, tuning: Tuning, idle: Duration) -> Self {
         Self {
             store,
             tuning,
             cache: Arc::default(),
+            idle,
+            started: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     pub fn store(&self) -> &Store {
@@ -95,9 +107,19 @@ impl Embedded {
         self.tuning
     }
 
+    /// The index's copy (made empty, to be loaded, if there is none), marked as used; copies
+    /// of other indexes idle too long are dropped on the way, so memory follows the indexes
+    /// in use rather than every index ever searched.
     fn entry(&self, index: &VectorIndexRow, metric: Metric) -> Arc<Cached> {
+        let now = self.now_ms();
+        let idle = u64::try_from(self.idle.as_millis()).unwrap_or(u64::MAX);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(cache.entry(index.id).or_insert_with(|| {
+        cache.retain(|id, cached| {
+            *id == index.id
+                || cached.linking.load(Ordering::Acquire)
+                || now.saturating_sub(cached.used_ms.load(Ordering::Relaxed)) < idle
+        });
+        let cached = cache.entry(index.id).or_insert_with(|| {
             Arc::new(Cached {
                 load: tokio::sync::Mutex::new(()),
                 state: RwLock::new(State {
@@ -105,8 +127,16 @@ impl Embedded {
                     memory: Memory::new(metric, index.dimension as usize, self.tuning),
                 }),
                 linking: AtomicBool::new(false),
+                used_ms: AtomicU64::new(now),
             })
-        }))
+        });
+        cached.used_ms.store(now, Ordering::Relaxed);
+        Arc::clone(cached)
+    }
+
+    /// How many indexes have a copy in memory here.
+    pub fn loaded(&self) -> usize {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Forgets the copy of a deleted index.
