@@ -14,10 +14,10 @@ use app::api::BuiltinServer;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode as AxumStatus, Uri};
 use axum::response::IntoResponse;
-use common::mcp::{Client, Era, Watcher, connect};
+use common::mcp::{Era, Watcher, connect};
+use common::vectors::{ok, refused};
 use common::{Backend, TestDb, TestServer, make_user, post, settings};
 use reqwest::StatusCode;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 
 const KEY: &str = "pcsk_test_4f1b_secret";
@@ -98,31 +98,6 @@ async fn pinecone_double() -> (String, Arc<Mutex<Double>>) {
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (address, state)
-}
-
-fn call(name: &str, arguments: Value) -> CallToolRequestParams {
-    CallToolRequestParams::new(format!("vectors.{name}"))
-        .with_arguments(arguments.as_object().unwrap().clone())
-}
-
-fn text_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
-}
-
-async fn ok(client: &Client, name: &str, arguments: Value) -> Value {
-    let result = client.call_tool(call(name, arguments)).await.unwrap();
-    assert_eq!(result.is_error, Some(false), "{name}: {}", text_of(&result));
-    result.structured_content.expect("structured content")
-}
-
-async fn refused(client: &Client, name: &str, arguments: Value) -> String {
-    let result = client.call_tool(call(name, arguments)).await.unwrap();
-    assert_eq!(result.is_error, Some(true), "{name}: {}", text_of(&result));
-    text_of(&result)
 }
 
 #[tokio::test]

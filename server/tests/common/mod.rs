@@ -6,6 +6,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod peers;
 pub mod replica;
+pub mod vectors;
 pub mod workflows;
 
 use std::time::{SystemTime, UNIX_EPOCH};
