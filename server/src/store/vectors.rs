@@ -282,7 +282,9 @@ impl Store {
     }
 
     /// Every record of the index, handed to `each` as it streams in (an index may not fit in
-    /// memory twice), and the revision they are of.
+    /// memory twice), and a revision the records are at least as new as: it is read first,
+    /// so a write landing in between only makes the copy look older than it is (and reload
+    /// once more), never newer. Reads only: on SQLite it takes no write lock.
     #[instrument(skip_all)]
     pub async fn load_vectors(
         &self,
@@ -291,18 +293,19 @@ impl Store {
         mut each: impl FnMut(VectorRow) + Send,
     ) -> Result<i64, StoreError> {
         let tenant = scope.tenant_id();
-        Ok(walled_tx!(self, Wall::of(scope), tx => {
-            let (revision,): (i64,) = sqlx::query_as("SELECT revision FROM vector_indexes WHERE id = $1 AND tenant_id = $2")
-                .bind(index).bind(tenant).fetch_optional(&mut *tx).await?
-                .ok_or(StoreError::NotFound("vector index"))?;
+        let revision: Option<(i64,)> = walled!(self, Wall::of(scope), pool => {
+            sqlx::query_as("SELECT revision FROM vector_indexes WHERE id = $1 AND tenant_id = $2")
+                .bind(index).bind(tenant).fetch_optional(pool).await?
+        });
+        let (revision,) = revision.ok_or(StoreError::NotFound("vector index"))?;
+        walled!(self, Wall::of(scope), pool => {
             let mut rows = sqlx::query_as::<_, VectorRow>(
                 "SELECT id, embedding, metadata FROM vector_records WHERE index_id = $1 AND tenant_id = $2")
-                .bind(index).bind(tenant).fetch(&mut *tx);
+                .bind(index).bind(tenant).fetch(pool);
             while let Some(row) = rows.try_next().await? {
                 each(row);
             }
-            drop(rows);
-            revision
-        }))
+        });
+        Ok(revision)
     }
 }
