@@ -124,7 +124,12 @@ impl AppState {
             metrics.clone(),
             settings.oauth.upstream_client_id(),
         );
-        let builtins = tools::Builtins::new(store.clone(), vault.clone(), &settings.tools);
+        let builtins = tools::Builtins::new(
+            store.clone(),
+            vault.clone(),
+            metrics.clone(),
+            &settings.tools,
+        );
         let upstreams = gateway::Registry::new(
             store.clone(),
             vault.clone(),

@@ -170,6 +170,16 @@ async fn graph_and_replicas(backend: &Backend) {
     assert_eq!(ids(&after), ["far"]);
     assert_eq!(after["matches"][0]["score"], 0.0);
 
+    let metrics = first.text("/metrics").await;
+    for line in [
+        "vector_queries_total{backend=\"embedded\",path=\"graph\"}",
+        "vector_queries_total{backend=\"embedded\",path=\"exact\"}",
+        "vector_index_loads_total",
+        "vector_indexes_in_memory",
+    ] {
+        assert!(metrics.contains(line), "{line} missing");
+    }
+
     client.cancel().await.unwrap();
     other.cancel().await.unwrap();
     second.stop().await;

@@ -224,6 +224,31 @@ impl Metrics {
         });
     }
 
+    /// A vectors search answered (`backend`: embedded, pinecone; `path`: exact, graph,
+    /// remote) and how long it took.
+    pub fn vector_query(&self, backend: &'static str, path: &'static str, elapsed: Duration) {
+        self.record(|| {
+            let labels = [("backend", backend), ("path", path)];
+            metrics::counter!("vector_queries_total", &labels).increment(1);
+            metrics::histogram!("vector_query_duration_seconds", "backend" => backend)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// An index's copy loaded into a replica's memory: how many records, how long.
+    pub fn vector_load(&self, records: usize, elapsed: Duration) {
+        self.record(|| {
+            metrics::counter!("vector_index_loads_total").increment(1);
+            metrics::counter!("vector_records_loaded_total").increment(records as u64);
+            metrics::histogram!("vector_load_duration_seconds").record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// How many indexes have a copy in this replica's memory.
+    pub fn vector_copies(&self, loaded: usize) {
+        self.record(|| metrics::gauge!("vector_indexes_in_memory").set(loaded as f64));
+    }
+
     /// Tokens an LLM provider reported (`kind`: prompt, completion).
     pub fn llm_tokens(&self, kind: &'static str, tokens: u64) {
         self.record(|| metrics::counter!("llm_tokens_total", "kind" => kind).increment(tokens));

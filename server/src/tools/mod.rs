@@ -43,13 +43,19 @@ pub struct Builtins {
 }
 
 impl Builtins {
-    pub fn new(store: Store, vault: crate::vault::Vault, settings: &ToolsSettings) -> Self {
+    pub fn new(
+        store: Store,
+        vault: crate::vault::Vault,
+        metrics: crate::telemetry::Metrics,
+        settings: &ToolsSettings,
+    ) -> Self {
         Self {
             remote: vectors::Remote::new(vault),
             vectors: vectors::service::Embedded::new(
                 store,
                 settings.vectors.tuning(),
                 std::time::Duration::from_secs(settings.vectors.idle_unload_secs.max(1)),
+                metrics,
             ),
         }
     }
@@ -191,7 +197,9 @@ pub async fn standalone(
     let vault = crate::vault::Vault::open(&settings.vault.master_key, &settings.data_dir)
         .await
         .map_err(|e| ServeError::Tenant(e.to_string()))?;
-    Ok(Builtins::new(store, vault, &settings.tools)
+    let metrics =
+        crate::telemetry::Metrics::new().map_err(|e| ServeError::Tenant(e.to_string()))?;
+    Ok(Builtins::new(store, vault, metrics, &settings.tools)
         .for_tenant(&scope)
         .tool_set(server))
 }

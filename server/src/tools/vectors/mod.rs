@@ -346,7 +346,11 @@ impl Vectors {
             if let Some(filter) = &args.filter {
                 Filter::parse(filter)?;
             }
-            return remote::query(&p, &args).await;
+            let started = std::time::Instant::now();
+            let answer = remote::query(&p, &args).await;
+            let metrics = self.backend.metrics();
+            metrics.vector_query("pinecone", "remote", started.elapsed());
+            return answer;
         }
         let vector = match (args.vector, args.id) {
             (Some(vector), None) => {

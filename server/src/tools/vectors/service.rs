@@ -15,6 +15,7 @@ use super::hnsw::Visited;
 use super::memory::{Memory, Tuning};
 use super::metric::Metric;
 use crate::store::{Metadata, Removal, Store, StoreError, VectorIndexRow, Written};
+use crate::telemetry::Metrics;
 use crate::tenancy::TenantScope;
 
 /// Slots linked into a graph per hold of the index's write lock: searches wait at most this
@@ -82,17 +83,23 @@ pub struct Embedded {
     /// Copies untouched this long are dropped (the database still has every record).
     idle: Duration,
     started: Instant,
+    metrics: Metrics,
 }
 
 impl Embedded {
-    pub fn new(store: Store, tuning: Tuning, idle: Duration) -> Self {
+    pub fn new(store: Store, tuning: Tuning, idle: Duration, metrics: Metrics) -> Self {
         Self {
             store,
             tuning,
             cache: Arc::default(),
             idle,
             started: Instant::now(),
+            metrics,
         }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     fn now_ms(&self) -> u64 {
@@ -131,7 +138,9 @@ impl Embedded {
             })
         });
         cached.used_ms.store(now, Ordering::Relaxed);
-        Arc::clone(cached)
+        let cached = Arc::clone(cached);
+        self.metrics.vector_copies(cache.len());
+        cached
     }
 
     /// How many indexes have a copy in memory here.
@@ -171,6 +180,7 @@ impl Embedded {
             drop(loading);
             return Ok(cached);
         }
+        let started = Instant::now();
         let mut memory = Memory::new(metric, index.dimension as usize, self.tuning);
         let revision = self
             .store
@@ -181,6 +191,7 @@ impl Embedded {
                 }
             })
             .await?;
+        self.metrics.vector_load(memory.len(), started.elapsed());
         {
             let mut state = write(&cached.state);
             if revision > state.revision {
@@ -295,8 +306,9 @@ impl Embedded {
         metric: Metric,
         search: Search,
     ) -> Result<Answer, BackendError> {
+        let started = Instant::now();
         let cached = self.current(scope, index, metric).await?;
-        blocking(move || {
+        let answer = blocking(move || {
             let state = read(&cached.state);
             let memory = &state.memory;
             let approximate = !search.exact && memory.linked() > 0;
@@ -319,7 +331,11 @@ impl Embedded {
                 approximate,
             }
         })
-        .await
+        .await?;
+        let path = if answer.approximate { "graph" } else { "exact" };
+        self.metrics
+            .vector_query("embedded", path, started.elapsed());
+        Ok(answer)
     }
 }
 
