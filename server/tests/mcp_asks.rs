@@ -143,9 +143,18 @@ async fn logs_after(client: &RunningService<RoleClient, Capable>, level: Logging
         .await
         .unwrap();
     assert!(text(&done).contains("successfully"), "{done:?}");
-    // Logs ride the session's standalone stream, so they may trail the answer a little.
+    // Logs ride the session's standalone stream, so they may trail the answer: wait until
+    // the fixture's three have come (up to 10 s on a loaded machine), or half a second when
+    // the level should hold them all back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    client.service().logs.lock().unwrap().len()
+    loop {
+        let seen = client.service().logs.lock().unwrap().len();
+        if seen >= 3 || seen == 0 || std::time::Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
